@@ -1,0 +1,175 @@
+"""Strict YAML for files that traders edit.
+
+Duplicate keys, unknown tags and merge keys are errors, and every mapping and list remembers
+where each of its keys and values came from, so a later check can say ``file:line:col: what``.
+Pure: text in, values out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "LocatedList",
+    "LocatedMap",
+    "Mark",
+    "Problem",
+    "YamlError",
+    "check_keys",
+    "parse_yaml",
+]
+
+# Aliases let a 1 KB file expand to gigabytes ("billion laughs"); no config needs this many nodes.
+MAX_NODES = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A place in a file, 1-based as editors show it."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    mark: Mark
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.mark}: {self.message}"
+
+
+class YamlError(ValueError):
+    """Every problem found in one load, each with its place."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.mark.file, p.mark.line, p.mark.col))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class LocatedMap(dict[str, Any]):
+    """A mapping that knows where it, its keys and its values are."""
+
+    mark: Mark
+    key_marks: dict[str, Mark]
+    value_marks: dict[str, Mark]
+
+    def mark_of(self, key: str) -> Mark:
+        return self.value_marks.get(key, self.mark)
+
+
+class LocatedList(list[Any]):
+    mark: Mark
+    item_marks: list[Mark]
+
+    def mark_of(self, index: int) -> Mark:
+        return self.item_marks[index] if 0 <= index < len(self.item_marks) else self.mark
+
+
+def _mark(file: str, node: yaml.Node) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+        self.nodes = 0
+        self._scalars = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlError([Problem(_mark(self.file, node), "document too large (alias bomb?)")])
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node)
+        if isinstance(node, yaml.SequenceNode):
+            out = LocatedList(self.build(child) for child in node.value)
+            out.mark = _mark(self.file, node)
+            out.item_marks = [_mark(self.file, child) for child in node.value]
+            return out
+        try:
+            return self._scalars.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.problems.append(Problem(_mark(self.file, node), _short(exc)))
+            return None
+
+    def _mapping(self, node: yaml.MappingNode) -> LocatedMap:
+        out = LocatedMap()
+        out.mark = _mark(self.file, node)
+        out.key_marks, out.value_marks = {}, {}
+        for key_node, value_node in node.value:
+            where = _mark(self.file, key_node)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(Problem(where, "merge keys (<<) are not supported"))
+                continue
+            key = self.build(key_node)
+            if not isinstance(key, str):
+                self.problems.append(Problem(where, f"key {key!r} must be a string"))
+                continue
+            if key in out:
+                first = out.key_marks[key]
+                self.problems.append(
+                    Problem(where, f"duplicate key {key!r} (first at line {first.line})")
+                )
+                continue
+            out[key] = self.build(value_node)
+            out.key_marks[key] = where
+            out.value_marks[key] = _mark(self.file, value_node)
+        return out
+
+
+def _short(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    return str(problem or exc).strip()
+
+
+def parse_yaml(text: str, file: str = "<string>") -> Any:
+    """Parse one YAML document strictly; raise :class:`YamlError` listing every problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
+        raise YamlError([Problem(where, _short(exc))]) from None
+    except yaml.YAMLError as exc:
+        raise YamlError([Problem(Mark(file, 1, 1), _short(exc))]) from None
+    if root is None:
+        return None
+    builder = _Builder(file)
+    value = builder.build(root)
+    if builder.problems:
+        raise YamlError(builder.problems)
+    return value
+
+
+def check_keys(
+    node: LocatedMap,
+    *,
+    required: Iterable[str],
+    optional: Iterable[str] = (),
+    what: str,
+) -> list[Problem]:
+    """Unknown and missing keys of one mapping, as problems."""
+    required = tuple(required)
+    allowed = set(required) | set(optional)
+    problems = [
+        Problem(node.key_marks[key], f"unknown key {key!r} in {what}")
+        for key in node
+        if key not in allowed
+    ]
+    problems += [
+        Problem(node.mark, f"{what} is missing required key {key!r}")
+        for key in required
+        if key not in node
+    ]
+    return problems
