@@ -1,0 +1,132 @@
+"""Feed text and links made clean and comparable. Pure functions; no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "FUTURE_SLACK",
+    "SUMMARY_CHARS",
+    "TITLE_CHARS",
+    "canonical_url",
+    "clamp_published",
+    "content_hash",
+    "plain_text",
+    "short_hash",
+    "title_signature",
+]
+
+TITLE_CHARS = 500
+SUMMARY_CHARS = 2000
+# Feeds that stamp items in the future (bad clocks, time zones) would sort above real news.
+FUTURE_SLACK = timedelta(minutes=10)
+
+_DROP_BLOCKS = re.compile(
+    r"<(script|style|noscript|iframe|object|svg|math)\b.*?</\1\s*>|<!--.*?-->|<!\[CDATA\[|\]\]>",
+    re.IGNORECASE | re.DOTALL,
+)
+_TAG = re.compile(r"<[^>]*>?")
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+
+# Query parameters that identify a campaign or a click, never the article.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs")
+_TRACKING_NAMES = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "ocid", "cmpid", "cmp",
+        "icid", "ncid", "oc", "feedtype", "ref", "ref_src", "referrer", "smid", "smtyp",
+        "taid", "guccounter", "guce_referrer", "guce_referrer_sig", "__twitter_impression",
+        "at_medium", "at_campaign", "sr_share", "ito",
+    }
+)  # fmt: skip
+
+_STOPWORDS = frozenset(
+    """a an the and or of to in on for by with from at as is are was were be been its it
+    this that these those after over amid into about says said say new report reports
+    update updates exclusive breaking live""".split()
+)
+# " - Reuters", " | Financial Times": aggregators append the outlet to the headline.
+_OUTLET_SUFFIX = re.compile(r"\s+[-|\u2013\u2014]\s+[^-|\u2013\u2014]{2,60}$")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def plain_text(raw: str | None, limit: int) -> str:
+    """HTML stripped, entities decoded, whitespace folded, capped at ``limit`` characters."""
+    if not raw:
+        return ""
+    text = raw
+    if "<" in text:
+        text = _TAG.sub(" ", _DROP_BLOCKS.sub(" ", text))
+    if "&" in text:
+        text = html.unescape(text)
+        if "<" in text:  # double-escaped markup (&lt;p&gt;) is still markup
+            text = _TAG.sub(" ", _DROP_BLOCKS.sub(" ", text))
+    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit - 1)
+        text = text[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
+    return text
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The article's URL without tracking parameters or fragment; None unless http(s)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().rstrip(".")
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING_NAMES
+    ]
+    path = parts.path or "/"
+    return urlunsplit((scheme, host, path, urlencode(sorted(query)), ""))
+
+
+def short_hash(*parts: str) -> str:
+    """A 32-hex-digit digest of ``parts``, for keys that must fit an index."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def content_hash(title: str, summary: str) -> str:
+    return short_hash(_fold(title), _fold(summary))
+
+
+def _fold(text: str) -> str:
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def title_signature(title: str) -> str:
+    """Sorted content words of a headline, outlet suffix removed: what rewrites share."""
+    stripped = _OUTLET_SUFFIX.sub("", title) or title
+    words = {w for w in _fold(stripped).split() if w not in _STOPWORDS}
+    return " ".join(sorted(words))[:600]
+
+
+def clamp_published(published: datetime | None, first_seen: datetime) -> datetime:
+    """A UTC publish time: missing means first seen, far future means now."""
+    if published is None:
+        return first_seen
+    published = published.astimezone(UTC)
+    if published > first_seen + FUTURE_SLACK:
+        return first_seen
+    return published

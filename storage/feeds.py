@@ -1,0 +1,162 @@
+"""Feed rows: syncing them with the configuration, their fetch state and their health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from storage.models import feed_t, sighting_t
+from storage.records import FeedDef, FeedHealth, FeedState
+
+__all__ = [
+    "feed_health",
+    "feed_state",
+    "record_failure",
+    "record_success",
+    "sync_feeds",
+]
+
+_ERROR_CHARS = 500
+
+
+def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: bool) -> list[int]:
+    """Insert or update feeds by name; return their ids in the order given.
+
+    A changed URL forgets the old conditional-GET state: its ETag means nothing to a new server.
+    """
+    defs = list(defs)
+    existing = (
+        {
+            row.name: row
+            for row in session.execute(
+                select(feed_t.c.id, feed_t.c.name, feed_t.c.url).where(
+                    feed_t.c.name.in_([d.name for d in defs])
+                )
+            )
+        }
+        if defs
+        else {}
+    )
+    ids: list[int] = []
+    for d in defs:
+        values = {
+            "url": d.url,
+            "tier": d.tier,
+            "interval_s": d.interval_s,
+            "topics": list(d.topics),
+            "active": True,
+        }
+        row = existing.get(d.name)
+        if row is None:
+            new_id = session.scalars(
+                insert(feed_t)
+                .values(
+                    name=d.name, consecutive_failures=0, failures_total=0, polls_total=0, **values
+                )
+                .returning(feed_t.c.id)
+            ).one()
+            ids.append(int(new_id))
+            continue
+        if row.url != d.url:
+            values |= {"etag": None, "last_modified": None, "body_hash": None}
+        session.execute(update(feed_t).where(feed_t.c.id == row.id).values(**values))
+        ids.append(int(row.id))
+    if deactivate_others:
+        session.execute(update(feed_t).where(feed_t.c.id.not_in(ids)).values(active=False))
+    return ids
+
+
+def feed_state(session: Session, feed_id: int) -> FeedState:
+    row = session.execute(select(feed_t).where(feed_t.c.id == feed_id)).one()
+    return FeedState(
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        tier=row.tier,
+        interval_s=row.interval_s,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        consecutive_failures=row.consecutive_failures,
+        next_poll_at=row.next_poll_at,
+    )
+
+
+def record_success(
+    session: Session,
+    feed_id: int,
+    *,
+    now: datetime,
+    next_poll_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+) -> None:
+    session.execute(
+        update(feed_t)
+        .where(feed_t.c.id == feed_id)
+        .values(
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+            last_polled_at=now,
+            last_success_at=now,
+            consecutive_failures=0,
+            polls_total=feed_t.c.polls_total + 1,
+            next_poll_at=next_poll_at,
+        )
+    )
+
+
+def record_failure(
+    session: Session, feed_id: int, *, now: datetime, reason: str, next_poll_at: datetime
+) -> None:
+    session.execute(
+        update(feed_t)
+        .where(feed_t.c.id == feed_id)
+        .values(
+            last_polled_at=now,
+            last_error=reason[:_ERROR_CHARS],
+            last_error_at=now,
+            consecutive_failures=feed_t.c.consecutive_failures + 1,
+            failures_total=feed_t.c.failures_total + 1,
+            polls_total=feed_t.c.polls_total + 1,
+            next_poll_at=next_poll_at,
+        )
+    )
+
+
+def feed_health(session: Session, *, include_inactive: bool = False) -> list[FeedHealth]:
+    """Every feed's health with the number of items it has carried."""
+    counts = (
+        select(sighting_t.c.feed_id, func.count().label("items"))
+        .group_by(sighting_t.c.feed_id)
+        .subquery()
+    )
+    query = (
+        select(feed_t, func.coalesce(counts.c.items, 0).label("items"))
+        .outerjoin(counts, counts.c.feed_id == feed_t.c.id)
+        .order_by(feed_t.c.name)
+    )
+    if not include_inactive:
+        query = query.where(feed_t.c.active.is_(True))
+    return [
+        FeedHealth(
+            name=r.name,
+            url=r.url,
+            tier=r.tier,
+            active=r.active,
+            last_success_at=r.last_success_at,
+            last_error=r.last_error,
+            last_error_at=r.last_error_at,
+            consecutive_failures=r.consecutive_failures,
+            failures_total=r.failures_total,
+            polls_total=r.polls_total,
+            next_poll_at=r.next_poll_at,
+            items=r.items,
+        )
+        for r in session.execute(query)
+    ]

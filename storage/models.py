@@ -1,0 +1,93 @@
+"""The tables: feeds with their fetch state and health, stories, items and their sightings.
+
+An *item* is one piece of news stored once (unique canonical URL, unique content hash).
+A *sighting* records that a feed carried it (unique per feed and entry key), so a story
+syndicated in many feeds is one item with many sources. A *story* groups items from different
+outlets that report the same event in other words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+__all__ = ["Feed", "Item", "Sighting", "Story", "feed_t", "item_t", "sighting_t", "story_t"]
+
+
+class Feed(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    url: str = Field(max_length=2000)
+    tier: str = Field(max_length=20)
+    interval_s: int
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    # Conditional GET and unchanged-body detection.
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    body_hash: str | None = Field(default=None, max_length=64)
+    # Health, shown by `thesiswatch feeds` and /feeds.
+    last_polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    last_error_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consecutive_failures: int = 0
+    failures_total: int = 0
+    polls_total: int = 0
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Story(SQLModel, table=True):
+    __table_args__ = (Index("ix_story_last_published_at", "last_published_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=600)
+    title_sig: str = Field(max_length=600)
+    first_published_at: datetime = Field(sa_type=UTCDateTime)
+    last_published_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_item_story_id", "story_id"),
+        Index("ix_item_published_at", "published_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(sa_column=Column(Integer, ForeignKey("story.id"), nullable=False))
+    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id"), nullable=False))
+    tier: str = Field(max_length=20)
+    publisher: str = Field(max_length=200)
+    title: str = Field(max_length=600)
+    summary: str = Field(max_length=4000)
+    url: str | None = Field(default=None, max_length=2000, unique=True)
+    content_hash: str = Field(max_length=64, unique=True)
+    published_at: datetime = Field(sa_type=UTCDateTime)
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Sighting(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("feed_id", "entry_key", name="uq_sighting_feed_entry"),
+        Index("ix_sighting_item_id", "item_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(sa_column=Column(Integer, ForeignKey("item.id"), nullable=False))
+    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id"), nullable=False))
+    entry_key: str = Field(max_length=64)
+    publisher: str = Field(max_length=200)
+    url: str | None = Field(default=None, max_length=2000)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# Core tables for bulk statements; SQLModel's class attributes are typed as values, not columns.
+feed_t: Table = Feed.__table__  # type: ignore[attr-defined]
+story_t: Table = Story.__table__  # type: ignore[attr-defined]
+item_t: Table = Item.__table__  # type: ignore[attr-defined]
+sighting_t: Table = Sighting.__table__  # type: ignore[attr-defined]
