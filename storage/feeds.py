@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlmodel import Session
 
 from storage.models import feed_t, sighting_t
 from storage.records import FeedDef, FeedHealth, FeedState
 
 __all__ = [
+    "active_feeds",
     "feed_health",
     "feed_state",
     "record_failure",
@@ -70,7 +72,10 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
 
 
 def feed_state(session: Session, feed_id: int) -> FeedState:
-    row = session.execute(select(feed_t).where(feed_t.c.id == feed_id)).one()
+    return _state(session.execute(select(feed_t).where(feed_t.c.id == feed_id)).one())
+
+
+def _state(row: Row[Any]) -> FeedState:
     return FeedState(
         id=row.id,
         name=row.name,
@@ -160,3 +165,13 @@ def feed_health(session: Session, *, include_inactive: bool = False) -> list[Fee
         )
         for r in session.execute(query)
     ]
+
+
+def active_feeds(session: Session) -> list[FeedState]:
+    """Configured feeds (not files given to ``ingest``), in name order."""
+    rows = session.execute(
+        select(feed_t)
+        .where(feed_t.c.active.is_(True), feed_t.c.interval_s > 0)
+        .order_by(feed_t.c.name)
+    )
+    return [_state(row) for row in rows]

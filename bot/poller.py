@@ -1,0 +1,179 @@
+"""One poll of one feed: fetch, skip what has not changed, parse, store, record its health."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Literal, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from bot.backoff import next_after_failure, next_after_success
+from bot.fetch import Fetched, Fetcher, FetchError
+from bot.parse import FeedParseError, parse_feed
+from storage.feeds import feed_state, record_failure, record_success
+from storage.items import store_entries
+from storage.records import FeedState
+
+__all__ = ["Clock", "PollOutcome", "Poller", "utcnow"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Status = Literal["new", "not_modified", "unchanged", "error"]
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed: str
+    status: Status
+    next_poll_at: datetime
+    entries: int = 0
+    new_items: int = 0
+    new_stories: int = 0
+    error: str | None = None
+    bozo: str | None = None
+    new_item_ids: tuple[int, ...] = ()
+
+
+class Poller:
+    """Polls feeds into the database; every failure is the feed's own, recorded, never raised.
+
+    Database work runs on one worker thread: it serialises SQLite writers (no "database is
+    locked" between feeds) and keeps parsing off the event loop.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        fetcher: Fetcher,
+        *,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+        executor: ThreadPoolExecutor | None = None,
+    ) -> None:
+        self.engine = engine
+        self.fetcher = fetcher
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="thesiswatch-db")
+        self._owns_executor = executor is None
+
+    def close(self) -> None:
+        """Wait for in-flight writes, then release the worker thread."""
+        if self._owns_executor:
+            self._executor.shutdown(wait=True)
+
+    async def _db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def poll(self, feed_id: int) -> PollOutcome:
+        state = await self._db(lambda: self._with_session(lambda s: feed_state(s, feed_id)))
+        try:
+            fetched = await self.fetcher.fetch(
+                state.url, etag=state.etag, last_modified=state.last_modified
+            )
+        except FetchError as exc:
+            return await self._db(partial(self._fail, state, str(exc), exc.retry_after))
+        except Exception as exc:  # a bug of ours must still be one feed's failure
+            log.exception("fetching feed %s failed unexpectedly", state.name)
+            return await self._db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
+        return await self._db(lambda: self._store(state, fetched))
+
+    def _with_session(self, fn: Callable[[Session], T]) -> T:
+        with Session(self.engine) as session, session.begin():
+            return fn(session)
+
+    def _fail(self, state: FeedState, reason: str, retry_after: float | None) -> PollOutcome:
+        now = self.clock()
+        nxt = next_after_failure(
+            state.interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
+        )
+        log.warning("feed %s failed: %s (next poll %s)", state.name, reason, nxt.isoformat())
+        self._with_session(
+            lambda s: record_failure(s, state.id, now=now, reason=reason, next_poll_at=nxt)
+        )
+        return PollOutcome(feed=state.name, status="error", next_poll_at=nxt, error=reason)
+
+    def _store(self, state: FeedState, fetched: Fetched) -> PollOutcome:
+        now = self.clock()
+        nxt = next_after_success(state.interval_s, now, self.rng)
+        if fetched.body is None or (
+            state.body_hash and hashlib.sha256(fetched.body).hexdigest() == state.body_hash
+        ):
+            status: Status = "not_modified" if fetched.body is None else "unchanged"
+            self._with_session(
+                lambda s: record_success(
+                    s,
+                    state.id,
+                    now=now,
+                    next_poll_at=nxt,
+                    etag=fetched.etag or state.etag,
+                    last_modified=fetched.last_modified or state.last_modified,
+                    body_hash=state.body_hash,
+                )
+            )
+            return PollOutcome(feed=state.name, status=status, next_poll_at=nxt)
+        body_hash = hashlib.sha256(fetched.body).hexdigest()
+        try:
+            parsed = parse_feed(
+                fetched.body,
+                publisher=state.name,
+                now=now,
+                headers=fetched.headers,
+                base_url=fetched.final_url,
+            )
+        except FeedParseError as exc:
+            return self._fail(state, str(exc), None)
+        except Exception as exc:  # feedparser on hostile input: the feed's failure only
+            log.exception("parsing feed %s failed unexpectedly", state.name)
+            return self._fail(state, f"parse: {exc!r}"[:300], None)
+
+        def write(session: Session) -> PollOutcome:
+            result = store_entries(
+                session, feed_id=state.id, tier=state.tier, entries=parsed.entries, now=now
+            )
+            record_success(
+                session,
+                state.id,
+                now=now,
+                next_poll_at=nxt,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                body_hash=body_hash,
+            )
+            return PollOutcome(
+                feed=state.name,
+                status="new",
+                next_poll_at=nxt,
+                entries=result.entries,
+                new_items=result.new_items,
+                new_stories=result.new_stories,
+                bozo=parsed.bozo,
+                new_item_ids=result.new_item_ids,
+            )
+
+        for attempt in range(3):
+            try:
+                return self._with_session(write)
+            except (IntegrityError, OperationalError) as exc:
+                # Another worker stored the same item first, or SQLite was busy: the retry
+                # sees their rows and turns ours into sightings.
+                if attempt == 2:
+                    log.exception("storing feed %s failed", state.name)
+                    return self._fail(state, f"store: {type(exc).__name__}", None)
+        raise AssertionError("unreachable")

@@ -1,0 +1,102 @@
+"""Settings from the environment (prefix THESISWATCH_) and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["DATA_DIR", "DEFAULT_FEEDS", "DEFAULT_RULES", "Settings", "SettingsError", "load"]
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_FEEDS = DATA_DIR / "feeds.yaml"
+DEFAULT_RULES = Path(__file__).parent.parent / "rules" / "default"
+
+
+class SettingsError(Exception):
+    """One line naming the setting and what is wrong with it."""
+
+
+def _id_list(value: object) -> object:
+    """'123, -100456' -> [123, -100456]; chats and users are Telegram's integer ids."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="THESISWATCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///./data/thesiswatch.db", description="SQLAlchemy URL of the database"
+    )
+    feeds: Path = Field(DEFAULT_FEEDS, description="feeds YAML file")
+    rules_dir: Path = Field(DEFAULT_RULES, description="folder of rules YAML files")
+    telegram_token: SecretStr | None = Field(None, description="Bot API token; unset: console")
+    telegram_api_url: str = Field(
+        "https://api.telegram.org/bot", description="Bot API base URL (self-hosted servers)"
+    )
+    allowed_chats: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="chat ids that get answers and alerts"
+    )
+    admins: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="user ids allowed to change things"
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    max_feed_bytes: int = Field(10 * 1024 * 1024, gt=0, description="body-size cap per fetch")
+    fetch_concurrency: int = Field(20, ge=1, le=500, description="fetches in flight overall")
+
+    _split_ids = field_validator("allowed_chats", "admins", mode="before")(_id_list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        if value.startswith("postgres:"):
+            value = "postgresql:" + value.removeprefix("postgres:")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("feeds")
+    @classmethod
+    def _feeds_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("rules_dir")
+    @classmethod
+    def _rules_exists(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"no such folder: {value}")
+        return value
+
+
+def load(**overrides: object) -> Settings:
+    """Settings from the environment, or :class:`SettingsError` naming the bad one."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"THESISWATCH_{field.upper()}: {message}") from None
