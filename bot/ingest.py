@@ -72,7 +72,7 @@ async def poll_feeds(
     feed_ids: list[int],
     *,
     concurrency: int = 20,
-    on_done: Callable[[PollOutcome], None] | None = None,
+    on_done: Callable[[PollOutcome], object] | None = None,
 ) -> list[PollOutcome]:
     """Poll each feed once, ``concurrency`` at a time; outcomes in the order given."""
     gate = asyncio.Semaphore(concurrency)
@@ -94,7 +94,7 @@ async def ingest_paths(
     tier: str = "blog",
     limits: FetchLimits | None = None,
     clock: Clock = utcnow,
-    on_done: Callable[[PollOutcome], None] | None = None,
+    on_done: Callable[[PollOutcome], object] | None = None,
 ) -> IngestSummary:
     files = list(feed_files(paths))
     defs = [_file_feed(path, tier) for path in files]

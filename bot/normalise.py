@@ -18,6 +18,7 @@ __all__ = [
     "content_hash",
     "plain_text",
     "short_hash",
+    "stem",
     "title_signature",
 ]
 
@@ -49,6 +50,12 @@ _STOPWORDS = frozenset(
     """a an the and or of to in on for by with from at as is are was were be been its it
     this that these those after over amid into about says said say new report reports
     update updates exclusive breaking live""".split()
+)
+# Attribution is not content: "..., Bloomberg News reports" rewrites "... - Bloomberg".
+_ATTRIBUTION = frozenset(
+    """reuters bloomberg cnbc ft financial times wsj wall street journal nikkei asia ap afp
+    scmp information sources source according reportedly reported report reports news
+    exclusive""".split()
 )
 # " - Reuters", " | Financial Times": aggregators append the outlet to the headline.
 _OUTLET_SUFFIX = re.compile(r"\s+[-|\u2013\u2014]\s+[^-|\u2013\u2014]{2,60}$")
@@ -115,10 +122,20 @@ def _fold(text: str) -> str:
     return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
+def stem(word: str) -> str:
+    """A crude suffix stripper: enough to match "lifts", "lifted" and "lifting"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
 def title_signature(title: str) -> str:
-    """Sorted content words of a headline, outlet suffix removed: what rewrites share."""
+    """Sorted stemmed content words of a headline, outlet and attribution removed."""
     stripped = _OUTLET_SUFFIX.sub("", title) or title
-    words = {w for w in _fold(stripped).split() if w not in _STOPWORDS}
+    words = {
+        stem(w) for w in _fold(stripped).split() if w not in _STOPWORDS and w not in _ATTRIBUTION
+    }
     return " ".join(sorted(words))[:600]
 
 

@@ -10,11 +10,34 @@ __all__ = ["MIN_TOKENS", "SIMILARITY", "WINDOW", "StoryIndex", "similarity"]
 
 # Two outlets' headlines for one event share most content words ("China halts Nvidia H20
 # orders" / "Nvidia H20 orders halted by China"); unrelated headlines on one theme rarely
-# share more than half.
-SIMILARITY = 0.6
+# share half.
+SIMILARITY = 0.5
 WINDOW = timedelta(hours=48)
 # Below this many content words a headline is too generic to group on anything but equality.
 MIN_TOKENS = 4
+
+
+# Headlines that differ by an opposite action ("adds" / "removes") report opposite events and
+# must never merge: a false split costs a duplicate line, a false merge could hide a reversal.
+# Signatures are stemmed (bot.normalise.stem), so the stems are listed here.
+_OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
+    (frozenset(a.split()), frozenset(b.split()))
+    for a, b in (
+        ("add", "remov delet drop"),
+        ("impos tighten expand widen ban bann restrict", "lift eas loosen relax scrap unban"),
+        ("halt suspend pause stop freez", "resum restart restor reopen"),
+        ("approv grant allow permit", "deni deny reject block refus"),
+        ("rais hik", "cut lower"),
+    )
+)
+
+
+def _opposed(a: frozenset[str], b: frozenset[str]) -> bool:
+    only_a, only_b = a - b, b - a
+    return any(
+        (only_a & one and only_b & other) or (only_a & other and only_b & one)
+        for one, other in _OPPOSITES
+    )
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
@@ -67,6 +90,7 @@ class StoryIndex:
                 and len(cand.tokens) >= MIN_TOKENS
                 and abs(cand.published - published) <= WINDOW
                 and (best is None or score > best[0])
+                and not _opposed(tokens, cand.tokens)
             ):
                 best = (score, cand.story_id)
         return best[1] if best else None

@@ -1,0 +1,169 @@
+"""The `thesiswatch` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+from bot.feeds_config import TIERS
+from bot.logs import setup_logging
+from bot.settings import Settings, SettingsError, load
+from rules.yamlsrc import YamlError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def _settings() -> Settings:
+    try:
+        return load()
+    except SettingsError as exc:
+        print(f"thesiswatch: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def _engine(settings: Settings) -> Engine:
+    from storage.db import open_database
+
+    return open_database(settings.database_url)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run
+
+    settings = _settings()
+    setup_logging(settings.log_level, _secrets(settings))
+    result = asyncio.run(run(_engine(settings), settings, once=args.once))
+    if args.once:
+        for o in result.outcomes:
+            detail = o.error or f"{o.entries} entries, {o.new_items} new"
+            print(f"{o.feed:<28} {o.status:<12} {detail}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from bot.ingest import feed_files, ingest_paths
+
+    settings = _settings()
+    setup_logging("ERROR" if not args.verbose else settings.log_level, _secrets(settings))
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        print(f"thesiswatch ingest: no such file or folder: {missing[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    total = sum(1 for _ in feed_files(args.paths))
+    # tqdm draws only on a terminal (disable=None), so pipes and CI get clean output.
+    with tqdm(total=total, unit="file", disable=None, file=sys.stderr) as bar:
+        summary = asyncio.run(
+            ingest_paths(
+                _engine(settings), args.paths, tier=args.tier, on_done=lambda _o: bar.update()
+            )
+        )
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+        return 0
+    print(
+        f"files {summary.files}, entries {summary.entries}, new items {summary.new_items}, "
+        f"new stories {summary.new_stories}, errors {len(summary.errors)}"
+    )
+    for name, why in summary.errors[: args.show_errors]:
+        print(f"  {name.removeprefix('file:')}: {why}")
+    if len(summary.errors) > args.show_errors:
+        print(f"  ... and {len(summary.errors) - args.show_errors} more (--show-errors N)")
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from bot.poller import utcnow
+    from bot.report import feeds_table
+    from storage.feeds import feed_health
+
+    settings = _settings()
+    with Session(_engine(settings)) as session:
+        rows = feed_health(session, include_inactive=args.all)
+    if not args.all:
+        rows = [r for r in rows if not r.name.startswith("file:")]
+    if args.json:
+        print(json.dumps([_jsonable(r) for r in rows], indent=2, default=str))
+    elif rows:
+        print(feeds_table(rows, utcnow()))
+    else:
+        print("no feeds yet: `thesiswatch run --once` polls the configured feeds")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    setup_logging("WARNING")
+    return asyncio.run(run_demo())
+
+
+def _jsonable(row: object) -> dict[str, object]:
+    return {k: getattr(row, k) for k in row.__slots__}  # type: ignore[attr-defined]
+
+
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    token = settings.telegram_token
+    return (token.get_secret_value(),) if token else ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thesiswatch",
+        description="Watch news feeds for events that break or reverse a trading thesis.",
+        epilog="Settings come from THESISWATCH_* environment variables or a .env file.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="poll the configured feeds on schedule until stopped")
+    p.add_argument("--once", action="store_true", help="poll every feed once, then exit")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ingest", help="put feed files or folders through the pipeline")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="feed file or folder")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    p.add_argument("--tier", choices=TIERS, default="blog", help="source tier (default: blog)")
+    p.add_argument("--show-errors", type=int, default=20, metavar="N", help="errors to list")
+    p.add_argument("--verbose", action="store_true", help="log each feed's failures")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("feeds", help="each feed's health: last success, errors, next poll")
+    p.add_argument("--all", action="store_true", help="include removed feeds and ingested files")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_feeds)
+
+    p = sub.add_parser("demo", help="run bundled snapshots through the pipeline, offline")
+    p.set_defaults(func=cmd_demo)
+
+    try:
+        from bot import rules_cli  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # the rule engine's commands arrive with it
+        pass
+    else:
+        rules_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except YamlError as exc:
+        print(f"thesiswatch: {len(exc.problems)} problem(s):\n{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""`thesiswatch demo`: bundled snapshots through the whole pipeline, no network, no token."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot.feeds_config import load_feeds
+from bot.fetch import Fetcher, FetchLimits, make_client
+from bot.ingest import poll_feeds
+from bot.poller import Poller
+from bot.settings import DATA_DIR
+from storage.db import open_database
+from storage.feeds import sync_feeds
+from storage.models import item_t, sighting_t, story_t
+
+__all__ = ["DEMO_FEEDS", "run_demo"]
+
+DEMO_FEEDS = DATA_DIR / "demo" / "feeds.yaml"
+
+
+async def run_demo(out: Callable[[str], None] = print, db_dir: Path | None = None) -> int:
+    with tempfile.TemporaryDirectory(prefix="thesiswatch-demo-") as tmp:
+        folder = db_dir or Path(tmp)
+        engine = open_database(f"sqlite:///{folder / 'demo.db'}")
+        defs = load_feeds(DEMO_FEEDS)
+        with Session(engine) as session, session.begin():
+            ids = sync_feeds(session, defs, deactivate_others=True)
+        out(f"thesiswatch demo: {len(defs)} bundled feed snapshots -> {folder / 'demo.db'}\n")
+        async with make_client(FetchLimits()) as client:
+            poller = Poller(engine, Fetcher(client))
+            try:
+                outcomes = await poll_feeds(poller, ids)
+            finally:
+                poller.close()
+        for o in outcomes:
+            detail = o.error or f"{o.entries} entries, {o.new_items} new items"
+            out(f"  {o.feed:<16} {o.status:<12} {detail}")
+        with Session(engine) as session:
+            _print_stories(session, out)
+        engine.dispose()
+    return 0
+
+
+def _print_stories(session: Session, out: Callable[[str], None]) -> None:
+    sources = (
+        select(item_t.c.story_id, func.count(func.distinct(sighting_t.c.feed_id)).label("n"))
+        .join(sighting_t, sighting_t.c.item_id == item_t.c.id)
+        .group_by(item_t.c.story_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(story_t.c.title, story_t.c.last_published_at, sources.c.n)
+        .join(sources, sources.c.story_id == story_t.c.id)
+        .order_by(story_t.c.last_published_at.desc())
+    ).all()
+    items = session.scalar(select(func.count()).select_from(item_t))
+    out(f"\n{items} items stored once, grouped into {len(rows)} stories (newest first):")
+    for title, published, n in rows:
+        many = f"  [{n} feeds]" if n > 1 else ""
+        out(f"  {published:%Y-%m-%d}  {title[:110]}{many}")
