@@ -1,0 +1,364 @@
+"""The compiled rule set: one automaton over every phrase, rules woken only by what they need.
+
+Evaluating an item costs a pass of the automaton over its text plus the rules whose anchor
+phrases occur in it, so the cost hardly depends on how many rules there are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import ahocorasick
+
+from rules.model import (
+    SEVERITIES,
+    Item,
+    Node,
+    Rule,
+    RuleSet,
+    Severity,
+    Signal,
+    Span,
+    Term,
+)
+from rules.text import canonical, fold, token_offsets
+
+__all__ = ["Engine", "compile_ruleset"]
+
+# Word positions in the summary are offset by this much so no "within"/"near" window can join
+# a title word to a summary word.
+_GAP = 1_000_000
+_MAX_REGEX_HITS = 8
+
+_Occ = tuple[int, int]  # (first word, word after the last)
+
+
+@dataclass(slots=True)
+class _Text:
+    """One item's text, as the compiled rules see it."""
+
+    title: str
+    summary: str
+    canon: tuple[str, str]
+    occ: dict[int, list[_Occ]] = field(default_factory=dict)
+    literals: set[int] = field(default_factory=set)
+
+
+def _in_field(pos: int, where: Literal["title", "summary", "any"]) -> bool:
+    return where == "any" or (pos >= _GAP) == (where == "summary")
+
+
+class _Matcher:
+    def eval(self, text: _Text) -> list[_Occ] | None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class _TermM(_Matcher):
+    atoms: tuple[int, ...]
+    where: Literal["title", "summary", "any"]
+
+    def eval(self, text: _Text) -> list[_Occ] | None:
+        found = [o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], self.where)]
+        return found or None
+
+
+@dataclass(frozen=True, slots=True)
+class _RegexM(_Matcher):
+    pattern: re.Pattern[str]
+    literal: int
+    where: Literal["title", "summary", "any"]
+
+    def eval(self, text: _Text) -> list[_Occ] | None:
+        if self.literal not in text.literals:
+            return None
+        found: list[_Occ] = []
+        for index, canon in enumerate(text.canon):
+            if not _in_field(index * _GAP, self.where):
+                continue
+            for hit in self.pattern.finditer(canon):
+                start = canon.count(" ", 0, hit.start()) + index * _GAP
+                end = canon.count(" ", 0, max(hit.end() - 1, hit.start())) + 1 + index * _GAP
+                found.append((start, end))
+                if len(found) >= _MAX_REGEX_HITS:
+                    break
+        return found or None
+
+
+def _window(lists: list[list[_Occ]], within: int) -> list[_Occ] | None:
+    """Occurrences, one or more from each list, whose first words lie within ``within`` words."""
+    events = sorted((o[0], i, o) for i, occs in enumerate(lists) for o in occs)
+    counts = [0] * len(lists)
+    have = left = 0
+    for right, (start, i, _) in enumerate(events):
+        counts[i] += 1
+        have += counts[i] == 1
+        while start - events[left][0] > within:
+            j = events[left][1]
+            counts[j] -= 1
+            have -= counts[j] == 0
+            left += 1
+        if have == len(lists):
+            return [e[2] for e in events[left : right + 1]]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _ExprM(_Matcher):
+    all: tuple[_Matcher, ...]
+    any: tuple[_Matcher, ...]
+    none: tuple[_Matcher, ...]
+    regex: _Matcher | None
+    within: int | None
+
+    def eval(self, text: _Text) -> list[_Occ] | None:
+        found: list[_Occ] = []
+        if self.all:
+            lists: list[list[_Occ]] = []
+            for part in self.all:
+                got = part.eval(text)
+                if got is None:
+                    return None
+                lists.append(got)
+            if self.within is not None:
+                window = _window(lists, self.within)
+                if window is None:
+                    return None
+                found += window
+            else:
+                found += [o for occs in lists for o in occs]
+        if self.any:
+            hits = [got for part in self.any if (got := part.eval(text)) is not None]
+            if not hits:
+                return None
+            found += [o for occs in hits for o in occs]
+        if self.regex is not None:
+            got = self.regex.eval(text)
+            if got is None:
+                return None
+            found += got
+        if any(part.eval(text) is not None for part in self.none):
+            return None
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _GuardM:
+    matcher: _Matcher
+    near: int | None
+
+    def holds(self, text: _Text, match: list[_Occ]) -> list[_Occ] | None:
+        found = self.matcher.eval(text)
+        if found is None or self.near is None:
+            return found
+        near = self.near
+        close = [g for g in found if any(_gap(g, m) <= near for m in match)]
+        return close or None
+
+
+def _gap(a: _Occ, b: _Occ) -> int:
+    """Words between two occurrences (0 if adjacent or overlapping)."""
+    return max(a[0] - b[1], b[0] - a[1], 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: Rule
+    matcher: _Matcher
+    veto: tuple[_GuardM, ...]
+    hedge: tuple[_GuardM, ...]
+
+
+class _Atoms:
+    """Numbers each distinct phrase (word-bounded) and regex literal (anywhere)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[bool, str], int] = {}
+
+    def get(self, text: str, *, literal: bool = False) -> int:
+        return self.ids.setdefault((literal, text), len(self.ids))
+
+
+def _anchor(expr: Node, atoms: _Atoms) -> frozenset[int] | None:
+    """Atoms of which at least one must occur for ``expr`` to match (None if unknown)."""
+    if isinstance(expr, Term):
+        return frozenset(atoms.get(p) for p in expr.phrases)
+    options: list[frozenset[int]] = []
+    if expr.regex is not None:
+        options.append(frozenset({atoms.get(expr.regex.literal, literal=True)}))
+    for part in expr.all:
+        got = _anchor(part, atoms)
+        if got is not None:
+            options.append(got)
+    if expr.any:
+        union: set[int] = set()
+        for part in expr.any:
+            got = _anchor(part, atoms)
+            if got is None:
+                break
+            union |= got
+        else:
+            options.append(frozenset(union))
+    # Any one required group will do; the smallest wakes the rule least often.
+    return min(options, key=len) if options else None
+
+
+def _compile_expr(expr: Node, atoms: _Atoms, where: Literal["title", "summary", "any"]) -> _Matcher:
+    if isinstance(expr, Term):
+        return _TermM(tuple(sorted({atoms.get(p) for p in expr.phrases})), where)
+    where = expr.field if expr.field != "any" else where
+
+    def parts(nodes: Iterable[Node]) -> tuple[_Matcher, ...]:
+        return tuple(_compile_expr(n, atoms, where) for n in nodes)
+
+    regex = None
+    if expr.regex is not None:
+        literal = atoms.get(expr.regex.literal, literal=True)
+        regex = _RegexM(re.compile(expr.regex.pattern), literal, where)
+    return _ExprM(parts(expr.all), parts(expr.any), parts(expr.none), regex, expr.within)
+
+
+def _downgrade(severity: Severity) -> Severity:
+    return SEVERITIES[max(SEVERITIES.index(severity) - 1, 0)]
+
+
+class Engine:
+    """A compiled :class:`RuleSet`. Immutable once built; :meth:`evaluate` is pure."""
+
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        atoms = _Atoms()
+        compiled: list[_CompiledRule] = []
+        index: dict[int, list[int]] = {}
+        for number, rule in enumerate(ruleset.rules):
+            compiled.append(
+                _CompiledRule(
+                    rule,
+                    _compile_expr(rule.match, atoms, "any"),
+                    tuple(_GuardM(_compile_expr(g.expr, atoms, "any"), g.near) for g in rule.veto),
+                    tuple(_GuardM(_compile_expr(g.expr, atoms, "any"), g.near) for g in rule.hedge),
+                )
+            )
+            anchor = _anchor(rule.match, atoms)
+            # The loader requires something positive in every match, so an anchor exists;
+            # a rule without one would have to run on every item.
+            for atom in anchor if anchor is not None else ():
+                index.setdefault(atom, []).append(number)
+        self._rules = tuple(compiled)
+        self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
+        self._unanchored = tuple(
+            n for n, r in enumerate(ruleset.rules) if _anchor(r.match, atoms) is None
+        )
+        by_text: dict[str, list[tuple[int, bool]]] = {}
+        for (literal, text), atom in atoms.ids.items():
+            by_text.setdefault(text, []).append((atom, literal))
+        self._automaton: ahocorasick.Automaton | None = None
+        if by_text:
+            automaton = ahocorasick.Automaton()
+            for text, entries in by_text.items():
+                automaton.add_word(text, (len(text), tuple(entries)))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def _scan(self, canon: str, offset: int, text: _Text) -> None:
+        if self._automaton is None or not canon:
+            return
+        last = len(canon) - 1
+        for end, (length, entries) in self._automaton.iter(canon):
+            start = end - length + 1
+            bounded = (start == 0 or canon[start - 1] == " ") and (
+                end == last or canon[end + 1] == " "
+            )
+            first: int | None = None
+            for atom, literal in entries:
+                if literal:
+                    text.literals.add(atom)
+                elif bounded:
+                    if first is None:
+                        first = canon.count(" ", 0, start) + offset
+                    words = canon.count(" ", start, end) + 1
+                    text.occ.setdefault(atom, []).append((first, first + words))
+
+    def evaluate(self, item: Item) -> tuple[Signal, ...]:
+        """Every signal the rule set raises on ``item``, in rule-id order."""
+        title_canon, summary_canon = canonical(item.title), canonical(item.summary)
+        text = _Text(item.title, item.summary, (title_canon, summary_canon))
+        self._scan(title_canon, 0, text)
+        self._scan(summary_canon, _GAP, text)
+        woken: set[int] = set(self._unanchored)
+        for atom in (*text.occ, *text.literals):
+            woken.update(self._index.get(atom, ()))
+        signals: list[Signal] = []
+        spans_of: Callable[[list[_Occ]], tuple[Span, ...]] = _SpanMaker(item).spans
+        for number in sorted(woken):
+            signal = self._fire(self._rules[number], item, text, spans_of)
+            if signal is not None:
+                signals.append(signal)
+        return tuple(signals)
+
+    def _fire(
+        self,
+        compiled: _CompiledRule,
+        item: Item,
+        text: _Text,
+        spans_of: Callable[[list[_Occ]], tuple[Span, ...]],
+    ) -> Signal | None:
+        rule = compiled.rule
+        if item.tier not in rule.tiers:
+            return None
+        match = compiled.matcher.eval(text)
+        if match is None:
+            return None
+        if any(g.holds(text, match) is not None for g in compiled.veto):
+            return None
+        hedges = [got for g in compiled.hedge if (got := g.holds(text, match)) is not None]
+        evidence = match + [o for got in hedges for o in got]
+        return Signal(
+            item_key=item.key,
+            rule_id=rule.id,
+            ruleset_version=self.ruleset.version,
+            leg=rule.leg,
+            effect=rule.effect,
+            direction=rule.direction,
+            severity=_downgrade(rule.severity) if hedges else rule.severity,
+            tickers=rule.tickers,
+            spans=spans_of(evidence),
+            hedged=bool(hedges),
+            source=item.source,
+            tier=item.tier,
+            published=item.published,
+        )
+
+
+class _SpanMaker:
+    """Turns word positions back into character spans, computing word offsets once per field."""
+
+    def __init__(self, item: Item) -> None:
+        self._item = item
+        self._cache: dict[int, tuple[str, list[tuple[int, int]]]] = {}
+
+    def _field(self, index: int) -> tuple[str, list[tuple[int, int]]]:
+        if index not in self._cache:
+            display, folded = fold(self._item.summary if index else self._item.title)
+            self._cache[index] = (display, token_offsets(folded))
+        return self._cache[index]
+
+    def spans(self, occs: list[_Occ]) -> tuple[Span, ...]:
+        out: set[Span] = set()
+        for start, end in set(occs):
+            index = 1 if start >= _GAP else 0
+            display, offsets = self._field(index)
+            first, last = start - index * _GAP, end - index * _GAP - 1
+            if not (0 <= first <= last < len(offsets)):
+                continue
+            lo, hi = offsets[first][0], offsets[last][1]
+            out.add(Span("summary" if index else "title", lo, hi, display[lo:hi]))
+        return tuple(sorted(out, key=lambda s: (s.field != "title", s.start, s.end)))
+
+
+def compile_ruleset(ruleset: RuleSet) -> Engine:
+    """Compile a validated rule set once; reuse the engine for every item."""
+    return Engine(ruleset)
