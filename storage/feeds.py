@@ -137,12 +137,12 @@ def record_failure(
 def feed_health(session: Session, *, include_inactive: bool = False) -> list[FeedHealth]:
     """Every feed's health with the number of items it has carried."""
     counts = (
-        select(sighting_t.c.feed_id, func.count().label("items"))
+        select(sighting_t.c.feed_id, func.count().label("n_items"))
         .group_by(sighting_t.c.feed_id)
         .subquery()
     )
     query = (
-        select(feed_t, func.coalesce(counts.c.items, 0).label("items"))
+        select(feed_t, func.coalesce(counts.c.n_items, 0).label("items"))
         .outerjoin(counts, counts.c.feed_id == feed_t.c.id)
         .order_by(feed_t.c.name)
     )

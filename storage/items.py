@@ -31,7 +31,9 @@ def _chunks(seq: Sequence[T]) -> Iterator[Sequence[T]]:
 def _lookup(session: Session, column: Any, values: list[Any], key: Any) -> dict[Any, Any]:
     out: dict[Any, Any] = {}
     for part in _chunks(values):
-        out.update(session.execute(select(column, key).where(column.in_(part))).tuples().all())
+        out.update(
+            (row[0], row[1]) for row in session.execute(select(column, key).where(column.in_(part)))
+        )
     return out
 
 
@@ -43,7 +45,7 @@ def _story_index(session: Session, entries: Sequence[NewEntry]) -> StoryIndex:
         .where(story_t.c.last_published_at >= lo, story_t.c.first_published_at <= hi)
         .order_by(story_t.c.last_published_at.desc())
         .limit(MAX_CANDIDATES)
-    ).tuples()
+    )
     index = StoryIndex()
     for story_id, sig, published in rows:
         index.add(story_id, sig, published)
@@ -156,9 +158,7 @@ def _feed_keys(session: Session, feed_id: int, keys: list[str]) -> dict[str, int
                 select(sighting_t.c.entry_key, sighting_t.c.item_id).where(
                     sighting_t.c.feed_id == feed_id, sighting_t.c.entry_key.in_(part)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return out
 
@@ -205,7 +205,7 @@ def _assign_stories(
             select(story_t.c.id, story_t.c.first_published_at, story_t.c.last_published_at).where(
                 story_t.c.id.in_(existing)
             )
-        ).tuples()
+        )
         updates = []
         for sid, first, last in current:
             lo, hi = spans[sid]
