@@ -152,11 +152,19 @@ class _GuardM:
 
     def holds(self, text: _Text, match: list[_Occ]) -> list[_Occ] | None:
         found = self.matcher.eval(text)
-        if found is None or self.near is None:
-            return found
-        near = self.near
-        close = [g for g in found if any(_gap(g, m) <= near for m in match)]
-        return close or None
+        if found is None:
+            return None
+        # A guard speaks through other words than the match's own: "halts" cannot both be
+        # the blocking verb a rule matched and the easing verb that vetoes it.
+        found = [g for g in found if not any(_overlaps(g, m) for m in match)]
+        if self.near is not None:
+            near = self.near
+            found = [g for g in found if any(_gap(g, m) <= near for m in match)]
+        return found or None
+
+
+def _overlaps(a: _Occ, b: _Occ) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def _gap(a: _Occ, b: _Occ) -> int:

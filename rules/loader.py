@@ -289,6 +289,11 @@ class _Loader:
     def node(self, value: Any, mark: Mark, field: Field) -> Node | None:
         if isinstance(value, LocatedMap):
             return self.expr(value, "expression", field)
+        if isinstance(value, LocatedList):
+            # A list inside a list is shorthand for "any of these".
+            found = [self.node(v, m, field) for v, m in self.items(value, mark, "a list")]
+            kept = tuple(n for n in found if n is not None)
+            return Expr(any=kept, field=field) if kept else None
         return self.term(value, mark)
 
     def expr(
