@@ -108,20 +108,21 @@ def parse_feeds(text: str, file: str, base: Path) -> list[FeedDef]:
     seen: dict[str, Mark] = {}
     if isinstance(items, LocatedList):
         for index, node in enumerate(items):
-            feed = _feed(node, items.mark_of(index), base, problems)
-            if feed is None:
-                continue
-            assert isinstance(node, LocatedMap)
-            if feed.name in seen:
-                problems.append(
-                    Problem(
-                        node.mark_of("name"),
-                        f"duplicate feed name {feed.name!r} (first at line {seen[feed.name].line})",
+            name = node.get("name") if isinstance(node, LocatedMap) else None
+            if isinstance(name, str) and isinstance(node, LocatedMap):
+                if name in seen:
+                    first = seen[name].line
+                    problems.append(
+                        Problem(
+                            node.mark_of("name"),
+                            f"duplicate feed name {name!r} (first at line {first})",
+                        )
                     )
-                )
-                continue
-            seen[feed.name] = node.mark_of("name")
-            feeds.append(feed)
+                    continue
+                seen[name] = node.mark_of("name")
+            feed = _feed(node, items.mark_of(index), base, problems)
+            if feed is not None:
+                feeds.append(feed)
     if problems:
         raise YamlError(problems)
     return feeds

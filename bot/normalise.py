@@ -114,8 +114,13 @@ def short_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def content_hash(title: str, summary: str) -> str:
-    return short_hash(_fold(title), _fold(summary))
+def content_hash(title: str, summary: str, published: datetime) -> str:
+    """Identity of an item's text on its publication day.
+
+    The day keeps a headline that recurs weeks later ("China expands rare earth controls")
+    from being swallowed as a duplicate; copies split by midnight still share a story.
+    """
+    return short_hash(_fold(title), _fold(summary), published.astimezone(UTC).date().isoformat())
 
 
 def _fold(text: str) -> str:

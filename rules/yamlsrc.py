@@ -75,6 +75,9 @@ class LocatedList(list[Any]):
         return self.item_marks[index] if 0 <= index < len(self.item_marks) else self.mark
 
 
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 def _mark(file: str, node: yaml.Node) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -90,6 +93,9 @@ class _Builder:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise YamlError([Problem(_mark(self.file, node), "document too large (alias bomb?)")])
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
+            self.problems.append(Problem(_mark(self.file, node), f"unsupported tag {node.tag}"))
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node)
         if isinstance(node, yaml.SequenceNode):
