@@ -1,0 +1,61 @@
+"""The rule engine: YAML rules traders edit, compiled once, evaluated as pure functions.
+
+No I/O here: callers read files and pass ``{file name: text}`` to :func:`load_ruleset`.
+"""
+
+from rules.engine import Engine, compile_ruleset
+from rules.examples import ExampleFailure, run_examples
+from rules.loader import load_ruleset, parse_duration
+from rules.metrics import EvalLine, EvalReport, evaluate_labelled, format_report, top_signal
+from rules.model import (
+    ConfirmationPolicy,
+    Direction,
+    Effect,
+    Item,
+    Leg,
+    Move,
+    Rule,
+    RuleSet,
+    Severity,
+    Signal,
+    Span,
+    Thesis,
+    TickerImpact,
+    Tier,
+)
+from rules.records import LabelledItem, RecordError, item_from_record, labelled_from_record
+from rules.yamlsrc import Problem, YamlError
+
+__all__ = [
+    "ConfirmationPolicy",
+    "Direction",
+    "Effect",
+    "Engine",
+    "EvalLine",
+    "EvalReport",
+    "ExampleFailure",
+    "Item",
+    "LabelledItem",
+    "Leg",
+    "Move",
+    "Problem",
+    "RecordError",
+    "Rule",
+    "RuleSet",
+    "Severity",
+    "Signal",
+    "Span",
+    "Thesis",
+    "TickerImpact",
+    "Tier",
+    "YamlError",
+    "compile_ruleset",
+    "evaluate_labelled",
+    "format_report",
+    "item_from_record",
+    "labelled_from_record",
+    "load_ruleset",
+    "parse_duration",
+    "run_examples",
+    "top_signal",
+]
