@@ -125,7 +125,8 @@ def parse_feed(
         entry = _entry(raw, publisher=publisher, now=now, base=base_url)
         if entry is not None:
             entries.append(entry)
-    if not entries and bozo:
-        raise FeedParseError(f"not a feed: {bozo}"[:300])
+    if not entries and (bozo or not parsed.get("version")):
+        # An empty but well-formed feed is fine; an unrecognised document is the feed's error.
+        raise FeedParseError(f"not a feed: {bozo or 'no RSS, Atom or RDF document'}"[:300])
     feed = parsed.get("feed") or {}
     return ParsedFeed(title=plain_text(_text(feed.get("title")), 200), entries=entries, bozo=bozo)
