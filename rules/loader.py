@@ -378,8 +378,10 @@ class _Loader:
         effect: Effect = self.choice(node, "effect", EFFECTS, "confirms")
         severity: Severity = self.choice(node, "severity", SEVERITIES, "medium")
         direction: Direction = self.choice(node, "direction", _DIRECTIONS, "none")
-        match_node = self.mapping(node.get("match"), node.mark_of("match"), f"{what} match")
-        match = self.expr(match_node, f"{what} match", "any") if match_node is not None else None
+        match = None
+        if "match" in node:
+            match_node = self.mapping(node["match"], node.mark_of("match"), f"{what} match")
+            match = self.expr(match_node, f"{what} match", "any") if match_node else None
         veto = self.guards(node, "veto") if "veto" in node else ()
         hedge = self.guards(node, "hedge") if "hedge" in node else ()
         tiers = self.tiers(node) if "tiers" in node else TIERS
@@ -390,7 +392,7 @@ class _Loader:
         cooldown = self.duration(node, "cooldown", None)
         note = self.text(node, "note", what, default="") if "note" in node else ""
         good, bad = self.examples(node, tiers) if "examples" in node else ((), ())
-        if match is None or "match" not in node:
+        if match is None:
             return None
         return Rule(
             id=rule_id,

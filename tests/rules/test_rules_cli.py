@@ -1,0 +1,108 @@
+"""`thesiswatch rules check|test|classify|eval` through the real argument parser."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.rules_cli import register
+
+THESIS = (Path(__file__).parent / "data" / "thesis.yaml").read_text(encoding="utf-8")
+
+GOOD_RULES = """\
+rules:
+  - id: lift
+    leg: h20-ban
+    effect: breaks
+    match: {all: [lift~, ban~], within: 3}
+    examples:
+      match: [China lifts ban]
+      no_match: [China keeps ban]
+"""
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="thesiswatch")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "thesis.yaml").write_text(THESIS)
+    (tmp_path / "rules.yaml").write_text(GOOD_RULES)
+    return tmp_path
+
+
+def test_check_default_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["rules", "check"]) == 0
+    assert capsys.readouterr().out.startswith("ok: 4 legs, ")
+
+
+def test_check_lists_every_problem(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (folder / "rules.yaml").write_text(GOOD_RULES.replace("h20-ban", "nope") + "    x: 1\n")
+    assert run(["rules", "check", str(folder)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{folder / 'rules.yaml'}:3:10: unknown leg 'nope' (legs: h20-ban, rare-earth-leverage)",
+        f"{folder / 'rules.yaml'}:9:5: unknown key 'x' in rule",
+    ]
+
+
+def test_check_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    assert run(["rules", "check", str(tmp_path / "absent")]) == 2
+
+
+def test_test_shows_each_failure(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["rules", "test", str(folder)]) == 0
+    assert "2 examples in 1 rules, 0 failed" in capsys.readouterr().out
+    (folder / "rules.yaml").write_text(GOOD_RULES.replace("China keeps ban", "China lifted bans"))
+    assert run(["rules", "test", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "rule lift: should not match: 'China lifted bans'" in out
+    assert "1 failed" in out
+
+
+def test_classify_prints_one_json_line_per_item(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "items.jsonl"
+    lines = [
+        {"id": "a", "title": "China lifts ban", "source": "Wire", "tier": "wire"},
+        {"id": "b", "title": "Nothing to see"},
+    ]
+    items.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n{bad\n")
+    assert run(["rules", "classify", str(items), "--rules", str(folder)]) == 1
+    captured = capsys.readouterr()
+    out = [json.loads(line) for line in captured.out.splitlines()]
+    assert out == [
+        {
+            "id": "a",
+            "signals": [
+                {
+                    "rule": "lift",
+                    "leg": "h20-ban",
+                    "effect": "breaks",
+                    "direction": "none",
+                    "severity": "medium",
+                    "tickers": {"NVDA": "bullish", "AMD": "bullish"},
+                    "hedged": False,
+                }
+            ],
+        },
+        {"id": "b", "signals": []},
+    ]
+    assert f"{items}:4: not JSON" in captured.err
+
+
+def test_eval_reports_the_figures(dev_events: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["rules", "eval", str(dev_events)]) == 0
+    out = capsys.readouterr().out
+    assert "breaks/reverses: precision" in out
+    assert "leg accuracy" in out
+    assert "ticker recall" in out
+    assert "distractors/near-misses firing a break: 0" in out
