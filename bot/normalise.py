@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 TITLE_CHARS = 500
+# Below this much text, equal wording is no evidence of the same item.
+MIN_IDENTIFYING_CHARS = 40
 SUMMARY_CHARS = 2000
 # Feeds that stamp items in the future (bad clocks, time zones) would sort above real news.
 FUTURE_SLACK = timedelta(minutes=10)
@@ -114,13 +116,18 @@ def short_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def content_hash(title: str, summary: str, published: datetime) -> str:
-    """Identity of an item's text on its publication day.
+def content_hash(title: str, summary: str, published: datetime, url: str | None = None) -> str:
+    """Identity of an item's text on its publication day, for copies under other URLs.
 
     The day keeps a headline that recurs weeks later ("China expands rare earth controls")
-    from being swallowed as a duplicate; copies split by midnight still share a story.
+    from being swallowed as a duplicate; copies split by midnight still share a story. Text too
+    short to identify anything ("Press release") is told apart by its URL instead.
     """
-    return short_hash(_fold(title), _fold(summary), published.astimezone(UTC).date().isoformat())
+    text = (_fold(title), _fold(summary))
+    day = published.astimezone(UTC).date().isoformat()
+    if sum(map(len, text)) < MIN_IDENTIFYING_CHARS:
+        return short_hash(*text, day, url or "")
+    return short_hash(*text, day)
 
 
 def _fold(text: str) -> str:

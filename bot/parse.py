@@ -78,10 +78,7 @@ def _entry(
     return NewEntry(
         entry_key=key,
         url=url,
-        # Identical text under different URLs is one item; empty text never merges.
-        content_hash=(
-            content_hash(title, summary, published) if (title or summary) else short_hash(url or "")
-        ),
+        content_hash=content_hash(title, summary, published, url or key),
         title=title or summary[:TITLE_CHARS],
         summary=summary,
         title_sig=title_signature(title or summary[:TITLE_CHARS]),

@@ -13,8 +13,10 @@ __all__ = ["MIN_TOKENS", "SIMILARITY", "WINDOW", "StoryIndex", "similarity"]
 # share half.
 SIMILARITY = 0.5
 WINDOW = timedelta(hours=48)
-# Below this many content words a headline is too generic to group on anything but equality.
+# Below this many content words a headline is too generic to group on anything but equality,
+# and below MIN_EXACT_TOKENS ("Press release", "Statement") not even on that.
 MIN_TOKENS = 4
+MIN_EXACT_TOKENS = 3
 
 
 # Headlines that differ by an opposite action ("adds" / "removes") report opposite events and
@@ -68,10 +70,12 @@ class StoryIndex:
 
     def find(self, sig: str, published: datetime) -> int | None:
         """The story this headline belongs to, or None for a new one."""
+        tokens = frozenset(sig.split())
+        if len(tokens) < MIN_EXACT_TOKENS:
+            return None
         for cand in self._exact.get(sig, ()):
             if abs(cand.published - published) <= WINDOW:
                 return cand.story_id
-        tokens = frozenset(sig.split())
         if len(tokens) < MIN_TOKENS:
             return None
         shared: dict[int, int] = defaultdict(int)

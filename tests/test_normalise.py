@@ -69,11 +69,22 @@ def test_title_signature_ignores_outlet_attribution_and_inflection() -> None:
     )
 
 
+LONG = "China tells tech firms to avoid Nvidia H20 chips in government work"
+
+
 def test_content_hash_is_per_day() -> None:
     later_same_day = NOW + timedelta(hours=2)
     next_month = NOW + timedelta(days=30)
-    assert content_hash("T", "S", NOW) == content_hash(" t ", "s", later_same_day)
-    assert content_hash("T", "S", NOW) != content_hash("T", "S", next_month)
+    assert content_hash(LONG, "", NOW, "https://a/1") == content_hash(
+        LONG.upper() + " ", "", later_same_day, "https://b/2"
+    )
+    assert content_hash(LONG, "", NOW) != content_hash(LONG, "", next_month)
+
+
+def test_short_generic_text_is_told_apart_by_url() -> None:
+    assert content_hash("Press release", "", NOW, "https://gov/1") != content_hash(
+        "Press release", "", NOW, "https://gov/2"
+    )
 
 
 def test_clamp_published() -> None:

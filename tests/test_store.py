@@ -24,7 +24,7 @@ def entry(
     return NewEntry(
         entry_key=short_hash(key or url or title),
         url=url,
-        content_hash=content_hash(title, "", at),
+        content_hash=content_hash(title, "", at, url),
         title=title,
         summary="",
         title_sig=title_signature(title),
@@ -66,8 +66,20 @@ def test_one_story_from_two_feeds_is_one_item_with_two_sources(engine: Engine) -
 
 def test_same_text_under_another_url_is_the_same_item(engine: Engine) -> None:
     a, b = feeds(engine, "a", "b")
-    store(engine, a, entry("Dutch widen ASML servicing rule", "https://a.example/1"))
-    result = store(engine, b, entry("Dutch widen ASML servicing rule", "https://b.example/x"))
+    store(
+        engine,
+        a,
+        entry(
+            "Dutch government widens ASML servicing licence rule for China", "https://a.example/1"
+        ),
+    )
+    result = store(
+        engine,
+        b,
+        entry(
+            "Dutch government widens ASML servicing licence rule for China", "https://b.example/x"
+        ),
+    )
     assert (result.new_items, result.new_sightings) == (0, 1)
 
 
@@ -186,3 +198,14 @@ def test_feeds_removed_from_the_file_are_deactivated(engine: Engine) -> None:
         every = [h.name for h in feed_health(s, include_inactive=True)]
     assert names == ["kept"]
     assert every == ["dropped", "kept"]
+
+
+def test_generic_headlines_do_not_make_a_story(engine: Engine) -> None:
+    [fid] = feeds(engine, "gov")
+    store(
+        engine,
+        fid,
+        entry("Press release", "https://gov/1"),
+        entry("Press release", "https://gov/2"),
+    )
+    assert (count(engine, item_t), count(engine, story_t)) == (2, 2)
