@@ -190,28 +190,25 @@ class _Atoms:
         return self.ids.setdefault((literal, text), len(self.ids))
 
 
-def _anchor(expr: Node, atoms: _Atoms) -> frozenset[int] | None:
-    """Atoms of which at least one must occur for ``expr`` to match (None if unknown)."""
+def _required(expr: Node, atoms: _Atoms) -> list[frozenset[int]]:
+    """Groups of atoms such that ``expr`` can only match if each group has one that occurs."""
     if isinstance(expr, Term):
-        return frozenset(atoms.get(p) for p in expr.phrases)
-    options: list[frozenset[int]] = []
+        return [frozenset(atoms.get(p) for p in expr.phrases)]
+    groups: list[frozenset[int]] = []
     if expr.regex is not None:
-        options.append(frozenset({atoms.get(expr.regex.literal, literal=True)}))
+        groups.append(frozenset({atoms.get(expr.regex.literal, literal=True)}))
     for part in expr.all:
-        got = _anchor(part, atoms)
-        if got is not None:
-            options.append(got)
+        groups += _required(part, atoms)
     if expr.any:
         union: set[int] = set()
         for part in expr.any:
-            got = _anchor(part, atoms)
-            if got is None:
+            inner = _required(part, atoms)
+            if not inner:
                 break
-            union |= got
+            union |= min(inner, key=len)  # any one necessary group of a part will do
         else:
-            options.append(frozenset(union))
-    # Any one required group will do; the smallest wakes the rule least often.
-    return min(options, key=len) if options else None
+            groups.append(frozenset(union))
+    return groups
 
 
 def _compile_expr(expr: Node, atoms: _Atoms, where: Literal["title", "summary", "any"]) -> _Matcher:
@@ -240,8 +237,8 @@ class Engine:
         self.ruleset = ruleset
         atoms = _Atoms()
         compiled: list[_CompiledRule] = []
-        index: dict[int, list[int]] = {}
-        for number, rule in enumerate(ruleset.rules):
+        required: list[tuple[frozenset[int], ...]] = []
+        for rule in ruleset.rules:
             compiled.append(
                 _CompiledRule(
                     rule,
@@ -250,58 +247,83 @@ class Engine:
                     tuple(_GuardM(_compile_expr(g.expr, atoms, "any"), g.near) for g in rule.hedge),
                 )
             )
-            anchor = _anchor(rule.match, atoms)
-            # The loader requires something positive in every match, so an anchor exists;
-            # a rule without one would have to run on every item.
-            for atom in anchor if anchor is not None else ():
+            required.append(tuple(dict.fromkeys(_required(rule.match, atoms))))
+        # Index each rule under the group of atoms that occurs least across the rule set, so
+        # a word every rule uses ("china") does not wake them all.
+        frequency: dict[int, int] = {}
+        for groups in required:
+            for atom in set().union(*groups):
+                frequency[atom] = frequency.get(atom, 0) + 1
+        index: dict[int, list[int]] = {}
+        unanchored: list[int] = []
+        for number, groups in enumerate(required):
+            if not groups:
+                unanchored.append(number)  # the loader refuses these; kept correct anyway
+                continue
+            anchor = min(groups, key=lambda g: (sum(frequency[a] for a in g), sorted(g)))
+            for atom in anchor:
                 index.setdefault(atom, []).append(number)
         self._rules = tuple(compiled)
+        self._required = tuple(required)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
-        self._unanchored = tuple(
-            n for n, r in enumerate(ruleset.rules) if _anchor(r.match, atoms) is None
-        )
-        by_text: dict[str, list[tuple[int, bool]]] = {}
-        for (literal, text), atom in atoms.ids.items():
-            by_text.setdefault(text, []).append((atom, literal))
+        self._unanchored = tuple(unanchored)
+        # Phrases are stored with a space on each side and searched for in " text ", so the
+        # automaton only reports whole words: no "us" inside "business", no "ban" in "bank".
+        # Regex literals may sit anywhere, so they are stored bare.
+        by_key: dict[str, list[int]] = {}
+        self._literal_keys: dict[str, int] = {}
+        for (literal, phrase), atom in atoms.ids.items():
+            key = phrase if literal else f" {phrase} "
+            by_key.setdefault(key, []).append(atom)
+            if literal:
+                self._literal_keys[key] = atom
         self._automaton: ahocorasick.Automaton | None = None
-        if by_text:
+        if by_key:
             automaton = ahocorasick.Automaton()
-            for text, entries in by_text.items():
-                automaton.add_word(text, (len(text), tuple(entries)))
+            for key, found in by_key.items():
+                literal = key in self._literal_keys
+                words = key.count(" ") - 1
+                automaton.add_word(key, (len(key), literal, words, tuple(found)))
             automaton.make_automaton()
             self._automaton = automaton
 
-    def _scan(self, canon: str, offset: int, text: _Text) -> None:
-        if self._automaton is None or not canon:
+    def _scan(self, text: _Text) -> None:
+        """Find every phrase in the title and the summary in one pass of the automaton."""
+        if self._automaton is None:
             return
-        last = len(canon) - 1
-        for end, (length, entries) in self._automaton.iter(canon):
-            start = end - length + 1
-            bounded = (start == 0 or canon[start - 1] == " ") and (
-                end == last or canon[end + 1] == " "
-            )
-            first: int | None = None
-            for atom, literal in entries:
-                if literal:
-                    text.literals.add(atom)
-                elif bounded:
-                    if first is None:
-                        first = canon.count(" ", 0, start) + offset
-                    words = canon.count(" ", start, end) + 1
-                    text.occ.setdefault(atom, []).append((first, first + words))
+        title, summary = text.canon
+        # "\0" never occurs in canonical text, so no phrase can span the two fields.
+        padded = f" {title} \0 {summary} "
+        boundary = len(title) + 2
+        for end, (length, literal, words, found) in self._automaton.iter(padded):
+            if literal:
+                text.literals.update(found)
+                continue
+            # The phrase starts after its leading space; its word number is the count of
+            # spaces before it within its field.
+            start = end - length + 2
+            if start < boundary:
+                first = padded.count(" ", 1, start)
+            else:
+                first = padded.count(" ", boundary + 2, start) + _GAP
+            for atom in found:
+                text.occ.setdefault(atom, []).append((first, first + words))
 
     def evaluate(self, item: Item) -> tuple[Signal, ...]:
         """Every signal the rule set raises on ``item``, in rule-id order."""
         title_canon, summary_canon = canonical(item.title), canonical(item.summary)
         text = _Text(item.title, item.summary, (title_canon, summary_canon))
-        self._scan(title_canon, 0, text)
-        self._scan(summary_canon, _GAP, text)
+        self._scan(text)
+        present = text.occ.keys() | text.literals
         woken: set[int] = set(self._unanchored)
-        for atom in (*text.occ, *text.literals):
+        for atom in present:
             woken.update(self._index.get(atom, ()))
         signals: list[Signal] = []
         spans_of: Callable[[list[_Occ]], tuple[Span, ...]] = _SpanMaker(item).spans
         for number in sorted(woken):
+            # Cheap check first: every group the rule needs has a word in the text.
+            if any(present.isdisjoint(group) for group in self._required[number]):
+                continue
             signal = self._fire(self._rules[number], item, text, spans_of)
             if signal is not None:
                 signals.append(signal)

@@ -1,8 +1,8 @@
 """Text normalisation shared by rule terms and item text, so both sides agree on what a word is.
 
 Lower case, Unicode NFKC, curly quotes and dashes folded, possessive ``'s`` dropped, dotted
-acronyms joined (``U.S.`` -> ``us``), every other punctuation mark a word break. The canonical
-form of a text is its words joined by single spaces.
+acronyms joined (``U.S.`` -> ``us``), every other punctuation mark (apostrophes and hyphens
+too) a word break. The canonical form of a text is its words joined by single spaces.
 """
 
 from __future__ import annotations
@@ -45,42 +45,55 @@ _FOLD = str.maketrans(
         "\u00a0": " ",
     }
 )
-# The same length as what it replaces, so offsets into the folded text stay offsets into the text.
+# Every step below keeps the text's length, so an offset into the folded text is an offset
+# into the (NFKC) text a trader reads: spans need no mapping table.
 _POSSESSIVE = re.compile(r"'s\b")
-# A dotted acronym (u.s., u.k.) or a run of letters and digits with inner apostrophes (don't).
-_TOKEN = re.compile(r"[^\W\d_](?:\.[^\W\d_])+\.?(?![^\W_])|[^\W_]+(?:'[^\W_]+)*")
+_ACRONYM_HINT = re.compile(r"\.[a-z](?![a-z0-9])")
+_ACRONYM = re.compile(r"\b[a-z](?:\.[a-z])+\b\.?")
+_NON_WORD = re.compile(r"[\W_]")
+# ASCII after lower-casing: letters and digits stay, everything else is a word break.
+_ASCII_BREAKS = bytes(c if 48 <= c <= 57 or 97 <= c <= 122 else 32 for c in range(256))
+
+
+def _squeeze(found: re.Match[str]) -> str:
+    letters = found.group().replace(".", "")
+    return letters + " " * (len(found.group()) - len(letters))
+
+
+def _fold_lowered(lowered: str) -> str:
+    if "'" in lowered:
+        lowered = _POSSESSIVE.sub("  ", lowered)
+    if "." in lowered and _ACRONYM_HINT.search(lowered):
+        lowered = _ACRONYM.sub(_squeeze, lowered)  # U.S. -> "us  "
+    if lowered.isascii():
+        return lowered.encode("ascii").translate(_ASCII_BREAKS).decode("ascii")
+    return _NON_WORD.sub(" ", lowered)
 
 
 def fold(text: str) -> tuple[str, str]:
-    """``(display, folded)``: the NFKC text and its folded form, of equal length."""
+    """``(display, folded)``: the NFKC text and its folded form (words and spaces), same length."""
     if text.isascii():
-        return text, _POSSESSIVE.sub("  ", text.replace("`", "'").lower())
+        return text, _fold_lowered(text.lower())
     display = unicodedata.normalize("NFKC", text)
     folded = display.translate(_FOLD)
     lowered = folded.lower()
     if len(lowered) != len(folded):
         # A few letters (Turkish dotted I) lower-case to two characters; keep those as they are.
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in folded)
-    return display, _POSSESSIVE.sub("  ", lowered)
-
-
-def _join(words: list[str]) -> str:
-    joined = " ".join(words)
-    if "." in joined or "'" in joined:
-        joined = joined.replace(".", "").replace("'", "")
-    return joined
+    return display, _fold_lowered(lowered)
 
 
 def canonical(text: str) -> str:
     """The canonical form of ``text``: normalised words separated by single spaces."""
-    return _join(_TOKEN.findall(fold(text)[1]))
+    return " ".join(fold(text)[1].split())
 
 
 def token_offsets(folded: str) -> list[tuple[int, int]]:
     """Start and end offset of each word of a folded text, in canonical word order."""
-    return [m.span() for m in _TOKEN.finditer(folded)]
+    return [m.span() for m in _WORD.finditer(folded)]
 
 
+_WORD = re.compile(r"\S+")
 _VOWELS = frozenset("aeiou")
 
 
