@@ -108,6 +108,13 @@ def items(limit: int) -> list[Item]:
     ]
 
 
+def _phrases(part: Term | Expr) -> tuple[str, ...]:
+    """The phrases of a group: a term, or a nested list (an ``any`` of terms)."""
+    if isinstance(part, Term):
+        return part.phrases
+    return tuple(p for t in part.any if isinstance(t, Term) for p in t.phrases)
+
+
 def seeded(batch: list[Item], ruleset: RuleSet, share: float = 0.25) -> list[Item]:
     """``batch`` with one phrase of each group of a random rule added to a ``share`` of titles,
     so every rule set under test has items it fires on."""
@@ -116,11 +123,7 @@ def seeded(batch: list[Item], ruleset: RuleSet, share: float = 0.25) -> list[Ite
     for subject in batch:
         if rng.random() < share:
             rule = rng.choice(ruleset.rules)
-            words = [
-                rng.choice(part.any[0].phrases if isinstance(part, Expr) else part.phrases)
-                for part in rule.match.all
-                if isinstance(part, Term) or (part.any and isinstance(part.any[0], Term))
-            ]
+            words = [rng.choice(_phrases(part)) for part in rule.match.all if _phrases(part)]
             subject = dataclasses.replace(subject, title=f"{subject.title}: {' '.join(words)}")
         out.append(subject)
     return out
