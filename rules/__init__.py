@@ -3,6 +3,16 @@
 No I/O here: callers read files and pass ``{file name: text}`` to :func:`load_ruleset`.
 """
 
+from rules.board import (
+    Board,
+    Evidence,
+    LegState,
+    LegStatus,
+    Outcome,
+    Transition,
+    advance,
+    new_board,
+)
 from rules.engine import Engine, compile_ruleset
 from rules.examples import ExampleFailure, run_examples
 from rules.loader import load_ruleset, parse_duration
@@ -27,17 +37,22 @@ from rules.records import LabelledItem, RecordError, item_from_record, labelled_
 from rules.yamlsrc import Problem, YamlError
 
 __all__ = [
+    "Board",
     "ConfirmationPolicy",
     "Direction",
     "Effect",
     "Engine",
     "EvalLine",
     "EvalReport",
+    "Evidence",
     "ExampleFailure",
     "Item",
     "LabelledItem",
     "Leg",
+    "LegState",
+    "LegStatus",
     "Move",
+    "Outcome",
     "Problem",
     "RecordError",
     "Rule",
@@ -48,13 +63,16 @@ __all__ = [
     "Thesis",
     "TickerImpact",
     "Tier",
+    "Transition",
     "YamlError",
+    "advance",
     "compile_ruleset",
     "evaluate_labelled",
     "format_report",
     "item_from_record",
     "labelled_from_record",
     "load_ruleset",
+    "new_board",
     "parse_duration",
     "run_examples",
     "top_signal",

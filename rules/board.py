@@ -1,0 +1,221 @@
+"""The thesis board: each leg's state, moved by signals, as pure functions of (board, signals, now).
+
+A leg moves ``intact -> challenged -> broken | reversed`` and back to ``intact`` when confirming
+evidence outweighs the challenge (or the challenge goes stale). The confirmation policy comes
+from the rule files. Every transition carries the evidence that caused it. Storage persists the
+board and the transitions; nothing here reads a clock or a database.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+from rules.model import ConfirmationPolicy, Effect, Severity, Signal, Thesis, Tier
+
+__all__ = [
+    "Board",
+    "Evidence",
+    "LegState",
+    "LegStatus",
+    "Outcome",
+    "Transition",
+    "advance",
+    "new_board",
+]
+
+LegState: TypeAlias = Literal["intact", "challenged", "broken", "reversed"]
+_AGAINST: frozenset[Effect] = frozenset({"breaks", "reverses"})
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One signal as the board keeps it; ``at`` is when the board received it."""
+
+    item_key: str
+    rule_id: str
+    source: str
+    tier: Tier
+    effect: Effect
+    severity: Severity
+    hedged: bool
+    at: datetime
+
+    @classmethod
+    def of(cls, signal: Signal, at: datetime) -> Evidence:
+        """The evidence a signal gives, received at ``at``."""
+        return cls(
+            signal.item_key,
+            signal.rule_id,
+            signal.source,
+            signal.tier,
+            signal.effect,
+            signal.severity,
+            signal.hedged,
+            at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LegStatus:
+    leg: str
+    state: LegState
+    since: datetime
+    evidence: tuple[Evidence, ...] = ()
+    last_alert: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    legs: tuple[LegStatus, ...]
+
+    def status(self, leg: str) -> LegStatus:
+        """The status of one leg (KeyError if the thesis has no such leg)."""
+        for status in self.legs:
+            if status.leg == leg:
+                return status
+        raise KeyError(leg)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A leg changing state; ``alert`` is False when the leg's cooldown holds the alert back."""
+
+    leg: str
+    old: LegState
+    new: LegState
+    at: datetime
+    reason: str
+    evidence: tuple[Evidence, ...]
+    alert: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The new board, its transitions, and critical signals worth an unconfirmed alert."""
+
+    board: Board
+    transitions: tuple[Transition, ...]
+    early_warnings: tuple[Signal, ...]
+
+
+def new_board(thesis: Thesis, now: datetime) -> Board:
+    """Every leg intact since ``now``."""
+    return Board(tuple(LegStatus(leg.id, "intact", now) for leg in thesis.legs))
+
+
+def _weight(evidence: Evidence, policy: ConfirmationPolicy, now: datetime) -> float:
+    age = max((now - evidence.at).total_seconds(), 0.0)
+    decay = math.pow(0.5, age / policy.half_life.total_seconds())
+    hedge = policy.hedged_weight if evidence.hedged else 1.0
+    return policy.weight_of(evidence.tier) * hedge * decay
+
+
+def _per_story(evidence: Iterable[Evidence], policy: ConfirmationPolicy, now: datetime) -> float:
+    # Copies of one story (one item, several rules) count once: the heaviest of them.
+    best: dict[str, float] = {}
+    for e in evidence:
+        best[e.item_key] = max(best.get(e.item_key, 0.0), _weight(e, policy, now))
+    return sum(best.values())
+
+
+def _confirmed(evidence: list[Evidence], policy: ConfirmationPolicy) -> bool:
+    """Unhedged evidence meets the policy: enough official items, or enough publishers."""
+    firm = [e for e in evidence if not e.hedged]
+    officials = {e.item_key for e in firm if e.tier == "official"}
+    publishers = {e.source for e in firm}
+    return (policy.official > 0 and len(officials) >= policy.official) or (
+        len(publishers) >= policy.publishers
+    )
+
+
+def _next_state(
+    status: LegStatus, live: tuple[Evidence, ...], policy: ConfirmationPolicy, now: datetime
+) -> tuple[LegState, str, tuple[Evidence, ...]]:
+    against = [e for e in live if e.effect in _AGAINST]
+    support = [e for e in live if e.effect == "confirms"]
+    weight_against = _per_story(against, policy, now)
+    weight_for = _per_story(support, policy, now)
+    state = status.state
+    if state != "intact" and support and weight_for > policy.restore_ratio * weight_against:
+        return "intact", "confirming evidence outweighs the challenge", tuple(support)
+    if against and _confirmed(against, policy):
+        reversals = [e for e in against if e.effect == "reverses"]
+        new: LegState = "reversed" if _confirmed(reversals, policy) else "broken"
+        if new != state and not (state == "reversed" and new == "broken"):
+            return new, "break confirmed by the policy", tuple(against)
+        return state, "", ()
+    if state == "intact" and weight_against >= policy.challenge_at:
+        return "challenged", "unconfirmed evidence against the claim", tuple(against)
+    # Half the threshold to leave, so one report does not flap the leg as it decays.
+    if state == "challenged" and weight_against < policy.challenge_at / 2:
+        return "intact", "the challenge went stale", tuple(against)
+    return state, "", ()
+
+
+def _advance_leg(
+    status: LegStatus,
+    incoming: list[Evidence],
+    policy: ConfirmationPolicy,
+    now: datetime,
+) -> tuple[LegStatus, Transition | None]:
+    known = {(e.item_key, e.rule_id) for e in status.evidence}
+    merged = list(status.evidence)
+    for e in incoming:
+        if (e.item_key, e.rule_id) not in known:  # the same item seen again adds nothing
+            known.add((e.item_key, e.rule_id))
+            merged.append(e)
+    live = tuple(e for e in merged if now - e.at <= policy.window)
+    state, reason, cause = _next_state(status, live, policy, now)
+    if state == status.state:
+        return replace(status, evidence=live), None
+    cooling = status.last_alert is not None and now - status.last_alert < policy.leg_cooldown
+    # A leg breaking is never held back; flapping between intact and challenged is.
+    alert = state in ("broken", "reversed") or not cooling
+    transition = Transition(status.leg, status.state, state, now, reason, cause, alert)
+    new_status = LegStatus(
+        status.leg,
+        state,
+        now,
+        live,
+        now if alert else status.last_alert,
+    )
+    return new_status, transition
+
+
+def advance(
+    board: Board,
+    signals: Iterable[Signal],
+    policy: ConfirmationPolicy,
+    now: datetime,
+) -> Outcome:
+    """Apply ``signals`` received at ``now`` (none, to let evidence decay) to ``board``.
+
+    Pure: the same board, signals, policy and time give the same outcome.
+    """
+    signals = tuple(signals)
+    by_leg: dict[str, list[Evidence]] = {}
+    for signal in signals:
+        by_leg.setdefault(signal.leg, []).append(Evidence.of(signal, now))
+    legs: list[LegStatus] = []
+    transitions: list[Transition] = []
+    for status in board.legs:
+        new_status, transition = _advance_leg(status, by_leg.get(status.leg, []), policy, now)
+        legs.append(new_status)
+        if transition is not None:
+            transitions.append(transition)
+    moved = {t.leg for t in transitions if t.new in ("broken", "reversed")}
+    seen = {(e.item_key, e.rule_id) for s in board.legs for e in s.evidence}
+    early = tuple(
+        s
+        for s in signals
+        if s.severity == "critical"
+        and not s.hedged
+        and s.effect in _AGAINST
+        and s.leg not in moved
+        and (s.item_key, s.rule_id) not in seen
+    )
+    return Outcome(Board(tuple(legs)), tuple(transitions), early)

@@ -1,0 +1,181 @@
+"""The thesis board over time, with a controlled clock: confirmation, decay, cooldown, evidence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rules import ConfirmationPolicy, Effect, Severity, Signal, Thesis, Tier
+from rules.board import Board, Outcome, advance, new_board
+from rules.model import Leg
+
+T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+THESIS = Thesis("t", (Leg("h20-ban", "claim", ()), Leg("no-trade-deal", "claim", ())))
+POLICY = ConfirmationPolicy(
+    official=1,
+    publishers=2,
+    window=timedelta(hours=72),
+    half_life=timedelta(hours=24),
+    challenge_at=1.0,
+    restore_ratio=1.0,
+    hedged_weight=0.5,
+    leg_cooldown=timedelta(hours=6),
+)
+
+
+def signal(
+    key: str,
+    source: str = "Paper",
+    *,
+    tier: Tier = "press",
+    effect: Effect = "breaks",
+    hedged: bool = False,
+    severity: Severity = "high",
+    rule: str = "r-break",
+    leg: str = "h20-ban",
+) -> Signal:
+    return Signal(
+        key, rule, "v1", leg, effect, "easing", severity, (), (), hedged, source, tier, T0
+    )
+
+
+def step(board: Board, at: datetime, *signals: Signal) -> Outcome:
+    return advance(board, signals, POLICY, at)
+
+
+@pytest.fixture
+def board() -> Board:
+    return new_board(THESIS, T0)
+
+
+def test_new_board_is_intact(board: Board) -> None:
+    assert [(s.leg, s.state, s.since) for s in board.legs] == [
+        ("h20-ban", "intact", T0),
+        ("no-trade-deal", "intact", T0),
+    ]
+
+
+def test_one_press_report_challenges_with_its_evidence(board: Board) -> None:
+    out = step(board, T0 + H, signal("story-1", "Daily Paper"))
+    [move] = out.transitions
+    assert (move.leg, move.old, move.new, move.at, move.alert) == (
+        "h20-ban",
+        "intact",
+        "challenged",
+        T0 + H,
+        True,
+    )
+    assert [(e.item_key, e.source, e.rule_id) for e in move.evidence] == [
+        ("story-1", "Daily Paper", "r-break")
+    ]
+    assert out.board.status("h20-ban").state == "challenged"
+    assert out.board.status("no-trade-deal").state == "intact"
+
+
+def test_second_publisher_within_the_window_breaks(board: Board) -> None:
+    first = step(board, T0, signal("a", "Paper A"))
+    second = step(first.board, T0 + 10 * H, signal("b", "Paper B"))
+    [move] = second.transitions
+    assert (move.old, move.new) == ("challenged", "broken")
+    assert {e.source for e in move.evidence} == {"Paper A", "Paper B"}
+
+
+def test_publisher_outside_the_window_does_not_confirm(board: Board) -> None:
+    first = step(board, T0, signal("a", "Paper A"))
+    later = step(first.board, T0 + 73 * H, signal("b", "Paper B"))
+    assert later.board.status("h20-ban").state == "challenged"
+    assert [e.item_key for e in later.board.status("h20-ban").evidence] == ["b"]
+
+
+def test_one_official_source_breaks_at_once(board: Board) -> None:
+    out = step(board, T0, signal("gov", "Ministry", tier="official"))
+    assert [(t.old, t.new) for t in out.transitions] == [("intact", "broken")]
+
+
+def test_the_same_story_twice_counts_once(board: Board) -> None:
+    first = step(board, T0, signal("a", "Paper A"))
+    again = step(first.board, T0 + H, signal("a", "Paper A"), signal("a", "Paper A"))
+    assert again.transitions == ()
+    assert len(again.board.status("h20-ban").evidence) == 1
+
+
+def test_a_rumour_alone_neither_challenges_nor_breaks(board: Board) -> None:
+    out = step(board, T0, signal("r", "Blog", hedged=True))
+    assert out.transitions == ()
+    rumours = step(
+        board, T0, signal("r1", "A", hedged=True, tier="wire"), signal("r2", "B", hedged=True)
+    )
+    assert [t.new for t in rumours.transitions] == ["challenged"]  # weight 1.0 + 0.5, unconfirmed
+
+
+def test_confirmed_reversal(board: Board) -> None:
+    out = step(
+        board,
+        T0,
+        signal("a", "Wire A", effect="reverses"),
+        signal("b", "Wire B", effect="reverses"),
+    )
+    assert [t.new for t in out.transitions] == ["reversed"]
+
+
+def test_a_challenge_goes_stale_when_its_weight_has_halved(board: Board) -> None:
+    first = step(board, T0, signal("a", "Paper A"))  # weight 1.0: challenged
+    day = step(first.board, T0 + 23 * H)
+    assert day.transitions == ()  # 0.5^(23/24) = 0.51, above half the threshold
+    later = step(day.board, T0 + 25 * H)
+    [move] = later.transitions
+    assert (move.old, move.new, move.reason) == ("challenged", "intact", "the challenge went stale")
+    assert [e.item_key for e in move.evidence] == ["a"]
+
+
+def test_heavier_evidence_takes_longer_to_go_stale(board: Board) -> None:
+    first = step(board, T0, signal("a", "Wire A", tier="wire"))  # weight 2.0
+    assert step(first.board, T0 + 47 * H).transitions == ()
+    assert [t.new for t in step(first.board, T0 + 49 * H).transitions] == ["intact"]
+
+
+def test_confirming_evidence_restores_a_broken_leg(board: Board) -> None:
+    broken = step(board, T0, signal("gov", "Ministry", tier="official"))
+    assert broken.board.status("h20-ban").state == "broken"
+    weak = step(broken.board, T0 + H, signal("c1", "Paper C", effect="confirms", rule="r-ok"))
+    assert weak.transitions == ()  # 1.0 does not outweigh ~2.9
+    strong = step(
+        weak.board,
+        T0 + 2 * H,
+        signal("c2", "Ministry", tier="official", effect="confirms", rule="r-ok"),
+    )
+    [move] = strong.transitions
+    assert (move.old, move.new) == ("broken", "intact")
+    assert {e.item_key for e in move.evidence} == {"c1", "c2"}
+
+
+def test_leg_cooldown_holds_back_flapping_alerts_but_not_breaks(board: Board) -> None:
+    first = step(board, T0, signal("a", "Paper A"))
+    calm = step(first.board, T0 + H, signal("c", "Paper C", effect="confirms", rule="ok"))
+    again = step(calm.board, T0 + 2 * H, signal("b", "Paper A"))
+    assert [(t.new, t.alert) for t in first.transitions + calm.transitions + again.transitions] == [
+        ("challenged", True),
+        ("intact", False),
+        ("challenged", False),
+    ]
+    broken = step(again.board, T0 + 3 * H, signal("d", "Paper D"))
+    assert [(t.new, t.alert) for t in broken.transitions] == [("broken", True)]
+
+
+def test_critical_signal_warns_before_confirmation(board: Board) -> None:
+    crit = signal("a", "Paper A", severity="critical")
+    out = step(board, T0, crit)
+    assert out.early_warnings == (crit,)
+    assert step(out.board, T0 + H, crit).early_warnings == ()  # not twice for one story
+    hedged = signal("h", "Paper", severity="critical", hedged=True)
+    assert step(board, T0, hedged).early_warnings == ()
+    official = signal("o", "Ministry", tier="official", severity="critical")
+    assert step(board, T0, official).early_warnings == ()  # the break itself alerts
+
+
+def test_advance_is_pure(board: Board) -> None:
+    signals = (signal("a", "Paper A"), signal("b", "Paper B", leg="no-trade-deal"))
+    assert step(board, T0, *signals) == step(board, T0, *signals)
+    assert board == new_board(THESIS, T0)
