@@ -34,6 +34,7 @@ from rules.model import (
     Tier,
 )
 from rules.records import LabelledItem, RecordError, item_from_record, labelled_from_record
+from rules.reload import Reload, reload_rules
 from rules.yamlsrc import Problem, YamlError
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "Outcome",
     "Problem",
     "RecordError",
+    "Reload",
     "Rule",
     "RuleSet",
     "Severity",
@@ -74,6 +76,8 @@ __all__ = [
     "load_ruleset",
     "new_board",
     "parse_duration",
+    "reload_rules",
+    "rule_cooldowns",
     "run_examples",
     "top_signal",
 ]

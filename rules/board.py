@@ -9,12 +9,12 @@ board and the transitions; nothing here reads a clock or a database.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeAlias
 
-from rules.model import ConfirmationPolicy, Effect, Severity, Signal, Thesis, Tier
+from rules.model import ConfirmationPolicy, Effect, RuleSet, Severity, Signal, Thesis, Tier
 
 __all__ = [
     "Board",
@@ -25,6 +25,7 @@ __all__ = [
     "Transition",
     "advance",
     "new_board",
+    "rule_cooldowns",
 ]
 
 LegState: TypeAlias = Literal["intact", "challenged", "broken", "reversed"]
@@ -71,6 +72,8 @@ class LegStatus:
 @dataclass(frozen=True, slots=True)
 class Board:
     legs: tuple[LegStatus, ...]
+    # When each rule last raised an early warning, for the rules' own cooldowns.
+    rule_alerts: tuple[tuple[str, datetime], ...] = ()
 
     def status(self, leg: str) -> LegStatus:
         """The status of one leg (KeyError if the thesis has no such leg)."""
@@ -186,14 +189,44 @@ def _advance_leg(
     return new_status, transition
 
 
+def rule_cooldowns(ruleset: RuleSet) -> dict[str, timedelta]:
+    """``{rule id: cooldown}`` for the rules that set one."""
+    return {r.id: r.cooldown for r in ruleset.rules if r.cooldown is not None}
+
+
+def _early_warnings(
+    board: Board,
+    signals: tuple[Signal, ...],
+    moved: set[str],
+    cooldowns: Mapping[str, timedelta],
+    now: datetime,
+) -> tuple[tuple[Signal, ...], tuple[tuple[str, datetime], ...]]:
+    seen = {(e.item_key, e.rule_id) for s in board.legs for e in s.evidence}
+    last = dict(board.rule_alerts)
+    early: list[Signal] = []
+    for s in signals:
+        if s.severity != "critical" or s.hedged or s.effect not in _AGAINST:
+            continue
+        if s.leg in moved or (s.item_key, s.rule_id) in seen:
+            continue  # the break itself alerts, and one story warns once
+        before = last.get(s.rule_id)
+        if before is not None and now - before < cooldowns.get(s.rule_id, timedelta(0)):
+            continue
+        early.append(s)
+        last[s.rule_id] = now
+    return tuple(early), tuple(sorted(last.items()))
+
+
 def advance(
     board: Board,
     signals: Iterable[Signal],
     policy: ConfirmationPolicy,
     now: datetime,
+    cooldowns: Mapping[str, timedelta] | None = None,
 ) -> Outcome:
     """Apply ``signals`` received at ``now`` (none, to let evidence decay) to ``board``.
 
+    ``cooldowns`` (see :func:`rule_cooldowns`) holds back a rule's repeated early warnings.
     Pure: the same board, signals, policy and time give the same outcome.
     """
     signals = tuple(signals)
@@ -208,14 +241,5 @@ def advance(
         if transition is not None:
             transitions.append(transition)
     moved = {t.leg for t in transitions if t.new in ("broken", "reversed")}
-    seen = {(e.item_key, e.rule_id) for s in board.legs for e in s.evidence}
-    early = tuple(
-        s
-        for s in signals
-        if s.severity == "critical"
-        and not s.hedged
-        and s.effect in _AGAINST
-        and s.leg not in moved
-        and (s.item_key, s.rule_id) not in seen
-    )
-    return Outcome(Board(tuple(legs)), tuple(transitions), early)
+    early, rule_alerts = _early_warnings(board, signals, moved, cooldowns or {}, now)
+    return Outcome(Board(tuple(legs), rule_alerts), tuple(transitions), early)

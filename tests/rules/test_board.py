@@ -179,3 +179,23 @@ def test_advance_is_pure(board: Board) -> None:
     signals = (signal("a", "Paper A"), signal("b", "Paper B", leg="no-trade-deal"))
     assert step(board, T0, *signals) == step(board, T0, *signals)
     assert board == new_board(THESIS, T0)
+
+
+def test_rule_cooldown_holds_back_repeated_early_warnings(board: Board) -> None:
+    cooldowns = {"r-break": timedelta(hours=2)}
+    first = advance(board, [signal("a", severity="critical")], POLICY, T0, cooldowns)
+    soon = advance(
+        first.board,
+        [signal("b", "B", severity="critical", leg="no-trade-deal")],
+        POLICY,
+        T0 + H,
+        cooldowns,
+    )
+    later = advance(
+        first.board,
+        [signal("c", "C", severity="critical", leg="no-trade-deal")],
+        POLICY,
+        T0 + 3 * H,
+        cooldowns,
+    )
+    assert [len(o.early_warnings) for o in (first, soon, later)] == [1, 0, 1]
