@@ -146,7 +146,10 @@ def title_signature(title: str) -> str:
     """Sorted stemmed content words of a headline, outlet and attribution removed."""
     stripped = _OUTLET_SUFFIX.sub("", title) or title
     words = {
-        stem(w) for w in _fold(stripped).split() if w not in _STOPWORDS and w not in _ATTRIBUTION
+        stem(w)
+        for w in _fold(stripped).split()
+        # "Nvidia's" folds to "nvidia s": a lone letter is no content.
+        if len(w) > 1 and w not in _STOPWORDS and w not in _ATTRIBUTION
     }
     return " ".join(sorted(words))[:600]
 

@@ -21,7 +21,7 @@ from bot.backoff import next_after_failure, next_after_success
 from bot.fetch import Fetched, Fetcher, FetchError
 from bot.parse import FeedParseError, parse_feed
 from storage.feeds import feed_state, record_failure, record_success
-from storage.items import store_entries
+from storage.items import StoryCache, store_entries
 from storage.records import FeedState
 
 __all__ = ["Clock", "PollOutcome", "Poller", "utcnow"]
@@ -72,6 +72,8 @@ class Poller:
         self.rng = rng or random.Random()
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="thesiswatch-db")
         self._owns_executor = executor is None
+        # Touched only from the database thread, like everything it caches.
+        self._stories = StoryCache()
 
     def close(self) -> None:
         """Wait for in-flight writes, then release the worker thread."""
@@ -145,7 +147,12 @@ class Poller:
 
         def write(session: Session) -> PollOutcome:
             result = store_entries(
-                session, feed_id=state.id, tier=state.tier, entries=parsed.entries, now=now
+                session,
+                feed_id=state.id,
+                tier=state.tier,
+                entries=parsed.entries,
+                now=now,
+                stories=self._stories,
             )
             record_success(
                 session,

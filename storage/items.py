@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
@@ -11,14 +11,16 @@ from sqlmodel import Session
 
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
-from storage.stories import WINDOW, StoryIndex
+from storage.stories import WINDOW, StoryIndex, best_story
 
-__all__ = ["store_entries"]
+__all__ = ["StoryCache", "store_entries"]
 
 # Stays under SQLite's bound-parameter limit on old builds and keeps IN lists cheap to plan.
 CHUNK = 500
-# How many recent stories a batch is compared against.
-MAX_CANDIDATES = 5000
+# How many recent stories the cache holds at most after a rebuild.
+MAX_CANDIDATES = 20_000
+# A long-running cache is rebuilt this often, which drops stories that left the window.
+REBUILD_EVERY = timedelta(hours=6)
 
 T = TypeVar("T")
 
@@ -28,28 +30,53 @@ def _chunks(seq: Sequence[T]) -> Iterator[Sequence[T]]:
         yield seq[start : start + CHUNK]
 
 
-def _lookup(session: Session, column: Any, values: list[Any], key: Any) -> dict[Any, Any]:
+def _lookup(session: Session, column: Any, values: Sequence[Any], key: Any) -> dict[Any, Any]:
     out: dict[Any, Any] = {}
     for part in _chunks(values):
-        out.update(
-            (row[0], row[1]) for row in session.execute(select(column, key).where(column.in_(part)))
-        )
+        rows = session.execute(select(column, key).where(column.in_(part)))
+        out.update((row[0], row[1]) for row in rows)
     return out
 
 
-def _story_index(session: Session, entries: Sequence[NewEntry]) -> StoryIndex:
-    lo = min(e.published_at for e in entries) - WINDOW
-    hi = max(e.published_at for e in entries) + WINDOW
-    rows = session.execute(
-        select(story_t.c.id, story_t.c.title_sig, story_t.c.last_published_at)
-        .where(story_t.c.last_published_at >= lo, story_t.c.first_published_at <= hi)
-        .order_by(story_t.c.last_published_at.desc())
-        .limit(MAX_CANDIDATES)
-    )
-    index = StoryIndex()
-    for story_id, sig, published in rows:
-        index.add(story_id, sig, published)
-    return index
+class StoryCache:
+    """Recent stories kept in memory between batches; the database stays the truth.
+
+    Each batch reads only the stories created since the last one (by any worker), so placing
+    two new entries does not reload thousands of stories. Stories this batch creates are not
+    added here: the next batch reads them back once committed, so a rolled-back batch leaves
+    nothing behind.
+    """
+
+    def __init__(self) -> None:
+        self.index = StoryIndex()
+        self._lo: datetime | None = None
+        self._hi: datetime | None = None
+        self._built: datetime | None = None
+
+    def index_for(self, session: Session, lo: datetime, hi: datetime, now: datetime) -> StoryIndex:
+        lo, hi = lo - WINDOW, hi + WINDOW
+        stale = self._built is None or now - self._built > REBUILD_EVERY
+        if stale or self._lo is None or self._hi is None or lo < self._lo or hi > self._hi:
+            self.index = StoryIndex()
+            self._lo, self._hi, self._built = lo, max(hi, now + WINDOW), now
+            self._load(session, since_id=0)
+        else:
+            self._load(session, since_id=self.index.max_id)
+        return self.index
+
+    def _load(self, session: Session, since_id: int) -> None:
+        rows = session.execute(
+            select(story_t.c.id, story_t.c.title_sig, story_t.c.last_published_at)
+            .where(
+                story_t.c.id > since_id,
+                story_t.c.last_published_at >= self._lo,
+                story_t.c.first_published_at <= self._hi,
+            )
+            .order_by(story_t.c.id.desc())
+            .limit(MAX_CANDIDATES)
+        )
+        for story_id, sig, published in rows:
+            self.index.add(story_id, sig, published)
 
 
 def store_entries(
@@ -59,6 +86,7 @@ def store_entries(
     tier: str,
     entries: Sequence[NewEntry],
     now: datetime,
+    stories: StoryCache | None = None,
 ) -> StoreResult:
     """Upsert one feed's entries inside the caller's transaction.
 
@@ -76,56 +104,53 @@ def store_entries(
 
     by_url = _lookup(session, item_t.c.url, [e.url for e in fresh if e.url], item_t.c.id)
     by_hash = _lookup(session, item_t.c.content_hash, [e.content_hash for e in fresh], item_t.c.id)
-
-    item_of: dict[str, int] = {}
-    to_create: list[NewEntry] = []
-    batch_urls: dict[str, NewEntry] = {}
-    batch_hashes: dict[str, NewEntry] = {}
+    # An entry is an existing item, a twin of one created in this batch, or a new item.
+    to_create: dict[str, NewEntry] = {}  # content hash -> entry
+    batch_urls: dict[str, str] = {}  # url -> content hash of the entry that creates it
+    item_hash: dict[str, str] = {}  # entry key -> content hash of its item (new ones)
+    item_of: dict[str, int] = {}  # entry key -> item id (existing ones)
     for e in fresh:
         existing = (by_url.get(e.url) if e.url else None) or by_hash.get(e.content_hash)
         if existing is not None:
             item_of[e.entry_key] = existing
             continue
-        twin = (batch_urls.get(e.url) if e.url else None) or batch_hashes.get(e.content_hash)
-        if twin is not None:
-            # Same item twice in one feed under two keys: one item, one sighting per key.
-            item_of[e.entry_key] = -1  # resolved after insert
-            continue
-        to_create.append(e)
-        if e.url:
-            batch_urls[e.url] = e
-        batch_hashes[e.content_hash] = e
+        twin = (batch_urls.get(e.url) if e.url else None) or (
+            e.content_hash if e.content_hash in to_create else None
+        )
+        if twin is None:
+            to_create[e.content_hash] = e
+            twin = e.content_hash
+            if e.url:
+                batch_urls[e.url] = twin
+        item_hash[e.entry_key] = twin
 
     new_stories = 0
-    new_ids: list[int] = []
+    new_ids: dict[str, int] = {}
     if to_create:
-        story_ids, new_stories = _assign_stories(session, to_create, now)
-        rows = [
-            {
-                "story_id": story_ids[i],
-                "feed_id": feed_id,
-                "tier": tier,
-                "publisher": e.publisher,
-                "title": e.title,
-                "summary": e.summary,
-                "url": e.url,
-                "content_hash": e.content_hash,
-                "published_at": e.published_at,
-                "first_seen_at": now,
-            }
-            for i, e in enumerate(to_create)
-        ]
-        new_ids = list(
-            session.scalars(
-                insert(item_t).returning(item_t.c.id, sort_by_parameter_order=True), rows
-            ).all()
+        created = list(to_create.values())
+        story_ids, new_stories = _assign_stories(session, created, now, stories)
+        session.execute(
+            insert(item_t),
+            [
+                {
+                    "story_id": story_ids[i],
+                    "feed_id": feed_id,
+                    "tier": tier,
+                    "publisher": e.publisher,
+                    "title": e.title,
+                    "summary": e.summary,
+                    "url": e.url,
+                    "content_hash": e.content_hash,
+                    "published_at": e.published_at,
+                    "first_seen_at": now,
+                }
+                for i, e in enumerate(created)
+            ],
         )
-        for e, item_id in zip(to_create, new_ids, strict=True):
-            item_of[e.entry_key] = item_id
-    for e in fresh:
-        if item_of.get(e.entry_key) == -1:
-            twin = (batch_urls.get(e.url) if e.url else None) or batch_hashes[e.content_hash]
-            item_of[e.entry_key] = item_of[twin.entry_key]
+        # One executemany and one read back: SQLite would run RETURNING row by row.
+        new_ids = _lookup(session, item_t.c.content_hash, list(to_create), item_t.c.id)
+    for key, content in item_hash.items():
+        item_of[key] = new_ids[content]
 
     session.execute(
         insert(sighting_t),
@@ -146,76 +171,85 @@ def store_entries(
         new_items=len(new_ids),
         new_sightings=len(fresh),
         new_stories=new_stories,
-        new_item_ids=tuple(new_ids),
+        new_item_ids=tuple(sorted(new_ids.values())),
     )
 
 
-def _feed_keys(session: Session, feed_id: int, keys: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
+def _feed_keys(session: Session, feed_id: int, keys: list[str]) -> set[str]:
+    out: set[str] = set()
     for part in _chunks(keys):
         out.update(
             session.execute(
-                select(sighting_t.c.entry_key, sighting_t.c.item_id).where(
+                select(sighting_t.c.entry_key).where(
                     sighting_t.c.feed_id == feed_id, sighting_t.c.entry_key.in_(part)
                 )
-            ).all()
+            ).scalars()
         )
     return out
 
 
 def _assign_stories(
-    session: Session, entries: Sequence[NewEntry], now: datetime
+    session: Session, entries: Sequence[NewEntry], now: datetime, cache: StoryCache | None
 ) -> tuple[list[int], int]:
     """Story ids for new items: an existing recent story, or one created in one batch."""
-    index = _story_index(session, entries)
+    lo = min(e.published_at for e in entries)
+    hi = max(e.published_at for e in entries)
+    known = (cache or StoryCache()).index_for(session, lo, hi, now)
     # New stories get provisional negative ids so later entries of this batch can join them.
-    provisional: list[NewEntry] = []
+    batch = StoryIndex()
+    founders: list[NewEntry] = []
     assigned: list[int] = []
     spans: dict[int, tuple[datetime, datetime]] = {}
     for e in entries:
-        story_id = index.find(e.title_sig, e.published_at)
+        story_id = best_story(e.title_sig, e.published_at, known, batch)
         if story_id is None:
-            provisional.append(e)
-            story_id = -len(provisional)
-            index.add(story_id, e.title_sig, e.published_at)
-        lo, hi = spans.get(story_id, (e.published_at, e.published_at))
-        spans[story_id] = (min(lo, e.published_at), max(hi, e.published_at))
+            founders.append(e)
+            story_id = -len(founders)
+            batch.add(story_id, e.title_sig, e.published_at)
+        first, last = spans.get(story_id, (e.published_at, e.published_at))
+        spans[story_id] = (min(first, e.published_at), max(last, e.published_at))
         assigned.append(story_id)
 
     real: dict[int, int] = {}
-    if provisional:
-        rows = [
-            {
-                "title": e.title,
-                "title_sig": e.title_sig,
-                "first_published_at": spans[-(i + 1)][0],
-                "last_published_at": spans[-(i + 1)][1],
-                "created_at": now,
-            }
-            for i, e in enumerate(provisional)
-        ]
-        ids = session.scalars(
-            insert(story_t).returning(story_t.c.id, sort_by_parameter_order=True), rows
-        ).all()
-        real = {-(i + 1): story_id for i, story_id in enumerate(ids)}
-
-    existing = [sid for sid in spans if sid > 0]
-    if existing:
-        current = session.execute(
-            select(story_t.c.id, story_t.c.first_published_at, story_t.c.last_published_at).where(
-                story_t.c.id.in_(existing)
-            )
+    if founders:
+        # A story's key is its founding item's content hash: unique, so ids can be read back.
+        session.execute(
+            insert(story_t),
+            [
+                {
+                    "key": e.content_hash,
+                    "title": e.title,
+                    "title_sig": e.title_sig,
+                    "first_published_at": spans[-(i + 1)][0],
+                    "last_published_at": spans[-(i + 1)][1],
+                    "created_at": now,
+                }
+                for i, e in enumerate(founders)
+            ],
         )
-        updates = []
-        for sid, first, last in current:
-            lo, hi = spans[sid]
-            if lo < first or hi > last:
-                updates.append({"sid": sid, "lo": min(lo, first), "hi": max(hi, last)})
-        if updates:
-            session.execute(
-                update(story_t)
-                .where(story_t.c.id == bindparam("sid"))
-                .values(first_published_at=bindparam("lo"), last_published_at=bindparam("hi")),
-                updates,
-            )
-    return [real.get(sid, sid) for sid in assigned], len(provisional)
+        ids = _lookup(session, story_t.c.key, [e.content_hash for e in founders], story_t.c.id)
+        real = {-(i + 1): ids[e.content_hash] for i, e in enumerate(founders)}
+    _widen_spans(session, {sid: span for sid, span in spans.items() if sid > 0})
+    return [real.get(sid, sid) for sid in assigned], len(founders)
+
+
+def _widen_spans(session: Session, spans: dict[int, tuple[datetime, datetime]]) -> None:
+    if not spans:
+        return
+    current = session.execute(
+        select(story_t.c.id, story_t.c.first_published_at, story_t.c.last_published_at).where(
+            story_t.c.id.in_(list(spans))
+        )
+    )
+    updates = [
+        {"sid": sid, "lo": min(spans[sid][0], first), "hi": max(spans[sid][1], last)}
+        for sid, first, last in current
+        if spans[sid][0] < first or spans[sid][1] > last
+    ]
+    if updates:
+        session.execute(
+            update(story_t)
+            .where(story_t.c.id == bindparam("sid"))
+            .values(first_published_at=bindparam("lo"), last_published_at=bindparam("hi")),
+            updates,
+        )

@@ -45,6 +45,7 @@ class Story(SQLModel, table=True):
     __table_args__ = (Index("ix_story_last_published_at", "last_published_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # content hash of the founding item
     title: str = Field(max_length=600)
     title_sig: str = Field(max_length=600)
     first_published_at: datetime = Field(sa_type=UTCDateTime)

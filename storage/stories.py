@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["MIN_TOKENS", "SIMILARITY", "WINDOW", "StoryIndex", "similarity"]
+__all__ = ["MIN_TOKENS", "SIMILARITY", "WINDOW", "StoryIndex", "best_story", "similarity"]
 
 # Two outlets' headlines for one event share most content words ("China halts Nvidia H20
 # orders" / "Nvidia H20 orders halted by China"); unrelated headlines on one theme rarely
@@ -52,49 +53,67 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 class _Candidate:
     story_id: int
     tokens: frozenset[str]
-    published: datetime
+    published: float  # POSIX seconds: cheaper to compare than datetimes on the hot path
 
 
 class StoryIndex:
-    """Recent stories, searchable by title signature; an inverted index keeps lookups cheap."""
+    """Stories searchable by title signature.
+
+    An inverted index with prefix filtering: a headline with Jaccard similarity >= t to ours
+    shares at least ceil(t * n) of our n words, so it shares one of our n - ceil(t * n) + 1
+    rarest words. Only those posting lists are read, which keeps lookups cheap however common
+    "china" or "chip" are.
+    """
 
     def __init__(self) -> None:
         self._exact: dict[str, list[_Candidate]] = defaultdict(list)
         self._by_token: dict[str, list[_Candidate]] = defaultdict(list)
+        self.max_id = 0
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._exact.values())
 
     def add(self, story_id: int, sig: str, published: datetime) -> None:
-        cand = _Candidate(story_id, frozenset(sig.split()), published)
+        cand = _Candidate(story_id, frozenset(sig.split()), published.timestamp())
         self._exact[sig].append(cand)
         for token in cand.tokens:
             self._by_token[token].append(cand)
+        self.max_id = max(self.max_id, story_id)
 
-    def find(self, sig: str, published: datetime) -> int | None:
-        """The story this headline belongs to, or None for a new one."""
+    def find(self, sig: str, published: datetime) -> tuple[float, int] | None:
+        """(similarity, story id) of the best recent match, or None."""
         tokens = frozenset(sig.split())
         if len(tokens) < MIN_EXACT_TOKENS:
             return None
+        when = published.timestamp()
+        window = WINDOW.total_seconds()
         for cand in self._exact.get(sig, ()):
-            if abs(cand.published - published) <= WINDOW:
-                return cand.story_id
+            if abs(cand.published - when) <= window:
+                return (1.0, cand.story_id)
         if len(tokens) < MIN_TOKENS:
             return None
-        shared: dict[int, int] = defaultdict(int)
-        by_id: dict[int, _Candidate] = {}
-        for token in tokens:
-            for cand in self._by_token.get(token, ()):
-                shared[id(cand)] += 1
-                by_id[id(cand)] = cand
+        by_rarity = sorted(tokens, key=lambda t: len(self._by_token.get(t, ())))
+        probe = by_rarity[: len(tokens) - math.ceil(SIMILARITY * len(tokens)) + 1]
+        seen: set[int] = set()
         best: tuple[float, int] | None = None
-        for key, count in shared.items():
-            cand = by_id[key]
-            union = len(tokens) + len(cand.tokens) - count
-            score = count / union
-            if (
-                score >= SIMILARITY
-                and len(cand.tokens) >= MIN_TOKENS
-                and abs(cand.published - published) <= WINDOW
-                and (best is None or score > best[0])
-                and not _opposed(tokens, cand.tokens)
-            ):
-                best = (score, cand.story_id)
-        return best[1] if best else None
+        for token in probe:
+            for cand in self._by_token.get(token, ()):
+                if id(cand) in seen:
+                    continue
+                seen.add(id(cand))
+                if len(cand.tokens) < MIN_TOKENS or abs(cand.published - when) > window:
+                    continue
+                score = similarity(tokens, cand.tokens)
+                if (
+                    score >= SIMILARITY
+                    and (best is None or score > best[0])
+                    and not _opposed(tokens, cand.tokens)
+                ):
+                    best = (score, cand.story_id)
+        return best
+
+
+def best_story(sig: str, published: datetime, *indexes: StoryIndex) -> int | None:
+    """The best match across several indexes (the cached one and this batch's)."""
+    found = [hit for index in indexes if (hit := index.find(sig, published))]
+    return max(found)[1] if found else None

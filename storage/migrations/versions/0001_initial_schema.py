@@ -46,12 +46,14 @@ def upgrade() -> None:
     op.create_table(
         "story",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=600), nullable=False),
         sa.Column("title_sig", sqlmodel.sql.sqltypes.AutoString(length=600), nullable=False),
         sa.Column("first_published_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_published_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
     )
     with op.batch_alter_table("story", schema=None) as batch_op:
         batch_op.create_index("ix_story_last_published_at", ["last_published_at"], unique=False)
