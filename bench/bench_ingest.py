@@ -59,7 +59,7 @@ from bot.normalise import (
 from bot.poller import Poller
 from storage.db import open_database
 from storage.feeds import sync_feeds
-from storage.items import store_entries
+from storage.items import StoryCache, store_entries
 from storage.records import FeedDef, NewEntry
 
 PG_ENV = "THESISWATCH_BENCH_PG"
@@ -444,9 +444,12 @@ class UpsertResult:
 def _store_all(engine: Engine, ids: list[int], batches: list[list[NewEntry]]) -> tuple[int, int]:
     now = datetime.now(UTC)
     items = stories = 0
+    cache = StoryCache()  # as the poller keeps one across feeds
     for feed_id, entries in zip(ids, batches, strict=True):
         with Session(engine) as session, session.begin():
-            result = store_entries(session, feed_id=feed_id, tier="press", entries=entries, now=now)
+            result = store_entries(
+                session, feed_id=feed_id, tier="press", entries=entries, now=now, stories=cache
+            )
         items += result.new_items
         stories += result.new_stories
     return items, stories

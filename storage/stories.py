@@ -92,17 +92,21 @@ class StoryIndex:
                 return (1.0, cand.story_id)
         if len(tokens) < MIN_TOKENS:
             return None
+        n = len(tokens)
         by_rarity = sorted(tokens, key=lambda t: len(self._by_token.get(t, ())))
-        probe = by_rarity[: len(tokens) - math.ceil(SIMILARITY * len(tokens)) + 1]
+        probe = by_rarity[: n - math.ceil(SIMILARITY * n) + 1]
+        # Size filter: Jaccard >= t needs t*n <= |other| <= n/t.
+        smallest, largest = max(MIN_TOKENS, math.ceil(SIMILARITY * n)), n / SIMILARITY
         seen: set[int] = set()
         best: tuple[float, int] | None = None
         for token in probe:
             for cand in self._by_token.get(token, ()):
+                size = len(cand.tokens)
+                if size < smallest or size > largest or abs(cand.published - when) > window:
+                    continue
                 if id(cand) in seen:
                     continue
                 seen.add(id(cand))
-                if len(cand.tokens) < MIN_TOKENS or abs(cand.published - when) > window:
-                    continue
                 score = similarity(tokens, cand.tokens)
                 if (
                     score >= SIMILARITY
