@@ -157,19 +157,23 @@ def main() -> None:
     for topical in (True, False):
         name = "topical rules" if topical else "worst case: every group has everyday words"
         print(f"-- {name}")
-        results: dict[int, float] = {}
+        runs: dict[int, tuple[Engine, list[Item]]] = {}
         for count in (10, 5000):
             started = time.perf_counter()
             files = {"thesis.yaml": THESIS, **rules_files(count, topical=topical)}
             engine = compile_ruleset(load_ruleset(files))
             built = time.perf_counter() - started
             mixed = seeded(batch, engine.ruleset)
+            runs[count] = (engine, mixed)
             fired = sum(len(engine.evaluate(i)) for i in mixed) / len(mixed)
-            results[count] = per_item_us(engine, mixed, args.repeat)
-            print(
-                f"{count:>5} rules: {results[count]:7.1f} us/item "
-                f"({fired:.2f} signals per item; load+compile {built:.1f} s)"
-            )
+            print(f"{count:>5} rules: load+compile {built:.1f} s, {fired:.2f} signals per item")
+        # Alternate the two so a busy machine slows both alike; keep each one's best pass.
+        results = {count: float("inf") for count in runs}
+        for _ in range(args.repeat):
+            for count, (engine, mixed) in runs.items():
+                results[count] = min(results[count], per_item_us(engine, mixed, 1))
+        for count, best in results.items():
+            print(f"{count:>5} rules: {best:7.1f} us/item")
         print(f"   ratio 5000/10: {results[5000] / results[10]:.2f}x")
 
 

@@ -6,9 +6,7 @@ as a :class:`~rules.yamlsrc.YamlError`, each as ``file:line:col: message``.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -530,31 +528,16 @@ def _leg_tickers(leg: Leg | None, effect: Effect) -> tuple[TickerImpact, ...]:
 _TOP_KEYS = ("thesis", "vocabularies", "rules", "confirmation")
 
 
-def _strip_places(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_places(v) for k, v in value.items() if k != "where"}
-    if isinstance(value, list | tuple):
-        return [_strip_places(v) for v in value]
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return value
-
-
 def _version(
     thesis: Thesis,
     vocab: tuple[Vocabulary, ...],
     rules: tuple[Rule, ...],
     policy: ConfirmationPolicy,
 ) -> str:
-    # Hash the meaning, not the bytes: comments, layout, file split and line moves do not count.
-    content = {
-        "thesis": dataclasses.asdict(thesis),
-        "vocabularies": sorted((v.name, v.phrases) for v in vocab),
-        "rules": sorted((dataclasses.asdict(r) for r in rules), key=lambda r: str(r["id"])),
-        "confirmation": dataclasses.asdict(policy),
-    }
-    blob = json.dumps(_strip_places(content), sort_keys=True, ensure_ascii=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    # Hash the meaning, not the bytes: comments, layout, file split and line moves do not
+    # count. The model's repr leaves out places and is deterministic (tuples, strings, numbers).
+    content = repr((thesis, sorted(vocab, key=lambda v: v.name), rules, policy))
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
 def _parse_files(loader: _Loader, files: Mapping[str, str]) -> list[LocatedMap]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeAlias
 
@@ -93,7 +93,8 @@ class Vocabulary:
 
     name: str
     phrases: tuple[str, ...]
-    where: str
+    # Where it was written: for messages, not part of what it means (nor of the version hash).
+    where: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ class Example:
     summary: str = ""
     tier: Tier | None = None
     hedged: bool = False
-    where: str = ""
+    where: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class Rule:
     should_match: tuple[Example, ...] = ()
     should_not_match: tuple[Example, ...] = ()
     note: str = ""
-    where: str = ""
+    where: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
