@@ -373,6 +373,7 @@ class Engine:
             return None
         hedges = [got for g in compiled.hedge if (got := g.holds(text, match)) is not None]
         evidence = match + [o for got in hedges for o in got]
+        hedged = bool(hedges) or rule.hedged
         return Signal(
             item_key=item.key,
             rule_id=rule.id,
@@ -380,10 +381,10 @@ class Engine:
             leg=rule.leg,
             effect=rule.effect,
             direction=rule.direction,
-            severity=_downgrade(rule.severity) if hedges else rule.severity,
+            severity=_downgrade(rule.severity) if hedged else rule.severity,
             tickers=rule.tickers,
             spans=spans_of(evidence),
-            hedged=bool(hedges),
+            hedged=hedged,
             source=item.source,
             tier=item.tier,
             published=item.published,

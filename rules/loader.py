@@ -55,6 +55,7 @@ _RULE_KEYS = (
     "direction",
     "veto",
     "hedge",
+    "hedged",
     "tiers",
     "tickers",
     "cooldown",
@@ -388,6 +389,10 @@ class _Loader:
         else:
             tickers = _leg_tickers(self.legs.get(leg_id), effect)
         cooldown = self.duration(node, "cooldown", None)
+        always_hedged = node.get("hedged", False)
+        if not isinstance(always_hedged, bool):
+            self.err(node.mark_of("hedged"), "hedged must be true or false")
+            always_hedged = False
         note = self.text(node, "note", what, default="") if "note" in node else ""
         good, bad = self.examples(node, tiers) if "examples" in node else ((), ())
         if match is None:
@@ -404,6 +409,7 @@ class _Loader:
             tiers=tiers,
             tickers=tickers,
             cooldown=cooldown,
+            hedged=always_hedged,
             should_match=good,
             should_not_match=bad,
             note=note,

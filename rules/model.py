@@ -166,6 +166,8 @@ class Rule:
     tiers: tuple[Tier, ...] = TIERS
     tickers: tuple[TickerImpact, ...] = ()
     cooldown: timedelta | None = None
+    # A rule about expectations, not events ("deal is close"): its signals are always hedged.
+    hedged: bool = False
     should_match: tuple[Example, ...] = ()
     should_not_match: tuple[Example, ...] = ()
     note: str = ""

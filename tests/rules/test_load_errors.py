@@ -153,6 +153,12 @@ def test_term_without_words() -> None:
     assert problems(text) == ["rules.yaml:5:25: term '--' has no words"]
 
 
+def test_bad_always_hedged_flag() -> None:
+    assert problems(RULE + "    hedged: maybe\n") == [
+        "rules.yaml:6:13: hedged must be true or false"
+    ]
+
+
 def test_bad_duration() -> None:
     assert problems(RULE + "    cooldown: soon\n") == [
         "rules.yaml:6:15: cooldown must be a duration like 90m, 6h or 2d"

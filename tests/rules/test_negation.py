@@ -134,3 +134,17 @@ def test_default_rules_still_banned_confirms(default_engine: Engine) -> None:
         for s in default_engine.evaluate(item("Nvidia H20 ban stays in place, Beijing says"))
     }
     assert effects == {"confirms"}
+
+
+def test_a_rule_about_expectations_is_always_hedged(make_engine: MakeEngine) -> None:
+    rules = """\
+rules:
+  - id: near
+    leg: h20-ban
+    effect: breaks
+    severity: high
+    hedged: true
+    match: {all: [deal, close]}
+"""
+    [signal] = make_engine(rules).evaluate(item("Deal is close"))
+    assert (signal.hedged, signal.severity) == (True, "medium")
