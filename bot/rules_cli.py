@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,6 +158,10 @@ def _guard(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
             return int(func(args))
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep the exit flush quiet too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
         except (_UsageError, OSError) as exc:
             print(f"thesiswatch rules: {exc}", file=sys.stderr)
             return EXIT_USAGE

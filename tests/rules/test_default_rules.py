@@ -66,6 +66,11 @@ BREAKS = [
     ("Trump, Xi seal trade deal covering chips and rare earths", "no-trade-deal"),
     ("US cuts fentanyl tariffs on China to 10% after Xi meeting", "no-trade-deal"),
     ("China scraps export controls on graphite to US", "no-trade-deal"),
+    ("China rescinds guidance discouraging Nvidia H20 purchases", "h20-ban"),
+    ("Netherlands drops plan to expand ASML export curbs", "wfe-controls"),
+    ("US eases pressure on Netherlands over ASML servicing in China", "wfe-controls"),
+    ("Beijing pauses new rare earth export controls for a year", "rare-earth-leverage"),
+    ("Trump hails 'amazing' meeting with Xi, says tariffs on China cut to 47%", "no-trade-deal"),
 ]
 
 QUIET = [
@@ -84,6 +89,12 @@ QUIET = [
     "Nvidia denies report it restarted H20 production",
     "China halts rare earth exports to US defence firms",
     "US adds 140 Chinese chip firms to entity list",
+    "Why China won't lift its Nvidia ban anytime soon",
+    "China's commerce ministry denies report of rare earth control suspension",
+    "US, China trade truce holds as talks continue in Madrid",
+    "China and US agree to keep talking after London round ends",
+    "Nvidia files for H20 export licences; approval uncertain",
+    "China says rare earth controls are not aimed at any country",
 ]
 
 

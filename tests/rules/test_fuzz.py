@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import Engine, Item, Tier, YamlError, load_ruleset
+from rules import Engine, Item, Tier, YamlError, compile_ruleset, load_ruleset
 
+THESIS = (Path(__file__).parent / "data" / "thesis.yaml").read_text(encoding="utf-8")
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
@@ -71,3 +73,23 @@ def test_any_rules_file_loads_or_reports(text: str) -> None:
     except YamlError as exc:
         problems = [str(p) for p in exc.problems] or ["<empty YamlError>"]
     assert all(p.startswith("r.yaml:") for p in problems)
+
+
+REGEX_ENGINE = compile_ruleset(
+    load_ruleset(
+        {
+            "t.yaml": THESIS,
+            "r.yaml": (
+                "rules:\n  - id: rx\n    leg: h20-ban\n    effect: breaks\n"
+                "    match: {regex: 'h20 (ban|curb)s? (on|for) \\w+'}\n"
+            ),
+        }
+    )
+)
+
+
+@FAST
+@given(title=TEXT)
+def test_regex_rules_on_any_text(title: str) -> None:
+    found = REGEX_ENGINE.evaluate(item(f"{title} H20 bans on chips"))
+    assert [s.rule_id for s in found] == ["rx"]
