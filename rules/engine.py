@@ -52,9 +52,17 @@ class _Text:
 
     display: tuple[str, str]  # title and summary after NFKC, for span text
     folded: tuple[str, str]  # the same, folded: offsets match ``display``
-    canon: tuple[str, str]
+    words: tuple[list[str], list[str]]
     occ: dict[int, list[_Occ]] = field(default_factory=dict)
     literals: set[int] = field(default_factory=set)
+    _canon: tuple[str, str] | None = None
+
+    @property
+    def canon(self) -> tuple[str, str]:
+        """Title and summary in canonical form (built only for regexes and literals)."""
+        if self._canon is None:
+            self._canon = (" ".join(self.words[0]), " ".join(self.words[1]))
+        return self._canon
 
 
 def _in_field(pos: int, where: Literal["title", "summary", "any"]) -> bool:
@@ -311,14 +319,14 @@ class Engine:
     def _scan(self, text: _Text) -> None:
         """Find every phrase (and regex literal) in the title and the summary."""
         top = self._trie
-        for field_number, canon in enumerate(text.canon):
-            if not canon:
-                continue
+        get = top.get
+        for field_number, words in enumerate(text.words):
             offset = field_number * _GAP
-            words = canon.split(" ")
             count = len(words)
-            for first, word in enumerate(words):
-                node = top.get(word)
+            # Most words start no phrase: find the few that do at C speed.
+            starts = [(i, node) for i, node in enumerate(map(get, words)) if node is not None]
+            for first, start_node in starts:
+                node: _TrieNode | None = start_node
                 last = first
                 while node is not None:
                     for atom in node.atoms:
@@ -338,7 +346,7 @@ class Engine:
         text = _Text(
             (title, summary),
             (title_folded, summary_folded),
-            (" ".join(title_folded.split()), " ".join(summary_folded.split())),
+            (title_folded.split(), summary_folded.split()),
         )
         self._scan(text)
         present = text.occ.keys() | text.literals
