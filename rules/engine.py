@@ -1,6 +1,6 @@
 """The compiled rule set: one word trie over every phrase, rules woken only by what they need.
 
-Evaluating an item costs a pass of the automaton over its text plus the rules whose anchor
+Evaluating an item costs a walk of the trie over its words plus the rules whose anchor
 phrases occur in it, so the cost hardly depends on how many rules there are.
 """
 
