@@ -6,17 +6,24 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+from bot.board_codec import board_from_json
+from bot.evaluate import Evaluator
 from bot.feeds_config import load_feeds
 from bot.fetch import Fetcher, FetchLimits, make_client
 from bot.ingest import poll_feeds
+from bot.notify import CONSOLE, deliver_console
 from bot.poller import Poller
+from bot.render import board_text
+from bot.rulebook import Rulebook
+from bot.rules_cli import DEFAULT_RULES
 from bot.settings import DATA_DIR
 from storage.db import open_database
 from storage.feeds import sync_feeds
 from storage.models import item_t, sighting_t, story_t
+from storage.signals import items_between, load_board
 
 __all__ = ["DEMO_FEEDS", "run_demo"]
 
@@ -42,8 +49,33 @@ async def run_demo(out: Callable[[str], None] = print, db_dir: Path | None = Non
             out(f"  {o.feed:<16} {o.status:<12} {detail}")
         with Session(engine) as session:
             _print_stories(session, out)
+        _replay_alerts(engine, out)
         engine.dispose()
     return 0
+
+
+def _replay_alerts(engine: Engine, out: Callable[[str], None]) -> None:
+    """The live evaluator, its clock stepped through the items' own publication times."""
+    with Session(engine) as session:
+        times = sorted({i.published_at for i in items_between(session, None, None)})
+    if not times:
+        return
+    rulebook = Rulebook(DEFAULT_RULES, times[0])
+    evaluator = Evaluator(rulebook, targets=[CONSOLE])
+    for at in times:
+        evaluator.run(engine, at, until=at)
+    out(f"\nAlerts (rules {rulebook.version[:12]}), as they would have fired:\n")
+    sent = deliver_console(engine, times[-1], write=out)
+    if not sent:
+        out("  none")
+    with Session(engine) as session:
+        stored = load_board(session, rulebook.engine.ruleset.thesis.name)
+        titles = {str(i.id): i.title for i in items_between(session, None, None)}
+    thesis = rulebook.engine.ruleset.thesis
+    board = board_from_json(stored[0], thesis, times[-1]) if stored else None
+    if board is not None:
+        out("\nThe thesis board at the last item:\n")
+        out(board_text(board, thesis, times[-1], titles))
 
 
 def _print_stories(session: Session, out: Callable[[str], None]) -> None:

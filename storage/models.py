@@ -15,7 +15,26 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
-__all__ = ["Feed", "Item", "Sighting", "Story", "feed_t", "item_t", "sighting_t", "story_t"]
+__all__ = [
+    "Alert",
+    "BoardState",
+    "Delivery",
+    "Feed",
+    "Item",
+    "Sighting",
+    "Signal",
+    "Story",
+    "Transition",
+    "alert_t",
+    "board_t",
+    "delivery_t",
+    "feed_t",
+    "item_t",
+    "sighting_t",
+    "signal_t",
+    "story_t",
+    "transition_t",
+]
 
 
 class Feed(SQLModel, table=True):
@@ -57,6 +76,7 @@ class Item(SQLModel, table=True):
     __table_args__ = (
         Index("ix_item_story_id", "story_id"),
         Index("ix_item_published_at", "published_at"),
+        Index("ix_item_evaluated_at", "evaluated_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -70,6 +90,8 @@ class Item(SQLModel, table=True):
     content_hash: str = Field(max_length=64, unique=True)
     published_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)
+    # Set in the transaction that stores the item's signals: restarts neither skip nor repeat.
+    evaluated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Sighting(SQLModel, table=True):
@@ -92,3 +114,102 @@ feed_t: Table = Feed.__table__  # type: ignore[attr-defined]
 story_t: Table = Story.__table__  # type: ignore[attr-defined]
 item_t: Table = Item.__table__  # type: ignore[attr-defined]
 sighting_t: Table = Sighting.__table__  # type: ignore[attr-defined]
+
+
+class Signal(SQLModel, table=True):
+    """What one rule said about one item, under one rule-set version."""
+
+    __table_args__ = (
+        UniqueConstraint("item_id", "rule_id", "ruleset_version", name="uq_signal_item_rule"),
+        Index("ix_signal_leg_created", "leg", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(sa_column=Column(Integer, ForeignKey("item.id"), nullable=False))
+    rule_id: str = Field(max_length=200)
+    ruleset_version: str = Field(max_length=64)
+    leg: str = Field(max_length=100)
+    effect: str = Field(max_length=20)
+    direction: str = Field(max_length=20)
+    severity: str = Field(max_length=20)
+    hedged: bool
+    tickers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    spans: list[dict[str, object]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BoardState(SQLModel, table=True):
+    """The thesis board as last advanced: one row per thesis."""
+
+    __tablename__ = "board_state"
+
+    thesis: str = Field(primary_key=True, max_length=200)
+    ruleset_version: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    data: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Transition(SQLModel, table=True):
+    """The ledger: every leg state change with the evidence behind it."""
+
+    __table_args__ = (Index("ix_transition_leg_at", "leg", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    leg: str = Field(max_length=100)
+    old_state: str = Field(max_length=20)
+    new_state: str = Field(max_length=20)
+    at: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(max_length=500)
+    ruleset_version: str = Field(max_length=64)
+    evidence: list[dict[str, object]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: written in the same transaction as the state change that caused it."""
+
+    __table_args__ = (Index("ix_alert_created_at", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)  # transition | early
+    leg: str = Field(max_length=100)
+    severity: str = Field(max_length=20)
+    old_state: str | None = Field(default=None, max_length=20)
+    new_state: str | None = Field(default=None, max_length=20)
+    confirmed: bool
+    story_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("story.id"), nullable=True)
+    )
+    transition_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("transition.id"), nullable=True)
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One alert to one target; marked sent only after the target accepted it."""
+
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target", name="uq_delivery_alert_target"),
+        Index("ix_delivery_status_next", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id"), nullable=False))
+    target: str = Field(max_length=100)  # "console" or "chat:<id>"
+    status: str = Field(default="pending", max_length=20)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+signal_t: Table = Signal.__table__  # type: ignore[attr-defined]
+board_t: Table = BoardState.__table__  # type: ignore[attr-defined]
+transition_t: Table = Transition.__table__  # type: ignore[attr-defined]
+alert_t: Table = Alert.__table__  # type: ignore[attr-defined]
+delivery_t: Table = Delivery.__table__  # type: ignore[attr-defined]

@@ -1,0 +1,164 @@
+"""Stored items through the rules and the board; alerts into the outbox, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.alerts import draft_alerts
+from bot.board_codec import board_from_json, board_to_json, evidence_to_json
+from bot.rulebook import Rulebook
+from rules import Engine as RulesEngine
+from rules import Item, Signal
+from rules.board import Board, Outcome, advance, new_board, rule_cooldowns
+from storage.outbox import add_alert, story_alerted
+from storage.signals import (
+    StoredItem,
+    add_transition,
+    items_by_ids,
+    load_board,
+    mark_evaluated,
+    pending_items,
+    save_board,
+    save_signals,
+)
+
+__all__ = ["EvalSummary", "Evaluator", "rules_item", "step"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass(slots=True)
+class EvalSummary:
+    items: int = 0
+    signals: int = 0
+    transitions: int = 0
+    alerts: int = 0
+
+
+def rules_item(item: StoredItem) -> Item:
+    tier = item.tier if item.tier in ("official", "wire", "press", "blog") else "press"
+    return Item(
+        key=str(item.id),
+        title=item.title,
+        summary=item.summary,
+        source=item.publisher,
+        tier=tier,  # type: ignore[arg-type]
+        url=item.url or "",
+        published=item.published_at,
+    )
+
+
+def step(
+    engine: RulesEngine, board: Board, items: Sequence[StoredItem], now: datetime
+) -> tuple[list[Signal], Outcome]:
+    """The pure core shared by the live run and the backtest."""
+    signals = [s for item in items for s in engine.evaluate(rules_item(item))]
+    rs = engine.ruleset
+    return signals, advance(board, signals, rs.confirmation, now, rule_cooldowns(rs))
+
+
+def _signal_row(s: Signal, now: datetime) -> dict[str, Any]:
+    return {
+        "item_id": int(s.item_key),
+        "rule_id": s.rule_id,
+        "ruleset_version": s.ruleset_version,
+        "leg": s.leg,
+        "effect": s.effect,
+        "direction": s.direction,
+        "severity": s.severity,
+        "hedged": s.hedged,
+        "tickers": s.ticker_map(),
+        "spans": [
+            {"field": p.field, "start": p.start, "end": p.end, "text": p.text} for p in s.spans
+        ],
+        "created_at": now,
+    }
+
+
+class Evaluator:
+    """Evaluates whatever the rules have not seen yet; safe to call as often as you like."""
+
+    def __init__(self, rulebook: Rulebook, targets: Sequence[str]) -> None:
+        self.rulebook = rulebook
+        self.targets = tuple(targets)
+
+    def run(self, db: Engine, now: datetime, *, until: datetime | None = None) -> EvalSummary:
+        """Pending items in batches; with none pending, one step lets old evidence decay.
+
+        ``until`` takes only items published by then (a replay with a controlled clock).
+        """
+        total = EvalSummary()
+        while True:
+            with Session(db) as session, session.begin():
+                batch = self._batch(session, now, until)
+            total.items += batch.items
+            total.signals += batch.signals
+            total.transitions += batch.transitions
+            total.alerts += batch.alerts
+            if batch.items < BATCH:
+                return total
+
+    def _batch(self, session: Session, now: datetime, until: datetime | None) -> EvalSummary:
+        engine = self.rulebook.engine
+        rs = engine.ruleset
+        stored = load_board(session, rs.thesis.name)  # locks the board row on PostgreSQL
+        board = board_from_json(stored[0], rs.thesis, now) if stored else new_board(rs.thesis, now)
+        items = pending_items(session, BATCH, until=until)
+        signals, outcome = step(engine, board, items, now)
+        save_signals(session, [_signal_row(s, now) for s in signals])
+        alerts = self._write_alerts(session, outcome, {str(i.id): i for i in items}, now)
+        save_board(session, rs.thesis.name, rs.version, board_to_json(outcome.board), now)
+        mark_evaluated(session, [i.id for i in items], now)
+        return EvalSummary(len(items), len(signals), len(outcome.transitions), alerts)
+
+    def _write_alerts(
+        self, session: Session, outcome: Outcome, batch: dict[str, StoredItem], now: datetime
+    ) -> int:
+        rs = self.rulebook.engine.ruleset
+        wanted = {int(e.item_key) for t in outcome.transitions for e in t.evidence}
+        items = {str(k): v for k, v in items_by_ids(session, sorted(wanted)).items()} | batch
+        transition_ids: dict[int, int] = {}
+        for t in outcome.transitions:
+            transition_ids[id(t)] = add_transition(
+                session,
+                leg=t.leg,
+                old=t.old,
+                new=t.new,
+                at=t.at,
+                reason=t.reason,
+                version=rs.version,
+                evidence=[evidence_to_json(e) for e in t.evidence],
+            )
+            log.info("leg %s: %s -> %s (%s)", t.leg, t.old, t.new, t.reason)
+        drafts = draft_alerts(
+            outcome,
+            rs.thesis,
+            rs.version,
+            items,
+            lambda story, leg: story_alerted(session, story_id=story, leg=leg),
+        )
+        for d in drafts:
+            add_alert(
+                session,
+                kind=d.kind,
+                leg=d.leg,
+                severity=d.severity,
+                old_state=d.old_state,
+                new_state=d.new_state,
+                confirmed=d.confirmed,
+                created_at=now,
+                payload=d.payload,
+                targets=self.targets,
+                story_id=d.story_id,
+                transition_id=transition_ids[id(d.transition)] if d.transition else None,
+            )
+        return len(drafts)

@@ -1,0 +1,190 @@
+"""The alert outbox and its deliveries: nothing is marked sent before the target took it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from storage.models import alert_t, delivery_t
+
+__all__ = [
+    "PendingDelivery",
+    "StoredAlert",
+    "add_alert",
+    "alert_by_id",
+    "delivery_counts",
+    "due_deliveries",
+    "mark_failed",
+    "mark_retry",
+    "mark_sent",
+    "recent_alerts",
+    "story_alerted",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    kind: str
+    leg: str
+    severity: str
+    old_state: str | None
+    new_state: str | None
+    confirmed: bool
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    id: int
+    target: str
+    attempts: int
+    alert: StoredAlert
+
+
+_ALERT = (
+    alert_t.c.id,
+    alert_t.c.kind,
+    alert_t.c.leg,
+    alert_t.c.severity,
+    alert_t.c.old_state,
+    alert_t.c.new_state,
+    alert_t.c.confirmed,
+    alert_t.c.created_at,
+    alert_t.c.payload,
+)
+
+
+def add_alert(
+    session: Session,
+    *,
+    kind: str,
+    leg: str,
+    severity: str,
+    old_state: str | None,
+    new_state: str | None,
+    confirmed: bool,
+    created_at: datetime,
+    payload: dict[str, Any],
+    targets: Sequence[str],
+    story_id: int | None = None,
+    transition_id: int | None = None,
+) -> int:
+    """Write an alert and one pending delivery per target, in the caller's transaction."""
+    alert_id = int(
+        session.execute(
+            insert(alert_t)
+            .values(
+                kind=kind,
+                leg=leg,
+                severity=severity,
+                old_state=old_state,
+                new_state=new_state,
+                confirmed=confirmed,
+                story_id=story_id,
+                transition_id=transition_id,
+                created_at=created_at,
+                payload=payload,
+            )
+            .returning(alert_t.c.id)
+        ).scalar_one()
+    )
+    if targets:
+        session.execute(
+            insert(delivery_t),
+            [
+                {
+                    "alert_id": alert_id,
+                    "target": target,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": created_at,
+                }
+                for target in targets
+            ],
+        )
+    return alert_id
+
+
+def due_deliveries(
+    session: Session, *, target_prefix: str, now: datetime, limit: int = 50
+) -> list[PendingDelivery]:
+    """Pending deliveries whose time has come, oldest alert first (order per target holds)."""
+    query = (
+        select(delivery_t.c.id, delivery_t.c.target, delivery_t.c.attempts, *_ALERT)
+        .join(alert_t, alert_t.c.id == delivery_t.c.alert_id)
+        .where(
+            delivery_t.c.status == "pending",
+            delivery_t.c.next_attempt_at <= now,
+            delivery_t.c.target.startswith(target_prefix),
+        )
+        .order_by(delivery_t.c.alert_id, delivery_t.c.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=delivery_t, skip_locked=True)
+    return [
+        PendingDelivery(row[0], row[1], row[2], StoredAlert(*row[3:]))
+        for row in session.execute(query)
+    ]
+
+
+def mark_sent(session: Session, delivery_id: int, now: datetime) -> None:
+    session.execute(
+        update(delivery_t)
+        .where(delivery_t.c.id == delivery_id)
+        .values(status="sent", sent_at=now, attempts=delivery_t.c.attempts + 1, last_error=None)
+    )
+
+
+def mark_retry(
+    session: Session, delivery_id: int, *, next_attempt_at: datetime, error: str
+) -> None:
+    session.execute(
+        update(delivery_t)
+        .where(delivery_t.c.id == delivery_id)
+        .values(
+            attempts=delivery_t.c.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            last_error=error[:500],
+        )
+    )
+
+
+def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
+    session.execute(
+        update(delivery_t)
+        .where(delivery_t.c.id == delivery_id)
+        .values(status="failed", attempts=delivery_t.c.attempts + 1, last_error=error[:500])
+    )
+
+
+def recent_alerts(session: Session, limit: int = 10) -> list[StoredAlert]:
+    rows = session.execute(select(*_ALERT).order_by(alert_t.c.id.desc()).limit(limit))
+    return [StoredAlert(*row) for row in rows]
+
+
+def alert_by_id(session: Session, alert_id: int) -> StoredAlert | None:
+    row = session.execute(select(*_ALERT).where(alert_t.c.id == alert_id)).first()
+    return StoredAlert(*row) if row else None
+
+
+def delivery_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(delivery_t.c.status, func.count()).group_by(delivery_t.c.status))
+    return {status: int(n) for status, n in rows}
+
+
+def story_alerted(session: Session, *, story_id: int, leg: str, kind: str = "early") -> bool:
+    """Whether this story already raised this kind of alert on this leg (one per story)."""
+    found = session.execute(
+        select(alert_t.c.id)
+        .where(alert_t.c.story_id == story_id, alert_t.c.leg == leg, alert_t.c.kind == kind)
+        .limit(1)
+    ).first()
+    return found is not None
