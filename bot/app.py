@@ -1,31 +1,44 @@
-"""The long-running process: feeds synced from the file, polled on schedule until a signal."""
+"""The long-running process: feeds polled on schedule, items through the rules, alerts out."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.evaluate import EvalSummary, Evaluator
 from bot.feeds_config import load_feeds
 from bot.fetch import Fetcher, FetchLimits, make_client
 from bot.ingest import poll_feeds
-from bot.poller import Poller, PollOutcome
+from bot.notify import CONSOLE, deliver_console
+from bot.poller import Clock, Poller, PollOutcome, utcnow
+from bot.rulebook import Rulebook
 from bot.scheduler import FeedScheduler, ScheduledFeed
 from bot.settings import Settings
 from storage.feeds import active_feeds, sync_feeds
 
-__all__ = ["RunResult", "run"]
+__all__ = ["Pipeline", "RunResult", "run"]
 
 log = logging.getLogger(__name__)
 
+# How often the board is advanced with no news (evidence decays), rule files are checked for
+# edits, and the outbox is delivered.
+TICK_S = 60
+RELOAD_S = 5
+DELIVER_S = 2
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class RunResult:
     outcomes: list[PollOutcome]
+    evaluation: EvalSummary = field(default_factory=EvalSummary)
+    delivered: int = 0
 
 
 def _sync(engine: Engine, settings: Settings) -> list[ScheduledFeed]:
@@ -41,31 +54,74 @@ def _sync(engine: Engine, settings: Settings) -> list[ScheduledFeed]:
     ]
 
 
+@dataclass(slots=True)
+class Pipeline:
+    """Poll, evaluate, deliver: each step on the database thread, in that order."""
+
+    db: Engine
+    poller: Poller
+    rulebook: Rulebook
+    evaluator: Evaluator
+    clock: Clock = utcnow
+
+    async def poll(self, feed_id: int) -> PollOutcome:
+        outcome = await self.poller.poll(feed_id)
+        if outcome.new_items:
+            await self.evaluate()
+        return outcome
+
+    async def evaluate(self) -> EvalSummary:
+        return await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
+
+    async def deliver(self) -> int:
+        return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+
+    async def reload_rules(self) -> None:
+        await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
+
+
 async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunResult:
     """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM."""
     feeds = _sync(engine, settings)
+    rulebook = Rulebook(settings.rules_dir, utcnow())
+    # Telegram delivery arrives with the bot; until then every alert goes to the console.
+    evaluator = Evaluator(rulebook, targets=[CONSOLE])
     limits = FetchLimits(max_bytes=settings.max_feed_bytes, concurrency=settings.fetch_concurrency)
     async with make_client(limits) as client:
         poller = Poller(engine, Fetcher(client, limits))
+        pipeline = Pipeline(engine, poller, rulebook, evaluator)
         try:
             if once:
                 outcomes = await poll_feeds(poller, [f.id for f in feeds])
-                return RunResult(outcomes)
-            await _serve(poller, feeds)
+                evaluation = await pipeline.evaluate()
+                return RunResult(outcomes, evaluation, await pipeline.deliver())
+            await pipeline.evaluate()  # whatever a crash or `ingest` left pending
+            await _serve(pipeline, feeds)
             return RunResult([])
         finally:
             poller.close()
 
 
-async def _serve(poller: Poller, feeds: list[ScheduledFeed]) -> None:
+async def _serve(pipeline: Pipeline, feeds: list[ScheduledFeed]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = FeedScheduler(poller.poll)
+    scheduler = FeedScheduler(pipeline.poll)
     scheduler.add_feeds(feeds)
+    every = partial(
+        scheduler.scheduler.add_job, max_instances=1, coalesce=True, misfire_grace_time=30
+    )
+    every(pipeline.evaluate, IntervalTrigger(seconds=TICK_S), id="evaluate")
+    every(pipeline.reload_rules, IntervalTrigger(seconds=RELOAD_S), id="reload-rules")
+    every(pipeline.deliver, IntervalTrigger(seconds=DELIVER_S), id="deliver")
     scheduler.start()
-    log.info("polling %d feeds; Ctrl-C or SIGTERM stops", len(feeds))
+    log.info(
+        "polling %d feeds; rules %s from %s; Ctrl-C or SIGTERM stops",
+        len(feeds),
+        pipeline.rulebook.version[:12],
+        pipeline.rulebook.folder,
+    )
     try:
         await stop.wait()
     finally:

@@ -8,14 +8,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from tqdm import tqdm
 
 from bot.feeds_config import TIERS
 from bot.logs import setup_logging
+from bot.poller import utcnow
 from bot.settings import Settings, SettingsError, load
 from rules.yamlsrc import YamlError
+
+if TYPE_CHECKING:
+    from bot.evaluate import Evaluator
 
 __all__ = ["main"]
 
@@ -46,6 +51,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         for o in result.outcomes:
             detail = o.error or f"{o.entries} entries, {o.new_items} new"
             print(f"{o.feed:<28} {o.status:<12} {detail}")
+        e = result.evaluation
+        print(
+            f"evaluated {e.items} items: {e.signals} signals, {e.transitions} transitions, "
+            f"{e.alerts} alerts ({result.delivered} delivered)"
+        )
     return 0
 
 
@@ -60,18 +70,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     total = sum(1 for _ in feed_files(args.paths))
     # tqdm draws only on a terminal (disable=None), so pipes and CI get clean output.
+    engine = _engine(settings)
     with tqdm(total=total, unit="file", disable=None, file=sys.stderr) as bar:
         summary = asyncio.run(
-            ingest_paths(
-                _engine(settings), args.paths, tier=args.tier, on_done=lambda _o: bar.update()
-            )
+            ingest_paths(engine, args.paths, tier=args.tier, on_done=lambda _o: bar.update())
         )
+    if not args.no_rules:
+        evaluation = _evaluator(settings).run(engine, utcnow())
+        summary.signals, summary.alerts = evaluation.signals, evaluation.alerts
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
         return 0
     print(
         f"files {summary.files}, entries {summary.entries}, new items {summary.new_items}, "
-        f"new stories {summary.new_stories}, errors {len(summary.errors)}"
+        f"new stories {summary.new_stories}, signals {summary.signals}, "
+        f"alerts {summary.alerts}, errors {len(summary.errors)}"
     )
     for name, why in summary.errors[: args.show_errors]:
         print(f"  {name.removeprefix('file:')}: {why}")
@@ -83,7 +96,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_feeds(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from bot.poller import utcnow
     from bot.report import feeds_table
     from storage.feeds import feed_health
 
@@ -112,6 +124,15 @@ def _jsonable(row: object) -> dict[str, object]:
     return {k: getattr(row, k) for k in row.__slots__}  # type: ignore[attr-defined]
 
 
+def _evaluator(settings: Settings) -> Evaluator:
+    from bot.evaluate import Evaluator
+    from bot.notify import CONSOLE
+    from bot.rulebook import Rulebook
+
+    # Alerts queue in the outbox; the running bot delivers them.
+    return Evaluator(Rulebook(settings.rules_dir, utcnow()), targets=[CONSOLE])
+
+
 def _secrets(settings: Settings) -> tuple[str, ...]:
     token = settings.telegram_token
     return (token.get_secret_value(),) if token else ()
@@ -135,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", choices=TIERS, default="blog", help="source tier (default: blog)")
     p.add_argument("--show-errors", type=int, default=20, metavar="N", help="errors to list")
     p.add_argument("--verbose", action="store_true", help="log each feed's failures")
+    p.add_argument(
+        "--no-rules", action="store_true", help="store only; the running bot evaluates later"
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("feeds", help="each feed's health: last success, errors, next poll")

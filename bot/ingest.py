@@ -29,6 +29,8 @@ class IngestSummary:
     new_stories: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     new_item_ids: list[int] = field(default_factory=list)
+    signals: int = 0
+    alerts: int = 0
 
     def add(self, outcome: PollOutcome) -> None:
         self.files += 1
@@ -45,6 +47,8 @@ class IngestSummary:
             "entries": self.entries,
             "new_items": self.new_items,
             "stories": self.new_stories,
+            "signals": self.signals,
+            "alerts": self.alerts,
             "errors": [{"feed": name, "error": why} for name, why in self.errors],
         }
 

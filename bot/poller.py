@@ -80,21 +80,22 @@ class Poller:
         if self._owns_executor:
             self._executor.shutdown(wait=True)
 
-    async def _db(self, fn: Callable[[], T]) -> T:
+    async def in_db(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the database thread: every write of this process goes through it."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def poll(self, feed_id: int) -> PollOutcome:
-        state = await self._db(lambda: self._with_session(lambda s: feed_state(s, feed_id)))
+        state = await self.in_db(lambda: self._with_session(lambda s: feed_state(s, feed_id)))
         try:
             fetched = await self.fetcher.fetch(
                 state.url, etag=state.etag, last_modified=state.last_modified
             )
         except FetchError as exc:
-            return await self._db(partial(self._fail, state, str(exc), exc.retry_after))
+            return await self.in_db(partial(self._fail, state, str(exc), exc.retry_after))
         except Exception as exc:  # a bug of ours must still be one feed's failure
             log.exception("fetching feed %s failed unexpectedly", state.name)
-            return await self._db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
-        return await self._db(lambda: self._store(state, fetched))
+            return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
+        return await self.in_db(lambda: self._store(state, fetched))
 
     def _with_session(self, fn: Callable[[Session], T]) -> T:
         with Session(self.engine) as session, session.begin():

@@ -117,14 +117,20 @@ def test_ingest_prints_a_summary(env: Path, capsys: pytest.CaptureFixture[str]) 
     folder = env / "snapshots"
     folder.mkdir()
     (folder / "a.xml").write_text(
-        rss(("One", "https://x.example/1"), ("Two", "https://x.example/2"))
+        rss(
+            ("China suspends rare earth export controls for a year", "https://x.example/1"),
+            ("Intel names a new chief executive", "https://x.example/2"),
+        )
     )
     (folder / "b.xml").write_text("<html>not a feed</html>")
 
     assert main(["ingest", str(folder)]) == 0
 
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "files 2, entries 2, new items 2, new stories 2, errors 1"
+    # The suspension is a critical reversal from one blog: an unconfirmed early warning.
+    assert out.splitlines()[0] == (
+        "files 2, entries 2, new items 2, new stories 2, signals 1, alerts 1, errors 1"
+    )
     assert "b.xml: not a feed" in out
 
 
