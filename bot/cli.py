@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,77 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from bot.board_codec import board_from_json
+    from bot.render import board_text
+    from bot.rulebook import Rulebook
+    from rules.board import new_board
+    from storage.signals import items_by_ids, load_board
+
+    settings = _settings()
+    now = utcnow()
+    thesis = Rulebook(settings.rules_dir, now).engine.ruleset.thesis
+    with Session(_engine(settings)) as session:
+        stored = load_board(session, thesis.name)
+        board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
+        keys = [int(e.item_key) for s in board.legs for e in s.evidence]
+        titles = {str(k): i.title for k, i in items_by_ids(session, keys).items()}
+    if not stored:
+        print("no evaluation yet: every leg starts intact")
+    print(board_text(board, thesis, now, titles))
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from bot.backtest import backtest
+    from bot.chart import draw_states
+    from bot.render import tickers_text
+    from bot.rulebook import Rulebook
+    from storage.signals import items_between
+
+    settings = _settings()
+    setup_logging("WARNING", _secrets(settings))
+    engine = Rulebook(settings.rules_dir, utcnow()).engine
+    with Session(_engine(settings)) as session:
+        items = items_between(session, args.since, args.until)
+    with tqdm(total=len(items), unit="item", disable=None, file=sys.stderr) as bar:
+        result = backtest(engine, items, on_item=bar.update)
+    print(
+        f"replayed {result.items} items with rules {engine.ruleset.version[:12]}: "
+        f"{result.signals} signals, {len(result.transitions)} transitions, "
+        f"{len(result.alerts)} alerts"
+    )
+    for at, d in result.alerts:
+        change = f"{d.old_state} -> {d.new_state}" if d.kind == "transition" else "early warning"
+        head = d.payload["headlines"][0]["title"] if d.payload["headlines"] else d.payload["reason"]
+        print(f"{at:%Y-%m-%d %H:%M}  {d.severity:<8} {d.leg:<20} {change:<22} {head[:90]}")
+        print(f"{'':18}{tickers_text(d.payload['tickers'])}")
+    if args.chart and items:
+        png = draw_states(
+            [leg.id for leg in engine.ruleset.thesis.legs],
+            [(p.at, p.leg, p.state) for p in result.timeline],
+            [(at, d.leg) for at, d in result.alerts],
+            start=args.since or items[0].published_at,
+            end=args.until or items[-1].published_at,
+            title=f"{engine.ruleset.thesis.name}: replay of {result.items} items",
+        )
+        args.chart.write_bytes(png)
+        print(f"chart written to {args.chart}")
+    return 0
+
+
+def _day(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -165,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="include removed feeds and ingested files")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_feeds)
+
+    p = sub.add_parser("status", help="the thesis board: each leg, its state and evidence")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("backtest", help="replay stored items through the current rules")
+    p.add_argument("--since", type=_day, help="first publication date (ISO), inclusive")
+    p.add_argument("--until", type=_day, help="last publication date (ISO), exclusive")
+    p.add_argument("--chart", type=Path, metavar="PNG", help="draw each leg's state over time")
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("demo", help="run bundled snapshots through the pipeline, offline")
     p.set_defaults(func=cmd_demo)
