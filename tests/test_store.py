@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot.normalise import content_hash, short_hash, title_signature
 from storage.db import make_engine, migrate
 from storage.feeds import feed_health, feed_state, record_success, sync_feeds
-from storage.items import store_entries
 from storage.models import item_t, sighting_t, story_t
-from storage.records import FeedDef, NewEntry, StoreResult
-
-T0 = datetime(2025, 8, 12, 8, 0, tzinfo=UTC)
-
-
-def entry(
-    title: str, url: str | None, *, key: str | None = None, at: datetime = T0, publisher: str = "p"
-) -> NewEntry:
-    return NewEntry(
-        entry_key=short_hash(key or url or title),
-        url=url,
-        content_hash=content_hash(title, "", at, url),
-        title=title,
-        summary="",
-        title_sig=title_signature(title),
-        publisher=publisher,
-        published_at=at,
-    )
-
-
-def feeds(engine: Engine, *names: str) -> list[int]:
-    with Session(engine) as s, s.begin():
-        defs = [FeedDef(n, f"https://{n}.example/rss", "press", 300) for n in names]
-        return sync_feeds(s, defs, deactivate_others=False)
-
-
-def store(engine: Engine, feed_id: int, *entries: NewEntry) -> StoreResult:
-    with Session(engine) as s, s.begin():
-        return store_entries(s, feed_id=feed_id, tier="press", entries=entries, now=T0)
-
-
-def count(engine: Engine, table: object) -> int:
-    with Session(engine) as s:
-        return int(s.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+from storage.records import FeedDef, StoreResult
+from tests.helpers.db import T0, count, entry, feeds, store
 
 
 def test_one_story_from_two_feeds_is_one_item_with_two_sources(engine: Engine) -> None:
