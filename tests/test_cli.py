@@ -155,3 +155,32 @@ def test_demo_runs_offline_from_a_fresh_process(tmp_path: Path) -> None:
     assert "4 bundled feed snapshots" in done.stdout
     assert "[2 feeds]" in done.stdout  # the syndicated story, stored once
     assert not (tmp_path / "data").exists()  # the demo leaves the real database alone
+
+
+def test_status_and_backtest_over_ingested_snapshots(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.demo import DEMO_FEEDS
+
+    assert main(["ingest", "--tier", "wire", str(DEMO_FEEDS.parent)]) == 0
+    capsys.readouterr()
+
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    chart = env / "legs.png"
+    assert main(["backtest", "--since", "2025-01-01", "--chart", str(chart)]) == 0
+    replay = capsys.readouterr().out
+
+    legs = ("h20-ban", "wfe-controls", "rare-earth-leverage", "no-trade-deal")
+    assert all(f"  {leg} " in status for leg in legs)
+    assert "a break moves: $AMD ▲ $NVDA ▲" in status
+    assert replay.startswith("replayed ")
+    assert f"chart written to {chart}" in replay
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_backtest_rejects_a_bad_date(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["backtest", "--since", "last tuesday"])
+    assert exit_info.value.code == 2
+    assert "not an ISO date: 'last tuesday'" in capsys.readouterr().err
