@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.alerts import draft_alerts
+from bot import routing
+from bot.alerts import AlertDraft, draft_alerts
 from bot.board_codec import board_from_json, board_to_json, evidence_to_json
 from bot.rulebook import Rulebook
 from rules import Engine as RulesEngine
 from rules import Item, Signal
 from rules.board import Board, Outcome, advance, new_board, rule_cooldowns
+from storage.chats import load_prefs
 from storage.outbox import add_alert, story_alerted
 from storage.signals import (
     StoredItem,
@@ -29,11 +31,26 @@ from storage.signals import (
     save_signals,
 )
 
-__all__ = ["EvalSummary", "Evaluator", "rules_item", "step"]
+__all__ = ["EvalSummary", "Evaluator", "Router", "chat_router", "rules_item", "step"]
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+
+Router = Callable[[Session, AlertDraft, datetime], Sequence[str]]
+
+
+def chat_router(chats: Sequence[int]) -> Router:
+    """Each alert to the allowed chats whose subscription wants it, read at alert time."""
+
+    def route(session: Session, draft: AlertDraft, now: datetime) -> list[str]:
+        prefs = load_prefs(session, chats)
+        tickers = list(draft.payload.get("tickers", {}))
+        return routing.route(
+            prefs, leg=draft.leg, severity=draft.severity, tickers=tickers, now=now
+        )
+
+    return route
 
 
 @dataclass(slots=True)
@@ -87,9 +104,14 @@ def _signal_row(s: Signal, now: datetime) -> dict[str, Any]:
 class Evaluator:
     """Evaluates whatever the rules have not seen yet; safe to call as often as you like."""
 
-    def __init__(self, rulebook: Rulebook, targets: Sequence[str]) -> None:
+    def __init__(self, rulebook: Rulebook, targets: Sequence[str] | Router) -> None:
+        """``targets``: fixed delivery targets, or a router choosing them per alert."""
         self.rulebook = rulebook
-        self.targets = tuple(targets)
+        if callable(targets):
+            self.route: Router = targets
+        else:
+            fixed = tuple(targets)
+            self.route = lambda _session, _draft, _now: fixed
 
     def run(self, db: Engine, now: datetime, *, until: datetime | None = None) -> EvalSummary:
         """Pending items in batches; with none pending, one step lets old evidence decay.
@@ -157,7 +179,7 @@ class Evaluator:
                 confirmed=d.confirmed,
                 created_at=now,
                 payload=d.payload,
-                targets=self.targets,
+                targets=self.route(session, d, now),
                 story_id=d.story_id,
                 transition_id=transition_ids[id(d.transition)] if d.transition else None,
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -18,6 +18,7 @@ from storage.types import UTCDateTime
 __all__ = [
     "Alert",
     "BoardState",
+    "ChatPref",
     "Delivery",
     "Feed",
     "Item",
@@ -27,6 +28,7 @@ __all__ = [
     "Transition",
     "alert_t",
     "board_t",
+    "chat_pref_t",
     "delivery_t",
     "feed_t",
     "item_t",
@@ -203,6 +205,8 @@ class Delivery(SQLModel, table=True):
     target: str = Field(max_length=100)  # "console" or "chat:<id>"
     status: str = Field(default="pending", max_length=20)  # pending | sent | failed
     attempts: int = 0
+    # A long alert goes out in several messages; a retry resumes after the accepted ones.
+    parts_sent: int = 0
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -213,3 +217,24 @@ board_t: Table = BoardState.__table__  # type: ignore[attr-defined]
 transition_t: Table = Transition.__table__  # type: ignore[attr-defined]
 alert_t: Table = Alert.__table__  # type: ignore[attr-defined]
 delivery_t: Table = Delivery.__table__  # type: ignore[attr-defined]
+
+
+class ChatPref(SQLModel, table=True):
+    """What one chat wants: its subscription, mutes, and whether delivery to it is paused."""
+
+    __tablename__ = "chat_pref"
+
+    chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    subscribed: bool = True
+    legs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tickers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    min_severity: str = Field(default="low", max_length=20)
+    muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # {leg: ISO time}: legs muted until then
+    muted_legs: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    paused: bool = False  # Telegram said the chat is gone or blocked us
+    paused_reason: str | None = Field(default=None, max_length=300)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+chat_pref_t: Table = ChatPref.__table__  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ __all__ = [
     "delivery_counts",
     "due_deliveries",
     "mark_failed",
+    "mark_progress",
     "mark_retry",
     "mark_sent",
     "recent_alerts",
@@ -45,6 +46,7 @@ class PendingDelivery:
     id: int
     target: str
     attempts: int
+    parts_sent: int
     alert: StoredAlert
 
 
@@ -104,6 +106,7 @@ def add_alert(
                     "target": target,
                     "status": "pending",
                     "attempts": 0,
+                    "parts_sent": 0,
                     "next_attempt_at": created_at,
                 }
                 for target in targets
@@ -115,14 +118,35 @@ def add_alert(
 def due_deliveries(
     session: Session, *, target_prefix: str, now: datetime, limit: int = 50
 ) -> list[PendingDelivery]:
-    """Pending deliveries whose time has come, oldest alert first (order per target holds)."""
+    """Pending deliveries whose time has come, oldest alert first.
+
+    A delivery waits while an older one to the same target is still pending (backing off
+    after a 429, say): each chat gets its alerts in order.
+    """
+    earlier = delivery_t.alias("earlier")
+    blocked = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.target == delivery_t.c.target,
+            earlier.c.status == "pending",
+            earlier.c.alert_id < delivery_t.c.alert_id,
+        )
+        .exists()
+    )
     query = (
-        select(delivery_t.c.id, delivery_t.c.target, delivery_t.c.attempts, *_ALERT)
+        select(
+            delivery_t.c.id,
+            delivery_t.c.target,
+            delivery_t.c.attempts,
+            delivery_t.c.parts_sent,
+            *_ALERT,
+        )
         .join(alert_t, alert_t.c.id == delivery_t.c.alert_id)
         .where(
             delivery_t.c.status == "pending",
             delivery_t.c.next_attempt_at <= now,
             delivery_t.c.target.startswith(target_prefix),
+            ~blocked,
         )
         .order_by(delivery_t.c.alert_id, delivery_t.c.id)
         .limit(limit)
@@ -130,9 +154,16 @@ def due_deliveries(
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=delivery_t, skip_locked=True)
     return [
-        PendingDelivery(row[0], row[1], row[2], StoredAlert(*row[3:]))
+        PendingDelivery(row[0], row[1], row[2], row[3], StoredAlert(*row[4:]))
         for row in session.execute(query)
     ]
+
+
+def mark_progress(session: Session, delivery_id: int, parts_sent: int) -> None:
+    """Parts of a long alert already accepted, so a retry does not send them twice."""
+    session.execute(
+        update(delivery_t).where(delivery_t.c.id == delivery_id).values(parts_sent=parts_sent)
+    )
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime) -> None:
