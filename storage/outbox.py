@@ -19,6 +19,7 @@ __all__ = [
     "alert_by_id",
     "delivery_counts",
     "due_deliveries",
+    "fail_target",
     "mark_failed",
     "mark_progress",
     "mark_retry",
@@ -219,3 +220,13 @@ def story_alerted(session: Session, *, story_id: int, leg: str, kind: str = "ear
         .limit(1)
     ).first()
     return found is not None
+
+
+def fail_target(session: Session, target: str, *, error: str) -> int:
+    """Every pending delivery to a target that can never be reached again."""
+    done = session.execute(
+        update(delivery_t)
+        .where(delivery_t.c.target == target, delivery_t.c.status == "pending")
+        .values(status="failed", last_error=error[:500])
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,158 @@
+"""What the bot says in Telegram, as HTML. Pure: values in, escaped HTML out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.render import ARROWS
+from bot.report import ago
+from bot.tg_html import esc, link
+from rules import Signal, Thesis
+from rules.board import Board
+from storage.outbox import StoredAlert
+from storage.records import FeedHealth
+
+__all__ = [
+    "SEVERITY_MARK",
+    "alert_html",
+    "board_html",
+    "cashtags",
+    "feeds_html",
+    "recent_html",
+    "signals_html",
+    "why_html",
+]
+
+SEVERITY_MARK = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "🔵", "info": "⚪"}
+STATE_MARK = {"intact": "🟢", "challenged": "🟡", "broken": "🔴", "reversed": "🟣"}
+
+
+def cashtags(tickers: Mapping[str, str]) -> str:
+    """``$NVDA ▲ $AMD ▲``: tickers as cashtags with the direction of the move."""
+    return " ".join(f"${esc(sym)} {ARROWS.get(move, '?')}" for sym, move in sorted(tickers.items()))
+
+
+def _headline(h: Mapping[str, Any]) -> str:
+    return f"• {link(h.get('url'), h['title'])} — {esc(h['source'])} <i>({esc(h['tier'])})</i>"
+
+
+def alert_html(alert: StoredAlert) -> str:
+    p: dict[str, Any] = alert.payload
+    mark = SEVERITY_MARK.get(alert.severity, "")
+    if alert.kind == "early":
+        change = "early warning"
+    else:
+        change = f"{esc(alert.old_state)} → <b>{esc(alert.new_state)}</b>"
+    if alert.new_state == "intact":
+        status = esc(p["reason"])
+    elif alert.confirmed:
+        n = p["sources"]
+        status = f"confirmed by {n} source{'s' if n != 1 else ''}"
+    else:
+        status = "<b>unconfirmed</b>"
+    lines = [
+        f"{mark} <b>{esc(alert.severity.upper())}</b> · <b>{esc(alert.leg)}</b>: {change}",
+        f"<i>{esc(p['claim'])}</i>",
+        "",
+        *(_headline(h) for h in p.get("headlines", [])),
+    ]
+    if p.get("more_headlines"):
+        lines.append(f"… and {p['more_headlines']} more")
+    lines += [
+        "",
+        cashtags(p.get("tickers", {})),
+        f"{status} · alert #{alert.id}",
+    ]
+    return "\n".join(lines)
+
+
+def board_html(
+    board: Board, thesis: Thesis, now: datetime, titles: Mapping[str, str], leg: str | None = None
+) -> str:
+    lines = [f"<b>{esc(thesis.name)}</b>"]
+    for status in board.legs:
+        if leg and status.leg != leg:
+            continue
+        spec = thesis.leg(status.leg)
+        lines += [
+            "",
+            f"{STATE_MARK[status.state]} <b>{esc(status.leg)}</b>: {esc(status.state)} "
+            f"<i>since {esc(ago(status.since, now))}</i>",
+            f"<i>{esc(spec.claim)}</i>",
+            f"a break moves {cashtags({t.symbol: t.move for t in spec.tickers})}",
+        ]
+        evidence = sorted(status.evidence, key=lambda e: e.at, reverse=True)
+        for e in evidence[: 5 if leg else 1]:
+            title = titles.get(e.item_key, f"item {e.item_key}")
+            hedged = " (hedged)" if e.hedged else ""
+            lines.append(
+                f"  {esc(e.effect)}{hedged}: {esc(title)} — {esc(e.source)} "
+                f"<code>{esc(e.rule_id)}</code>"
+            )
+    return "\n".join(lines)
+
+
+def recent_html(alerts: Sequence[StoredAlert], now: datetime) -> str:
+    if not alerts:
+        return "No alerts yet."
+    lines = []
+    for a in alerts:
+        change = "early warning" if a.kind == "early" else f"{a.old_state} → {a.new_state}"
+        head = a.payload.get("headlines", [{}])
+        title = head[0].get("title", a.payload.get("reason", "")) if head else ""
+        lines.append(
+            f"#{a.id} {SEVERITY_MARK.get(a.severity, '')} <b>{esc(a.leg)}</b> {esc(change)} "
+            f"<i>{esc(ago(a.created_at, now))}</i>\n  {esc(title)}"
+        )
+    return "\n".join(lines)
+
+
+def why_html(alert: StoredAlert) -> str:
+    """The evidence and rules behind one alert."""
+    p = alert.payload
+    lines = [
+        f"<b>Why alert #{alert.id}</b> ({esc(alert.leg)}): {esc(p.get('reason', ''))}",
+        f"rules: {', '.join(f'<code>{esc(r)}</code>' for r in p.get('rules', [])) or '-'}",
+        f"rule set <code>{esc(str(p.get('ruleset_version', ''))[:12])}</code>",
+        "",
+        *(_headline(h) for h in p.get("headlines", [])),
+    ]
+    if p.get("spans"):
+        lines.append("matched: " + ", ".join(f"«{esc(s)}»" for s in p["spans"]))
+    lines.append(cashtags(p.get("tickers", {})))
+    return "\n".join(lines)
+
+
+def signals_html(text: str, signals: Sequence[Signal]) -> str:
+    """What /test found in a headline."""
+    if not signals:
+        return f"No rule fires on «{esc(text)}»."
+    lines = [f"«{esc(text)}»"]
+    for s in signals:
+        hedged = " <i>(hedged: unconfirmed)</i>" if s.hedged else ""
+        lines.append(
+            f"• <code>{esc(s.rule_id)}</code> → <b>{esc(s.leg)}</b> {esc(s.effect)} "
+            f"[{esc(s.severity)}]{hedged} {cashtags(s.ticker_map())}"
+        )
+        lines.append("  matched: " + ", ".join(f"«{esc(p.text)}»" for p in s.spans))
+    return "\n".join(lines)
+
+
+def feeds_html(rows: Sequence[FeedHealth], now: datetime) -> str:
+    if not rows:
+        return "No feeds."
+    lines = []
+    for h in rows:
+        mark = "🟢" if h.consecutive_failures == 0 and h.last_success_at else "🔴"
+        lines.append(
+            f"{mark} <b>{esc(h.name)}</b> ({esc(h.tier)}) ok {esc(ago(h.last_success_at, now))}, "
+            f"next {esc(ago(h.next_poll_at, now))}, {h.items} items"
+        )
+        if h.last_error:
+            lines.append(
+                f"   last error: {esc(h.last_error)} ({h.consecutive_failures} in a row, "
+                f"{h.failures_total} total)"
+            )
+    return "\n".join(lines)
