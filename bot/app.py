@@ -12,7 +12,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.evaluate import EvalSummary, Evaluator
+from bot.evaluate import EvalSummary, Evaluator, chat_router
 from bot.feeds_config import load_feeds
 from bot.fetch import Fetcher, FetchLimits, make_client
 from bot.ingest import poll_feeds
@@ -21,6 +21,8 @@ from bot.poller import Clock, Poller, PollOutcome, utcnow
 from bot.rulebook import Rulebook
 from bot.scheduler import FeedScheduler, ScheduledFeed
 from bot.settings import Settings
+from bot.tg_bot import BotDeps, build_application
+from bot.tg_delivery import TelegramNotifier
 from storage.feeds import active_feeds, sync_feeds
 
 __all__ = ["Pipeline", "RunResult", "run"]
@@ -63,6 +65,7 @@ class Pipeline:
     rulebook: Rulebook
     evaluator: Evaluator
     clock: Clock = utcnow
+    telegram: TelegramNotifier | None = None
 
     async def poll(self, feed_id: int) -> PollOutcome:
         outcome = await self.poller.poll(feed_id)
@@ -74,6 +77,8 @@ class Pipeline:
         return await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
 
     async def deliver(self) -> int:
+        if self.telegram is not None:
+            return await self.telegram.deliver_due()
         return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
 
     async def reload_rules(self) -> None:
@@ -84,8 +89,10 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
     """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM."""
     feeds = _sync(engine, settings)
     rulebook = Rulebook(settings.rules_dir, utcnow())
-    # Telegram delivery arrives with the bot; until then every alert goes to the console.
-    evaluator = Evaluator(rulebook, targets=[CONSOLE])
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
+    chats = sorted({*settings.allowed_chats, *settings.admins})
+    # No token: the same alerts, through the same outbox, to the console.
+    evaluator = Evaluator(rulebook, chat_router(chats) if token else [CONSOLE])
     limits = FetchLimits(max_bytes=settings.max_feed_bytes, concurrency=settings.fetch_concurrency)
     async with make_client(limits) as client:
         poller = Poller(engine, Fetcher(client, limits))
@@ -96,7 +103,27 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
                 evaluation = await pipeline.evaluate()
                 return RunResult(outcomes, evaluation, await pipeline.deliver())
             await pipeline.evaluate()  # whatever a crash or `ingest` left pending
-            await _serve(pipeline, feeds)
+            if token is None:
+                await _serve(pipeline, feeds)
+            else:
+                deps = BotDeps(
+                    engine,
+                    poller.in_db,
+                    rulebook,
+                    frozenset(settings.allowed_chats),
+                    frozenset(settings.admins),
+                )
+                app = build_application(token, deps, base_url=settings.telegram_api_url)
+                async with app:
+                    pipeline.telegram = TelegramNotifier(app.bot, engine, poller.in_db)
+                    await app.start()
+                    assert app.updater is not None
+                    await app.updater.start_polling(drop_pending_updates=False)
+                    try:
+                        await _serve(pipeline, feeds)
+                    finally:
+                        await app.updater.stop()
+                        await app.stop()
             return RunResult([])
         finally:
             poller.close()
