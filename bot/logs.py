@@ -9,6 +9,7 @@ __all__ = ["RedactingFilter", "setup_logging"]
 
 # Bot API tokens look like 123456789:AAE...; httpx logs request URLs that embed them.
 _TOKEN = re.compile(r"\d{6,12}:[A-Za-z0-9_-]{30,}")
+_FORMATTER = logging.Formatter()
 
 
 class RedactingFilter(logging.Filter):
@@ -24,6 +25,9 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self._clean(record.getMessage())
         record.args = None
+        if record.exc_info and not record.exc_text:
+            # The formatter uses exc_text when set: a traceback can quote a URL with the token.
+            record.exc_text = self._clean(_FORMATTER.formatException(record.exc_info))
         return True
 
 

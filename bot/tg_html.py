@@ -54,6 +54,10 @@ class _Splitter:
     def room(self) -> int:
         return self.limit - len(self.current) - len(self._closing())
 
+    def has_text(self) -> bool:
+        """Anything but whitespace since the reopened tags: a piece worth sending."""
+        return bool(self.current[len(self.reopened()) :].strip())
+
     def flush(self) -> None:
         self.chunks.append(self.current + self._closing())
         self.current = self.reopened()
@@ -102,7 +106,7 @@ def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     splitter = _Splitter(limit)
     for line in text.splitlines(keepends=True):
         # Whole lines where they fit: a reader sees a message end where a line ends.
-        if len(line) > splitter.room() and splitter.current != splitter.reopened():
+        if len(line) > splitter.room() and splitter.has_text():
             splitter.flush()
         for token in _TOKEN.findall(line):
             if token.startswith("<") and (m := _TAG_NAME.match(token)):

@@ -140,3 +140,7 @@ def corpora() -> Path:
 
 
 MakeFeed = Callable[..., bytes]
+
+
+# PTB 22 warns on every RetryAfter unless told to use timedelta (the app sets it too, in bot/).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
