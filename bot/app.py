@@ -21,7 +21,7 @@ from bot.poller import Clock, Poller, PollOutcome, utcnow
 from bot.rulebook import Rulebook
 from bot.scheduler import FeedScheduler, ScheduledFeed
 from bot.settings import Settings
-from bot.tg_bot import BotDeps, build_application
+from bot.tg_bot import BotDeps, build_application, register_commands
 from bot.tg_delivery import TelegramNotifier
 from storage.feeds import active_feeds, sync_feeds
 
@@ -117,6 +117,7 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
                 async with app:
                     pipeline.telegram = TelegramNotifier(app.bot, engine, poller.in_db)
                     await app.start()
+                    await register_commands(app)
                     assert app.updater is not None
                     await app.updater.start_polling(drop_pending_updates=False)
                     try:

@@ -44,7 +44,7 @@ from storage.feeds import feed_health
 from storage.outbox import alert_by_id, recent_alerts
 from storage.signals import items_by_ids, load_board
 
-__all__ = ["COMMANDS", "BotDeps", "build_application", "is_allowed"]
+__all__ = ["COMMANDS", "BotDeps", "build_application", "is_allowed", "register_commands"]
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +460,8 @@ _HANDLERS: tuple[tuple[str, Callable[[Update, Ctx], Coroutine[Any, Any, None]]],
 )
 
 
-async def _register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """setMyCommands, so clients list the commands (post_init runs only under run_polling)."""
     await app.bot.set_my_commands([BotCommand(name, what) for name, _, what in COMMANDS])
 
 
@@ -473,7 +474,6 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .base_file_url(base_url.replace("/bot", "/file/bot"))
-        .post_init(_register_commands)
     )
     if rate_limit:
         # max_retries=0: a 429 comes back to the outbox, which waits it out and keeps order.

@@ -70,8 +70,10 @@ class TelegramNotifier:
         *,
         clock: Clock = utcnow,
         rng: random.Random | None = None,
+        per_chat_gap: float = PER_CHAT_GAP_S,
     ) -> None:
         self.bot = bot
+        self.per_chat_gap = per_chat_gap
         self.db = db
         self._run_db = run_db
         self.clock = clock
@@ -109,7 +111,7 @@ class TelegramNotifier:
         return sent
 
     async def _pace(self, chat_id: int) -> None:
-        gap = PER_CHAT_GAP_S - (time.monotonic() - self._last_send.get(chat_id, -1e9))
+        gap = self.per_chat_gap - (time.monotonic() - self._last_send.get(chat_id, -1e9))
         if gap > 0:
             await asyncio.sleep(gap)
         self._last_send[chat_id] = time.monotonic()

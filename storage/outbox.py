@@ -121,8 +121,8 @@ def due_deliveries(
 ) -> list[PendingDelivery]:
     """Pending deliveries whose time has come, oldest alert first.
 
-    A delivery waits while an older one to the same target is still pending (backing off
-    after a 429, say): each chat gets its alerts in order.
+    A delivery waits while an older one to the same target is backing off (after a 429, say):
+    each chat gets its alerts in order.
     """
     earlier = delivery_t.alias("earlier")
     blocked = (
@@ -131,6 +131,7 @@ def due_deliveries(
             earlier.c.target == delivery_t.c.target,
             earlier.c.status == "pending",
             earlier.c.alert_id < delivery_t.c.alert_id,
+            earlier.c.next_attempt_at > now,  # due ones come first in this same batch
         )
         .exists()
     )

@@ -1,0 +1,54 @@
+"""A small thesis and rule set, written inline, for pipeline and bot tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+THESIS = """\
+thesis:
+  name: test
+  legs:
+    h20-ban:
+      claim: China blocks the H20.
+      tickers: {NVDA: bullish, AMD: bullish}
+confirmation:
+  official: 1
+  publishers: 2
+  window: 72h
+  half_life: 48h
+  challenge_at: 1.0
+  restore_ratio: 1.5
+  leg_cooldown: 6h
+"""
+
+RULES = """\
+rules:
+  - id: h20-ban-lifted
+    leg: h20-ban
+    effect: breaks
+    severity: high
+    match: {all: [H20, [lift~, end~]]}
+    veto: [{any: [not, denies], near: 3}]
+    examples:
+      match: [China lifts H20 ban]
+      no_match: [China has not lifted the H20 ban]
+  - id: h20-sales-resume
+    leg: h20-ban
+    effect: reverses
+    severity: critical
+    match: {all: [H20, [resume~]]}
+  - id: h20-ban-held
+    leg: h20-ban
+    effect: confirms
+    severity: medium
+    match: {all: [H20, [ban~, avoid]]}
+    veto: [{any: [lift~, end~, resume~]}]
+"""
+
+
+def make_rules_dir(parent: Path) -> Path:
+    folder = parent / "rules"
+    folder.mkdir()
+    (folder / "thesis.yaml").write_text(THESIS)
+    (folder / "rules.yaml").write_text(RULES)
+    return folder

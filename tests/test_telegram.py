@@ -1,0 +1,320 @@
+"""The real PTB Application and the delivery worker against the Bot API emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from bot.evaluate import Evaluator, chat_router
+from bot.logs import setup_logging
+from bot.rulebook import Rulebook
+from bot.tg_bot import BotDeps, build_application, register_commands
+from bot.tg_delivery import TelegramNotifier
+from storage.chats import load_prefs
+from storage.models import delivery_t
+from storage.outbox import add_alert
+from tests.conftest import FakeClock
+from tests.helpers.botapi import BotApiEmulator, run_emulator
+from tests.helpers.db import T0, entry, feeds, store
+from tests.helpers.inline_rules import make_rules_dir
+
+GROUP, OTHER, STRANGER = -100_1001, -100_1002, -100_666
+ADMIN, USER = 42, 77
+
+
+async def run_db(fn: Callable[[], Any]) -> Any:
+    return await asyncio.to_thread(fn)
+
+
+@dataclass
+class Harness:
+    emu: BotApiEmulator
+    db: Engine
+    app: Any
+    notifier: TelegramNotifier
+    evaluator: Evaluator
+    clock: FakeClock
+
+    async def deliver_all(self, rounds: int = 20, step: float = 2.0) -> None:
+        """Deliver, moving the clock past any backoff, until nothing is pending."""
+        for _ in range(rounds):
+            await self.notifier.deliver_due()
+            if not self.pending():
+                return
+            self.clock.advance(seconds=step)
+        raise AssertionError(f"still pending: {self.pending()}")
+
+    def pending(self) -> list[int]:
+        with Session(self.db) as s:
+            q = select(delivery_t.c.id).where(delivery_t.c.status == "pending")
+            return list(s.execute(q).scalars())
+
+    def alert(self, title: str, chats: tuple[int, ...] = (GROUP,), **payload: Any) -> int:
+        body: dict[str, Any] = {
+            "leg": "h20-ban",
+            "claim": "China blocks the H20.",
+            "reason": "break confirmed by the policy",
+            "sources": 1,
+            "headlines": [{"title": title, "source": "S", "tier": "wire", "url": None}],
+            "more_headlines": 0,
+            "rules": ["r"],
+            "tickers": {"NVDA": "bullish"},
+        } | payload
+        with Session(self.db) as s, s.begin():
+            return add_alert(
+                s,
+                kind="transition",
+                leg="h20-ban",
+                severity="high",
+                old_state="intact",
+                new_state="broken",
+                confirmed=True,
+                created_at=self.clock(),
+                payload=body,
+                targets=[f"chat:{c}" for c in chats],
+            )
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[BotApiEmulator]:
+    async with run_emulator() as e:
+        e.add_chat(GROUP, "supergroup", "desk")
+        e.add_chat(OTHER, "supergroup", "other desk")
+        e.add_chat(STRANGER, "group", "strangers")
+        e.add_chat(ADMIN, "private")
+        yield e
+
+
+@pytest.fixture
+async def tg(
+    engine: Engine, emu: BotApiEmulator, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[Harness]:
+    rulebook = Rulebook(make_rules_dir(tmp_path), T0)
+    chats = [GROUP, OTHER]
+    deps = BotDeps(engine, run_db, rulebook, frozenset(chats), frozenset({ADMIN}), clock)
+    app = build_application(emu.token, deps, base_url=emu.base_url)
+    async with app:
+        notifier = TelegramNotifier(app.bot, engine, run_db, clock=clock, per_chat_gap=0.01)
+        yield Harness(emu, engine, app, notifier, Evaluator(rulebook, chat_router(chats)), clock)
+
+
+def texts(emu: BotApiEmulator, chat: int) -> list[str]:
+    return [m.plain_text for m in emu.sent_to(chat)]
+
+
+async def test_an_alert_reaches_every_allowed_chat_with_its_tickers(tg: Harness) -> None:
+    [gov] = feeds(tg.db, "gov", tier="official")
+    store(
+        tg.db, gov, entry("China lifts ban on Nvidia H20 purchases", "https://g/1"), tier="official"
+    )
+    tg.evaluator.run(tg.db, T0)
+
+    await tg.deliver_all()
+
+    for chat in (GROUP, OTHER):
+        [message] = tg.emu.sent_to(chat)
+        assert "h20-ban: intact → broken" in message.plain_text
+        assert "$AMD ▲ $NVDA ▲" in message.plain_text
+        buttons = [b["text"] for b in message.reply_markup["inline_keyboard"][0]]  # type: ignore[index]
+        assert buttons == ["Why?", "Mute leg 4h", "Ack"]
+
+
+async def test_html_in_a_headline_arrives_harmless(tg: Harness) -> None:
+    tg.alert('<b>Exclusive</b> & "quotes" <script>alert(1)</script>')
+    await tg.deliver_all()
+    [text] = texts(tg.emu, GROUP)
+    assert '<b>Exclusive</b> & "quotes" <script>alert(1)</script>' in text  # shown, not parsed
+
+
+async def test_a_ten_thousand_character_alert_arrives_in_order(tg: Harness) -> None:
+    many = [
+        {"title": f"Headline {i:02d} " + "y" * 200, "source": "S", "tier": "press", "url": None}
+        for i in range(45)
+    ]
+    tg.alert("first", headlines=many)
+    await tg.deliver_all()
+    parts = texts(tg.emu, GROUP)
+    assert len(parts) >= 3
+    joined = "\n".join(parts)
+    assert [int(line[11:13]) for line in joined.splitlines() if "Headline" in line] == list(
+        range(45)
+    )
+    assert tg.emu.sent_to(GROUP)[-1].reply_markup is not None  # buttons on the last part only
+    assert all(m.reply_markup is None for m in tg.emu.sent_to(GROUP)[:-1])
+
+
+async def test_a_429_storm_and_an_outage_lose_nothing_and_keep_order(tg: Harness) -> None:
+    ids = [tg.alert(f"alert number {i}") for i in range(6)]
+    tg.emu.fail_next("sendMessage", 4, status=429, retry_after=3)
+    await tg.deliver_all(step=4)
+    tg.emu.set_down(True)
+    ids += [tg.alert(f"alert number {i}") for i in range(6, 9)]
+    await tg.notifier.deliver_due()  # refused: every delivery backs off
+    assert len(tg.pending()) == 3
+    tg.clock.advance(seconds=31)
+    tg.emu.set_down(False)
+    await tg.deliver_all(step=10)
+
+    got = [t for t in texts(tg.emu, GROUP) if "alert number" in t]
+    assert [int(t.split("alert number ")[1].split()[0]) for t in got] == list(range(9))
+
+
+async def test_a_blocked_chat_is_paused_and_holds_up_no_one(tg: Harness) -> None:
+    tg.emu.block(OTHER)
+    for i in range(3):
+        tg.alert(f"news {i}", chats=(OTHER, GROUP))
+
+    await tg.deliver_all()
+
+    assert len(texts(tg.emu, GROUP)) == 3
+    with Session(tg.db) as s:
+        statuses = s.execute(
+            select(delivery_t.c.status).where(delivery_t.c.target == f"chat:{OTHER}")
+        ).scalars()
+        assert set(statuses) == {"failed"}
+        assert load_prefs(s, [OTHER])[OTHER].paused
+
+
+def _sent_count(db: Engine) -> int:
+    with Session(db) as s:
+        q = select(delivery_t.c.id).where(delivery_t.c.status == "sent")
+        return len(list(s.execute(q).scalars()))
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["between-sends", "during-a-send"])
+async def test_a_restart_mid_delivery_loses_nothing(
+    tg: Harness, emu: BotApiEmulator, engine: Engine, clock: FakeClock, in_flight: bool
+) -> None:
+    for i in range(5):
+        tg.alert(f"queued {i}")
+    tg.notifier.per_chat_gap = 0.3
+    task = asyncio.create_task(tg.notifier.deliver_due())
+    if in_flight:  # Telegram took message 2; the process dies before recording it
+        await emu.wait_sent(2, chat_id=GROUP, timeout=10)
+    else:  # message 2 is recorded as sent; the process dies waiting to send 3
+        await emu.wait_for(lambda: _sent_count(engine) == 2, timeout=10, what="2 recorded")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0.2)  # a write already handed to the database thread may still land
+
+    fresh = TelegramNotifier(tg.app.bot, engine, run_db, clock=clock, per_chat_gap=0.01)
+    await fresh.deliver_due()
+
+    got = [int(t.split("queued ")[1].split()[0]) for t in texts(emu, GROUP)]
+    assert sorted(set(got)) == [0, 1, 2, 3, 4]  # nothing lost
+    assert got == sorted(got)  # in order
+    # Sent is recorded only after Telegram accepted: a death in between repeats one message.
+    assert len(got) - 5 == (1 if in_flight and got.count(1) == 2 else 0)
+
+
+async def _start(tg: Harness) -> None:
+    await tg.app.start()
+    await register_commands(tg.app)
+    await tg.app.updater.start_polling(poll_interval=0, timeout=1)
+
+
+async def _stop(tg: Harness) -> None:
+    await tg.app.updater.stop()
+    await tg.app.stop()
+
+
+async def _ask(emu: BotApiEmulator, chat: int, text: str, user: int = USER) -> str:
+    before = len(emu.sent_to(chat))
+    emu.push_message(chat, user, text)
+    await emu.wait_for(lambda: len(emu.sent_to(chat)) > before, timeout=10, what=text)
+    return emu.sent_to(chat)[-1].plain_text
+
+
+async def test_commands_answer_in_allowed_chats(tg: Harness) -> None:
+    [gov] = feeds(tg.db, "gov", tier="official")
+    store(
+        tg.db, gov, entry("China lifts ban on Nvidia H20 purchases", "https://g/1"), tier="official"
+    )
+    tg.evaluator.run(tg.db, T0)
+    await _start(tg)
+    try:
+        status = await _ask(tg.emu, GROUP, "/status")
+        why = await _ask(tg.emu, GROUP, "/why 1")
+        test = await _ask(tg.emu, GROUP, "/test Beijing ends its H20 ban")
+        recent = await _ask(tg.emu, GROUP, "/recent 3")
+        bad = await _ask(tg.emu, GROUP, "/recent lots")
+        unknown = await _ask(tg.emu, GROUP, "/frobnicate")
+        leg = await _ask(tg.emu, GROUP, "/status h20-ban")
+    finally:
+        await _stop(tg)
+    assert "h20-ban: broken" in status
+    assert "Why alert #1" in why
+    assert "China lifts ban on Nvidia H20 purchases" in why
+    assert "h20-ban-lifted → h20-ban breaks" in test
+    assert "#1" in recent
+    assert bad.startswith("N must be a number from 1 to 50. Usage: /recent [N]")
+    assert unknown == "Unknown command. /help lists what I understand."
+    assert "breaks: China lifts ban on Nvidia H20 purchases" in leg
+    assert [c["command"] for c in tg.emu.commands][:3] == ["status", "recent", "why"]
+
+
+async def test_a_stranger_gets_one_refusal_line_and_nothing_else(
+    tg: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _start(tg)
+    try:
+        refusal = await _ask(tg.emu, STRANGER, "/status")
+        await asyncio.sleep(0.3)
+    finally:
+        await _stop(tg)
+    assert refusal == f"This bot is private. Ask an admin to allow chat {STRANGER}."
+    assert len(tg.emu.sent_to(STRANGER)) == 1
+    assert f"refused update from chat {STRANGER}" in caplog.text
+
+
+async def test_buttons_and_admin_commands(tg: Harness) -> None:
+    alert_id = tg.alert("China lifts ban on Nvidia H20 purchases")
+    await tg.deliver_all()
+    message = tg.emu.sent_to(GROUP)[-1]
+    await _start(tg)
+    try:
+        tg.emu.push_callback(GROUP, USER, message.message_id, f"why:{alert_id}")
+        await tg.emu.wait_for(lambda: len(tg.emu.sent_to(GROUP)) == 2, timeout=10, what="why")
+        tg.emu.push_callback(GROUP, USER, message.message_id, "mute:h20-ban:4h")
+        await tg.emu.wait_for(lambda: len(tg.emu.callback_answers) == 2, timeout=10, what="mute")
+        refused = await _ask(tg.emu, GROUP, "/reload", user=USER)
+        reloaded = await _ask(tg.emu, ADMIN, "/reload", user=ADMIN)
+    finally:
+        await _stop(tg)
+    assert f"Why alert #{alert_id}" in tg.emu.sent_to(GROUP)[1].plain_text
+    assert [a.text for a in tg.emu.callback_answers] == [None, "h20-ban muted for 4h"]
+    with Session(tg.db) as s:
+        prefs = load_prefs(s, [GROUP])[GROUP]
+    assert prefs.muted_legs["h20-ban"] == tg.clock() + timedelta(hours=4)
+    assert refused == "Only an admin can reload the rules."
+    assert reloaded.startswith("Rules reloaded: version ")
+
+
+async def test_the_token_never_reaches_a_log_line(
+    tg: Harness, capfd: pytest.CaptureFixture[str]
+) -> None:
+    setup_logging("DEBUG", (tg.emu.token,))
+    try:
+        tg.emu.fail_next("sendMessage", 1, status=500)
+        tg.alert("anything")
+        await tg.notifier.deliver_due()
+        logging.getLogger("httpx").warning("GET %s", f"{tg.emu.base_url}{tg.emu.token}/getMe")
+        try:
+            raise RuntimeError(f"boom at {tg.emu.base_url}{tg.emu.token}/sendMessage")
+        except RuntimeError:
+            logging.getLogger("test").exception("failed")
+    finally:
+        logging.getLogger().handlers.clear()
+    err = capfd.readouterr().err
+    assert "[redacted]" in err
+    assert tg.emu.token not in err
