@@ -16,6 +16,7 @@ import ahocorasick
 
 from rules.model import (
     SEVERITIES,
+    Field,
     Item,
     Node,
     Rule,
@@ -55,6 +56,7 @@ class _Text:
     words: tuple[list[str], list[str]]
     occ: dict[int, list[_Occ]] = field(default_factory=dict)
     literals: set[int] = field(default_factory=set)
+    lead: int = 0  # words in the summary's first sentence
     _canon: tuple[str, str] | None = None
 
     @property
@@ -65,8 +67,25 @@ class _Text:
         return self._canon
 
 
-def _in_field(pos: int, where: Literal["title", "summary", "any"]) -> bool:
-    return where == "any" or (pos >= _GAP) == (where == "summary")
+# A sentence ends at . ! or ? followed by a space and a capital or a quote, or at the end of
+# the text; "U.S. Commerce", "No. 61", "Mr. Xi" and "Nov. 10" do not end one.
+_SENTENCE_END = re.compile(
+    r"(?<!\b[A-Z])(?<!\b[A-Z][a-z])(?<!\b[A-Z][a-z]{2})[.!?](?=\s+[\"'A-Z]|\s*$)"
+)
+
+
+def _lead_words(display: str, folded: str) -> int:
+    """How many words of the summary its first sentence holds (all of them if it has one)."""
+    end = _SENTENCE_END.search(display)
+    return len(folded[: end.start()].split()) if end else len(folded.split())
+
+
+def _in_field(pos: int, where: Field, lead: int = 0) -> bool:
+    if where == "any":
+        return True
+    if where == "lead":
+        return _GAP <= pos < _GAP + lead
+    return (pos >= _GAP) == (where == "summary")
 
 
 class _Matcher:
@@ -77,10 +96,11 @@ class _Matcher:
 @dataclass(frozen=True, slots=True)
 class _TermM(_Matcher):
     atoms: tuple[int, ...]
-    where: Literal["title", "summary", "any"]
+    where: Field
 
     def eval(self, text: _Text) -> list[_Occ] | None:
-        found = [o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], self.where)]
+        where, lead = self.where, text.lead
+        found = [o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], where, lead)]
         return found or None
 
 
@@ -88,18 +108,20 @@ class _TermM(_Matcher):
 class _RegexM(_Matcher):
     pattern: re.Pattern[str]
     literal: int
-    where: Literal["title", "summary", "any"]
+    where: Field
 
     def eval(self, text: _Text) -> list[_Occ] | None:
         if self.literal not in text.literals:
             return None
         found: list[_Occ] = []
         for index, canon in enumerate(text.canon):
-            if not _in_field(index * _GAP, self.where):
+            if not (_in_field(index * _GAP, self.where) or (index and self.where == "lead")):
                 continue
             for hit in self.pattern.finditer(canon):
                 start = canon.count(" ", 0, hit.start()) + index * _GAP
                 end = canon.count(" ", 0, max(hit.end() - 1, hit.start())) + 1 + index * _GAP
+                if self.where == "lead" and not _in_field(start, "lead", text.lead):
+                    break
                 found.append((start, end))
                 if len(found) >= _MAX_REGEX_HITS:
                     break
@@ -229,7 +251,7 @@ def _required(expr: Node, atoms: _Atoms) -> list[frozenset[int]]:
     return groups
 
 
-def _compile_expr(expr: Node, atoms: _Atoms, where: Literal["title", "summary", "any"]) -> _Matcher:
+def _compile_expr(expr: Node, atoms: _Atoms, where: Field) -> _Matcher:
     if isinstance(expr, Term):
         return _TermM(tuple(sorted({atoms.get(p) for p in expr.phrases})), where)
     where = expr.field if expr.field != "any" else where
@@ -347,6 +369,7 @@ class Engine:
             (title, summary),
             (title_folded, summary_folded),
             (title_folded.split(), summary_folded.split()),
+            lead=_lead_words(summary, summary_folded),
         )
         self._scan(text)
         present = text.occ.keys() | text.literals

@@ -41,7 +41,7 @@ Severity: TypeAlias = Literal["info", "low", "medium", "high", "critical"]
 Tier: TypeAlias = Literal["official", "wire", "press", "blog"]
 Move: TypeAlias = Literal["bullish", "bearish"]
 Direction: TypeAlias = Literal["tightening", "easing", "none"]
-Field: TypeAlias = Literal["title", "summary", "any"]
+Field: TypeAlias = Literal["title", "summary", "lead", "any"]
 
 EFFECTS: tuple[Effect, ...] = ("confirms", "breaks", "reverses")
 # Ordered from least to most severe: the index is the rank.
@@ -49,7 +49,7 @@ SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 # Ordered from most to least authoritative.
 TIERS: tuple[Tier, ...] = ("official", "wire", "press", "blog")
 MOVES: tuple[Move, ...] = ("bullish", "bearish")
-FIELDS: tuple[Field, ...] = ("title", "summary", "any")
+FIELDS: tuple[Field, ...] = ("title", "summary", "lead", "any")
 
 
 @dataclass(frozen=True, slots=True)
