@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, ParamSpec, TypeVar
 
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
@@ -28,6 +30,9 @@ from storage.feeds import active_feeds, sync_feeds
 __all__ = ["Pipeline", "RunResult", "run"]
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # How often the board is advanced with no news (evidence decays), rule files are checked for
 # edits, and the outbox is delivered.
@@ -66,6 +71,22 @@ class Pipeline:
     evaluator: Evaluator
     clock: Clock = utcnow
     telegram: TelegramNotifier | None = None
+    # Jobs running now: a shutdown lets them finish their writes.
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        """``fn`` as a scheduler job whose runs a shutdown waits for."""
+
+        async def job(*args: P.args, **kwargs: P.kwargs) -> R:
+            task = asyncio.current_task()
+            if task is not None:
+                self.inflight.add(task)
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                self.inflight.discard(task)
+
+        return job
 
     async def poll(self, feed_id: int) -> PollOutcome:
         outcome = await self.poller.poll(feed_id)
@@ -135,14 +156,14 @@ async def _serve(pipeline: Pipeline, feeds: list[ScheduledFeed]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = FeedScheduler(pipeline.poll)
+    scheduler = FeedScheduler(pipeline.tracked(pipeline.poll))
     scheduler.add_feeds(feeds)
     every = partial(
         scheduler.scheduler.add_job, max_instances=1, coalesce=True, misfire_grace_time=30
     )
-    every(pipeline.evaluate, IntervalTrigger(seconds=TICK_S), id="evaluate")
-    every(pipeline.reload_rules, IntervalTrigger(seconds=RELOAD_S), id="reload-rules")
-    every(pipeline.deliver, IntervalTrigger(seconds=DELIVER_S), id="deliver")
+    every(pipeline.tracked(pipeline.evaluate), IntervalTrigger(seconds=TICK_S), id="evaluate")
+    every(pipeline.tracked(pipeline.reload_rules), IntervalTrigger(seconds=RELOAD_S), id="reload")
+    every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
     scheduler.start()
     log.info(
         "polling %d feeds; rules %s from %s; Ctrl-C or SIGTERM stops",
@@ -157,7 +178,6 @@ async def _serve(pipeline: Pipeline, feeds: list[ScheduledFeed]) -> None:
         scheduler.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        # Polls already running finish their writes; nothing new starts.
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        if pending:
-            await asyncio.wait(pending, timeout=30)
+        # Jobs already running finish their writes; nothing new starts.
+        if pipeline.inflight:
+            await asyncio.wait(set(pipeline.inflight), timeout=30)

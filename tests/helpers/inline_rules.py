@@ -48,7 +48,7 @@ rules:
 
 def make_rules_dir(parent: Path) -> Path:
     folder = parent / "rules"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     (folder / "thesis.yaml").write_text(THESIS)
     (folder / "rules.yaml").write_text(RULES)
     return folder
