@@ -116,7 +116,7 @@ async def _reply(update: Update, text: str) -> None:
 
 
 async def _usage(update: Update, command: str, problem: str = "") -> None:
-    lead = f"{esc(problem)}. " if problem else ""
+    lead = f"{esc(problem[:1].upper() + problem[1:])}. " if problem else ""
     await _reply(update, f"{lead}Usage: <code>{esc(_USAGE[command])}</code>")
 
 

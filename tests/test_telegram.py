@@ -318,3 +318,39 @@ async def test_the_token_never_reaches_a_log_line(
     err = capfd.readouterr().err
     assert "[redacted]" in err
     assert tg.emu.token not in err
+
+
+async def test_subscriptions_mutes_rules_feeds_and_chart(tg: Harness) -> None:
+    await _start(tg)
+    try:
+        sub = await _ask(tg.emu, GROUP, "/subscribe h20-ban $NVDA severity=high")
+        bad_sub = await _ask(tg.emu, GROUP, "/subscribe moon-landing")
+        mute = await _ask(tg.emu, GROUP, "/mute 2h h20-ban")
+        bad_mute = await _ask(tg.emu, GROUP, "/mute forever")
+        unmute = await _ask(tg.emu, GROUP, "/unmute")
+        unsub = await _ask(tg.emu, GROUP, "/unsubscribe")
+        rules = await _ask(tg.emu, GROUP, "/rules")
+        health = await _ask(tg.emu, GROUP, "/feeds")
+        helped = await _ask(tg.emu, GROUP, "/help")
+        tg.emu.push_message(GROUP, USER, "/chart 7")
+        await tg.emu.wait_for(lambda: len(tg.emu.photos) == 1, timeout=20, what="chart")
+        started = await _ask(tg.emu, GROUP, "/start")
+    finally:
+        await _stop(tg)
+    assert sub == "Subscribed to h20-ban; tickers NVDA; severity high and above."
+    assert bad_sub.startswith("Unknown leg or ticker 'moon-landing'. Usage: /subscribe")
+    assert mute == "Muted h20-ban for 2h."
+    assert bad_mute.startswith("DURATION is like 30m, 4h or 2d (at most 30d). Usage: /mute")
+    assert unmute == "Unmuted."
+    assert unsub.startswith("Unsubscribed")
+    assert "3 rules" in rules
+    assert "last reload" in rules
+    assert health == "No feeds."
+    assert "/why ID — the evidence and rules behind alert ID" in helped
+    assert tg.emu.photos[0].data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert started.startswith("Subscribed: this chat gets thesis alerts.")
+    with Session(tg.db) as s:
+        prefs = load_prefs(s, [GROUP])[GROUP]
+    assert prefs.subscribed
+    assert prefs.muted_legs == {}
+    assert (prefs.legs, prefs.tickers, prefs.min_severity) == (("h20-ban",), ("NVDA",), "high")

@@ -84,6 +84,13 @@ BREAKS = [
     ("US eased H20 curbs in exchange for rare earth magnets, official says", "no-trade-deal"),
     ("China removes some tariffs on US pork but keeps 10% levy", "no-trade-deal"),
     ("Joint statement on US-China economic and trade consultations in Madrid", "no-trade-deal"),
+    # A countermeasure against a US firm lifted is a trade-war rollback (it used to be listed
+    # as quiet; the second held-out set labels this class a break, and so does the leg).
+    ("China lifts ban on Boeing deliveries", "no-trade-deal"),
+    ("Beijing suspends countermeasures against US chip firms for a year", "no-trade-deal"),
+    ("US lifts licence requirement on jet engine parts exports to China", "no-trade-deal"),
+    ("Washington gives Samsung a year-long waiver on US chip tools for its China plant", "wfe-controls"),
+    ("Beijing postpones its rare earth export control rules", "rare-earth-leverage"),
 ]
 
 QUIET = [
@@ -95,7 +102,6 @@ QUIET = [
     "Lynas secures US defence contract for heavy rare earths",
     "EU and China agree to resume trade talks",
     "US and Japan reach trade deal on tariffs",
-    "China lifts ban on Boeing deliveries",
     "US and China extend tariff pause for 90 days",
     "China denies it agreed to buy more US chips",
     "US lawmakers urge tougher controls on chip equipment sales to China",
@@ -119,6 +125,11 @@ QUIET = [
     "US lifts sanctions on subsidiaries of Russian oil companies",
     "Beijing delays approvals of rare earth export licences",
     "Lynas says rare earth supply deal with US military is on track",
+    # Easing aimed at a third country, or a delay that is no deferral of a control.
+    "Tokyo lifts curbs on chip chemical exports to Seoul",
+    "US eases AI chip export rules for the UAE",
+    "US lifts sanctions on Venezuelan oil firms",
+    "China delays approvals of rare earth export licences for US carmakers",
 ]
 
 
