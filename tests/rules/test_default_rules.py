@@ -89,7 +89,7 @@ BREAKS = [
     ("China lifts ban on Boeing deliveries", "no-trade-deal"),
     ("Beijing suspends countermeasures against US chip firms for a year", "no-trade-deal"),
     ("US lifts licence requirement on jet engine parts exports to China", "no-trade-deal"),
-    ("Washington gives Samsung a year-long waiver on US chip tools for its China plant", "wfe-controls"),
+    ("US gives Samsung a year-long waiver on chip tools for its China fab", "wfe-controls"),
     ("Beijing postpones its rare earth export control rules", "rare-earth-leverage"),
 ]
 
@@ -136,6 +136,18 @@ QUIET = [
 def test_quality_bar_on_holdout(default_engine: Engine) -> None:
     """The held-out headlines (not used to write rules): a floor for generalisation."""
     path = Path(__file__).parent / "data" / "holdout.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    labelled = [labelled_from_record(json.loads(line)) for line in lines if line.strip()]
+    report = evaluate_labelled(default_engine, labelled)
+    assert report.precision >= 0.90
+    assert report.recall >= 0.80
+    assert report.trap_fires == ()
+
+
+def test_quality_bar_on_second_holdout(default_engine: Engine) -> None:
+    """The second held-out set: its misses were diagnosed into event classes (never copied),
+    so it is a regression floor now, not a measure of generalisation (holdout3.jsonl is)."""
+    path = Path(__file__).parent / "data" / "holdout2.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
     labelled = [labelled_from_record(json.loads(line)) for line in lines if line.strip()]
     report = evaluate_labelled(default_engine, labelled)
