@@ -56,8 +56,15 @@ class _Text:
     words: tuple[list[str], list[str]]
     occ: dict[int, list[_Occ]] = field(default_factory=dict)
     literals: set[int] = field(default_factory=set)
-    lead: int = 0  # words in the summary's first sentence
     _canon: tuple[str, str] | None = None
+    _lead: int | None = None
+
+    @property
+    def lead(self) -> int:
+        """Words in the summary's first sentence (found only for rules that read the lead)."""
+        if self._lead is None:
+            self._lead = _lead_words(self.display[1], self.folded[1])
+        return self._lead
 
     @property
     def canon(self) -> tuple[str, str]:
@@ -69,8 +76,9 @@ class _Text:
 
 # A sentence ends at . ! or ? followed by a space and a capital or a quote, or at the end of
 # the text; "U.S. Commerce", "No. 61", "Mr. Xi" and "Nov. 10" do not end one.
+# The mark comes first so the look-behinds run only at a mark, not at every character.
 _SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z])(?<!\b[A-Z][a-z])(?<!\b[A-Z][a-z]{2})[.!?](?=\s+[\"'A-Z]|\s*$)"
+    r"[.!?](?<!\b[A-Z].)(?<!\b[A-Z][a-z].)(?<!\b[A-Z][a-z]{2}.)(?=\s+[\"'A-Z]|\s*$)"
 )
 
 
@@ -99,8 +107,13 @@ class _TermM(_Matcher):
     where: Field
 
     def eval(self, text: _Text) -> list[_Occ] | None:
-        where, lead = self.where, text.lead
-        found = [o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], where, lead)]
+        where = self.where
+        if where == "lead":
+            lead = text.lead
+            return [
+                o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], where, lead)
+            ] or None
+        found = [o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], where)]
         return found or None
 
 
@@ -369,7 +382,6 @@ class Engine:
             (title, summary),
             (title_folded, summary_folded),
             (title_folded.split(), summary_folded.split()),
-            lead=_lead_words(summary, summary_folded),
         )
         self._scan(text)
         present = text.occ.keys() | text.literals
