@@ -83,7 +83,7 @@ async def poll_feeds(
 
     async def one(feed_id: int) -> PollOutcome:
         async with gate:
-            outcome = await poller.poll(feed_id)
+            outcome = await poller.poll(feed_id, force=True)
         if on_done:
             on_done(outcome)
         return outcome

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import random
+import socket
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal, TypeVar
 
@@ -20,21 +23,32 @@ from sqlmodel import Session
 from bot.backoff import next_after_failure, next_after_success
 from bot.fetch import Fetched, Fetcher, FetchError
 from bot.parse import FeedParseError, parse_feed
-from storage.feeds import feed_state, record_failure, record_success
+from storage.feeds import claim_feed, feed_state, record_failure, record_success
 from storage.items import StoryCache, store_entries
 from storage.records import FeedState
 
-__all__ = ["Clock", "PollOutcome", "Poller", "utcnow"]
+__all__ = ["LEASE", "Clock", "PollOutcome", "Poller", "utcnow", "worker_id"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Status = Literal["new", "not_modified", "unchanged", "error"]
+Status = Literal["new", "not_modified", "unchanged", "error", "skipped"]
 T = TypeVar("T")
+
+
+# Longer than any poll can take (fetch timeout plus parsing and storing): a lease older than
+# this belongs to a worker that died.
+LEASE = timedelta(minutes=5)
+FOREVER = timedelta(days=36500)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    """This process, as it signs its leases."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +79,10 @@ class Poller:
         clock: Clock = utcnow,
         rng: random.Random | None = None,
         executor: ThreadPoolExecutor | None = None,
+        owner: str | None = None,
     ) -> None:
         self.engine = engine
+        self.owner = owner or worker_id()
         self.fetcher = fetcher
         self.clock = clock
         self.rng = rng or random.Random()
@@ -84,8 +100,17 @@ class Poller:
         """Run ``fn`` on the database thread: every write of this process goes through it."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    async def poll(self, feed_id: int) -> PollOutcome:
-        state = await self.in_db(lambda: self._with_session(lambda s: feed_state(s, feed_id)))
+    async def poll(self, feed_id: int, *, force: bool = False) -> PollOutcome:
+        """Poll one feed, unless another worker holds it or it is not due ("skipped").
+
+        ``force`` polls even before the feed is due (``run --once``, ``ingest``, tests); a
+        lease another worker holds is still respected.
+        """
+        state = await self.in_db(
+            lambda: self._with_session(lambda s: self._claim(s, feed_id, force))
+        )
+        if isinstance(state, PollOutcome):
+            return state
         try:
             fetched = await self.fetcher.fetch(
                 state.url, etag=state.etag, last_modified=state.last_modified
@@ -96,6 +121,17 @@ class Poller:
             log.exception("fetching feed %s failed unexpectedly", state.name)
             return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
         return await self.in_db(lambda: self._store(state, fetched))
+
+    def _claim(self, session: Session, feed_id: int, force: bool) -> FeedState | PollOutcome:
+        state = feed_state(session, feed_id)
+        now = self.clock()
+        # A job may fire a little before the feed is due (jitter): that still counts as due.
+        early = FOREVER if force else timedelta(seconds=max(2.0, state.interval_s * 0.1))
+        if claim_feed(session, feed_id, owner=self.owner, now=now, lease=LEASE, early=early):
+            return state
+        return PollOutcome(
+            feed=state.name, status="skipped", next_poll_at=state.next_poll_at or now
+        )
 
     def _with_session(self, fn: Callable[[Session], T]) -> T:
         with Session(self.engine) as session, session.begin():

@@ -466,7 +466,13 @@ async def register_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> N
 
 
 def build_application(
-    token: str, deps: BotDeps, *, base_url: str, rate_limit: bool = True
+    token: str,
+    deps: BotDeps,
+    *,
+    base_url: str,
+    rate_limit: bool = True,
+    overall_per_s: float = 30.0,
+    group_per_min: float = 20.0,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The Application with every handler; the caller starts and stops it."""
     builder = (
@@ -476,8 +482,17 @@ def build_application(
         .base_file_url(base_url.replace("/bot", "/file/bot"))
     )
     if rate_limit:
-        # max_retries=0: a 429 comes back to the outbox, which waits it out and keeps order.
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))  # type: ignore[arg-type]
+        # Buckets of one: 30/s overall and 20/min per group with no initial burst (a burst of 30
+        # on top of the steady rate is what earns 429s). max_retries=0: a 429 comes back to the
+        # outbox, which waits it out and keeps each chat's order.
+        limiter = AIORateLimiter(
+            overall_max_rate=1,
+            overall_time_period=1 / overall_per_s,
+            group_max_rate=1,
+            group_time_period=60 / group_per_min * 1.02,
+            max_retries=0,
+        )
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]
     app = builder.build()
     app.bot_data["deps"] = deps
     app.add_handler(TypeHandler(Update, gate), group=-1)

@@ -42,8 +42,8 @@ __all__ = ["CHAT_PREFIX", "TelegramNotifier", "alert_buttons"]
 log = logging.getLogger(__name__)
 
 CHAT_PREFIX = "chat:"
-# Telegram's advice: about one message a second to one chat.
-PER_CHAT_GAP_S = 1.0
+# Telegram's advice: about one message a second to one chat; a margin for clock and network.
+PER_CHAT_GAP_S = 1.05
 MAX_BACKOFF_S = 300
 T = TypeVar("T")
 RunDb = Callable[[Callable[[], T]], Awaitable[T]]
@@ -114,6 +114,9 @@ class TelegramNotifier:
         gap = self.per_chat_gap - (time.monotonic() - self._last_send.get(chat_id, -1e9))
         if gap > 0:
             await asyncio.sleep(gap)
+
+    def _sent(self, chat_id: int) -> None:
+        # Measured from when Telegram answered, after the global limiter's own wait.
         self._last_send[chat_id] = time.monotonic()
 
     async def _send(self, chat_id: int, d: PendingDelivery) -> bool:
@@ -129,6 +132,7 @@ class TelegramNotifier:
                     reply_markup=alert_buttons(d.alert) if index == len(parts) - 1 else None,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
+                self._sent(chat_id)
                 if index < len(parts) - 1:
                     done = index + 1
                     await self._db(lambda s, n=done: mark_progress(s, d.id, n))  # type: ignore[misc]

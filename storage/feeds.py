@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlmodel import Session
 
 from storage.models import feed_t, sighting_t
@@ -14,6 +14,7 @@ from storage.records import FeedDef, FeedHealth, FeedState
 
 __all__ = [
     "active_feeds",
+    "claim_feed",
     "feed_health",
     "feed_state",
     "record_failure",
@@ -112,8 +113,32 @@ def record_success(
             consecutive_failures=0,
             polls_total=feed_t.c.polls_total + 1,
             next_poll_at=next_poll_at,
+            lease_owner=None,
+            lease_until=None,
         )
     )
+
+
+def claim_feed(
+    session: Session, feed_id: int, *, owner: str, now: datetime, lease: timedelta, early: timedelta
+) -> bool:
+    """Take the feed's poll for ``owner`` if it is due (within ``early``) and nobody holds it.
+
+    One conditional UPDATE: on PostgreSQL a second worker racing for the same row re-checks the
+    condition after the first commits and finds the lease taken; an expired lease (a worker that
+    died mid-poll) is simply taken over.
+    """
+    done = session.execute(
+        update(feed_t)
+        .where(
+            feed_t.c.id == feed_id,
+            feed_t.c.active.is_(True),
+            or_(feed_t.c.lease_until.is_(None), feed_t.c.lease_until < now),
+            or_(feed_t.c.next_poll_at.is_(None), feed_t.c.next_poll_at <= now + early),
+        )
+        .values(lease_owner=owner, lease_until=now + lease)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 def record_failure(
@@ -130,6 +155,8 @@ def record_failure(
             failures_total=feed_t.c.failures_total + 1,
             polls_total=feed_t.c.polls_total + 1,
             next_poll_at=next_poll_at,
+            lease_owner=None,
+            lease_until=None,
         )
     )
 

@@ -60,6 +60,9 @@ class Feed(SQLModel, table=True):
     failures_total: int = 0
     polls_total: int = 0
     next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Several workers share the feeds: one holds a poll's lease, a dead one's lease expires.
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Story(SQLModel, table=True):
@@ -210,6 +213,8 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 signal_t: Table = Signal.__table__  # type: ignore[attr-defined]

@@ -62,8 +62,8 @@ async def test_etag_and_last_modified_round_trip(
     )
     fid = add_feed("f", url)
 
-    first = await poller.poll(fid)
-    second = await poller.poll(fid)
+    first = await poller.poll(fid, force=True)
+    second = await poller.poll(fid, force=True)
 
     assert (first.status, first.new_items) == ("new", 2)
     assert second.status == "not_modified"
@@ -79,8 +79,8 @@ async def test_identical_body_is_not_parsed_again(
 ) -> None:
     fid = add_feed("f", feed_server.route("/f.xml", FEED))  # no validators: a plain 200 each time
 
-    await poller.poll(fid)
-    again = await poller.poll(fid)
+    await poller.poll(fid, force=True)
+    again = await poller.poll(fid, force=True)
 
     assert again.status == "unchanged"
     assert again.entries == 0
@@ -91,7 +91,7 @@ async def test_changed_body_stores_only_the_new_entry(
     feed_server: FeedServer, poller: Poller, add_feed: AddFeed, engine: Engine
 ) -> None:
     fid = add_feed("f", feed_server.route("/f.xml", FEED))
-    await poller.poll(fid)
+    await poller.poll(fid, force=True)
     feed_server.route(
         "/f.xml",
         rss(
@@ -100,7 +100,7 @@ async def test_changed_body_stores_only_the_new_entry(
             ("Dutch widen ASML servicing licence rule", "https://news.example/asml"),
         ),
     )
-    outcome = await poller.poll(fid)
+    outcome = await poller.poll(fid, force=True)
 
     assert (outcome.status, outcome.entries, outcome.new_items) == ("new", 3, 1)
     assert _count(engine, item_t) == 3
@@ -132,9 +132,9 @@ async def test_failure_backs_off_and_is_recorded(
     body = route.pop("body", FEED)
     fid = add_feed("bad", feed_server.route("/bad.xml", body, **route), interval_s=300)
 
-    first = await poller.poll(fid)
-    second = await poller.poll(fid)
-    third = await poller.poll(fid)
+    first = await poller.poll(fid, force=True)
+    second = await poller.poll(fid, force=True)
+    third = await poller.poll(fid, force=True)
 
     assert first.status == "error"
     assert first.error is not None
@@ -154,10 +154,10 @@ async def test_recovery_resets_the_failure_count(
     feed_server: FeedServer, poller: Poller, add_feed: AddFeed, engine: Engine
 ) -> None:
     fid = add_feed("f", feed_server.route("/f.xml", b"", status=503))
-    await poller.poll(fid)
+    await poller.poll(fid, force=True)
     feed_server.route("/f.xml", FEED)
 
-    outcome = await poller.poll(fid)
+    outcome = await poller.poll(fid, force=True)
 
     assert outcome.status == "new"
     with Session(engine) as s:
@@ -173,7 +173,7 @@ async def test_retry_after_is_honoured(
         "busy", feed_server.route("/busy", b"", status=429, headers={"Retry-After": "3600"})
     )
 
-    outcome = await poller.poll(fid)
+    outcome = await poller.poll(fid, force=True)
 
     assert outcome.error is not None
     assert outcome.error.startswith("http 429")
@@ -188,7 +188,7 @@ async def test_gzip_and_redirects_are_followed(
         "moved", feed_server.route("/old", b"", status=301, headers={"Location": "/real.xml"})
     )
 
-    outcome = await poller.poll(fid)
+    outcome = await poller.poll(fid, force=True)
 
     assert (outcome.status, outcome.new_items) == ("new", 2)
     assert feed_server.hits_for("/real.xml")[0].headers["accept-encoding"].startswith("gzip")
@@ -199,7 +199,7 @@ async def test_redirect_loop_is_a_failure(
 ) -> None:
     fid = add_feed("loop", feed_server.route("/a", b"", status=302, headers={"Location": "/a"}))
 
-    outcome = await poller.poll(fid)
+    outcome = await poller.poll(fid, force=True)
 
     assert outcome.error is not None
     assert outcome.error.startswith("redirects")
@@ -211,7 +211,7 @@ async def test_slow_drip_cannot_hold_a_poll(
     # Each byte arrives well within the read timeout; the whole never does.
     fid = add_feed("drip", feed_server.route("/drip", FEED, drip=0.05))
 
-    outcome = await poller.poll(fid)
+    outcome = await poller.poll(fid, force=True)
 
     assert outcome.error is not None
     assert outcome.error.startswith("timeout")
@@ -228,10 +228,47 @@ async def test_a_bad_feed_does_not_delay_the_others(
     start = loop.time()
 
     async def poll(fid: int) -> None:
-        outcome = await poller.poll(fid)
+        outcome = await poller.poll(fid, force=True)
         done[outcome.feed] = loop.time() - start
 
     await asyncio.gather(*(poll(f) for f in [slow, broken, *good]))
 
     assert all(done[f"good{i}"] < done["slow"] for i in range(3))
     assert _count(engine, item_t) == 2  # three good feeds, same two stories
+
+
+async def test_a_feed_is_polled_by_one_worker_at_a_time(
+    feed_server: FeedServer, add_feed: AddFeed, engine: Engine, clock: FakeClock
+) -> None:
+    fid = add_feed("f", feed_server.route("/f.xml", FEED, delay=0.5), interval_s=300)
+    limits = FetchLimits(read_timeout=5.0)
+    async with make_client(limits) as client:
+        one = Poller(engine, Fetcher(client, limits), clock=clock, owner="worker-1")
+        two = Poller(engine, Fetcher(client, limits), clock=clock, owner="worker-2")
+        try:
+            first, second = await asyncio.gather(one.poll(fid), two.poll(fid))
+            not_due = await two.poll(fid)
+            clock.advance(seconds=301)
+            due = await two.poll(fid)
+        finally:
+            one.close()
+            two.close()
+    assert sorted([first.status, second.status]) == ["new", "skipped"]
+    assert not_due.status == "skipped"
+    assert due.status in ("unchanged", "not_modified")
+    assert len(feed_server.hits_for("/f.xml")) == 2
+
+
+async def test_a_dead_workers_lease_is_taken_over(
+    feed_server: FeedServer, add_feed: AddFeed, engine: Engine, clock: FakeClock, poller: Poller
+) -> None:
+    from storage.feeds import claim_feed
+
+    fid = add_feed("f", feed_server.route("/f.xml", FEED))
+    with Session(engine) as s, s.begin():  # a worker took the feed, then died
+        assert claim_feed(
+            s, fid, owner="dead", now=clock.now, lease=timedelta(minutes=5), early=timedelta(0)
+        )
+    assert (await poller.poll(fid, force=True)).status == "skipped"
+    clock.advance(minutes=6)
+    assert (await poller.poll(fid, force=True)).status == "new"
