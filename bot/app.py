@@ -19,7 +19,7 @@ from bot.feeds_config import load_feeds
 from bot.fetch import Fetcher, FetchLimits, make_client
 from bot.ingest import poll_feeds
 from bot.notify import CONSOLE, deliver_console
-from bot.poller import Clock, Poller, PollOutcome, utcnow
+from bot.poller import Clock, Poller, PollOutcome, release_dead_leases, utcnow, worker_id
 from bot.rulebook import Rulebook
 from bot.scheduler import FeedScheduler, ScheduledFeed
 from bot.settings import Settings
@@ -48,11 +48,14 @@ class RunResult:
     delivered: int = 0
 
 
-def _sync(engine: Engine, settings: Settings) -> list[ScheduledFeed]:
+def _sync(engine: Engine, settings: Settings, me: str) -> list[ScheduledFeed]:
     defs = load_feeds(settings.feeds)
     with Session(engine) as session, session.begin():
         sync_feeds(session, defs, deactivate_others=True)
+        freed = release_dead_leases(session, me)
         states = active_feeds(session)
+    if freed:
+        log.info("released the leases of %d dead worker(s) on this host", len(freed))
     return [
         ScheduledFeed(
             s.id, s.name, s.interval_s, s.next_poll_at if s.consecutive_failures else None
@@ -108,7 +111,8 @@ class Pipeline:
 
 async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunResult:
     """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM."""
-    feeds = _sync(engine, settings)
+    me = worker_id()
+    feeds = _sync(engine, settings, me)
     rulebook = Rulebook(settings.rules_dir, utcnow())
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     chats = sorted({*settings.allowed_chats, *settings.admins})
@@ -116,7 +120,7 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
     evaluator = Evaluator(rulebook, chat_router(chats) if token else [CONSOLE])
     limits = FetchLimits(max_bytes=settings.max_feed_bytes, concurrency=settings.fetch_concurrency)
     async with make_client(limits) as client:
-        poller = Poller(engine, Fetcher(client, limits))
+        poller = Poller(engine, Fetcher(client, limits), owner=me)
         pipeline = Pipeline(engine, poller, rulebook, evaluator)
         try:
             if once:
@@ -136,7 +140,7 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
                 )
                 app = build_application(token, deps, base_url=settings.telegram_api_url)
                 async with app:
-                    pipeline.telegram = TelegramNotifier(app.bot, engine, poller.in_db)
+                    pipeline.telegram = TelegramNotifier(app.bot, engine, poller.in_db, owner=me)
                     await app.start()
                     await register_commands(app)
                     assert app.updater is not None

@@ -21,11 +21,12 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPrevie
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
-from bot.poller import Clock, utcnow
+from bot.poller import Clock, utcnow, worker_id
 from bot.routing import target_chat
 from bot.tg_html import split_html
 from bot.tg_render import alert_html
 from storage.chats import pause_chat
+from storage.leases import release_ids
 from storage.outbox import (
     PendingDelivery,
     StoredAlert,
@@ -45,6 +46,8 @@ CHAT_PREFIX = "chat:"
 # Telegram's advice: about one message a second to one chat; a margin for clock and network.
 PER_CHAT_GAP_S = 1.05
 MAX_BACKOFF_S = 300
+# Deliveries claimed per pass: a group takes 20 a minute, so 60 fit well inside the lease.
+PASS = 60
 T = TypeVar("T")
 RunDb = Callable[[Callable[[], T]], Awaitable[T]]
 
@@ -71,8 +74,10 @@ class TelegramNotifier:
         clock: Clock = utcnow,
         rng: random.Random | None = None,
         per_chat_gap: float = PER_CHAT_GAP_S,
+        owner: str | None = None,
     ) -> None:
         self.bot = bot
+        self.owner = owner or worker_id()
         self.per_chat_gap = per_chat_gap
         self.db = db
         self._run_db = run_db
@@ -92,7 +97,9 @@ class TelegramNotifier:
         """Send what is due; chats in parallel, each chat's alerts in order."""
         async with self._lock:  # one pass at a time, or two could send the same delivery
             due = await self._db(
-                lambda s: due_deliveries(s, target_prefix=CHAT_PREFIX, now=self.clock(), limit=200)
+                lambda s: due_deliveries(
+                    s, target_prefix=CHAT_PREFIX, now=self.clock(), limit=PASS, owner=self.owner
+                )
             )
             assert isinstance(due, list)
             by_chat: dict[str, list[PendingDelivery]] = {}
@@ -104,9 +111,12 @@ class TelegramNotifier:
     async def _chat(self, target: str, deliveries: list[PendingDelivery]) -> int:
         chat_id = target_chat(target)
         sent = 0
-        for d in deliveries:
+        for index, d in enumerate(deliveries):
             if not await self._send(chat_id, d):
-                break  # later alerts wait for this one: order per chat
+                # Later alerts wait for this one (order per chat); give back their claims.
+                rest = [later.id for later in deliveries[index + 1 :]]
+                await self._db(lambda s, ids=rest: release_ids(s, ids))  # type: ignore[misc]
+                break
             sent += 1
         return sent
 

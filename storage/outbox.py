@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlmodel import Session
 
 from storage.models import alert_t, delivery_t
@@ -27,6 +27,10 @@ __all__ = [
     "recent_alerts",
     "story_alerted",
 ]
+
+
+# Longer than one pass can spend on a chat (a group gets 20 messages a minute).
+DELIVERY_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +121,19 @@ def add_alert(
 
 
 def due_deliveries(
-    session: Session, *, target_prefix: str, now: datetime, limit: int = 50
+    session: Session,
+    *,
+    target_prefix: str,
+    now: datetime,
+    limit: int = 50,
+    owner: str = "",
+    lease: timedelta = DELIVERY_LEASE,
 ) -> list[PendingDelivery]:
-    """Pending deliveries whose time has come, oldest alert first.
+    """Claim pending deliveries whose time has come, oldest alert first, for ``owner``.
 
-    A delivery waits while an older one to the same target is backing off (after a 429, say):
-    each chat gets its alerts in order.
+    A delivery waits while an older one to the same target is backing off (after a 429, say)
+    or is held by another worker: each chat gets its alerts in order. The claim is a lease, so
+    a worker that dies mid-send leaves its deliveries to the others once the lease expires.
     """
     earlier = delivery_t.alias("earlier")
     blocked = (
@@ -131,7 +142,8 @@ def due_deliveries(
             earlier.c.target == delivery_t.c.target,
             earlier.c.status == "pending",
             earlier.c.alert_id < delivery_t.c.alert_id,
-            earlier.c.next_attempt_at > now,  # due ones come first in this same batch
+            # due, unheld ones come first in this same batch
+            or_(earlier.c.next_attempt_at > now, earlier.c.lease_until > now),
         )
         .exists()
     )
@@ -148,6 +160,7 @@ def due_deliveries(
             delivery_t.c.status == "pending",
             delivery_t.c.next_attempt_at <= now,
             delivery_t.c.target.startswith(target_prefix),
+            or_(delivery_t.c.lease_until.is_(None), delivery_t.c.lease_until <= now),
             ~blocked,
         )
         .order_by(delivery_t.c.alert_id, delivery_t.c.id)
@@ -155,10 +168,17 @@ def due_deliveries(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=delivery_t, skip_locked=True)
-    return [
+    due = [
         PendingDelivery(row[0], row[1], row[2], row[3], StoredAlert(*row[4:]))
         for row in session.execute(query)
     ]
+    if due:
+        session.execute(
+            update(delivery_t)
+            .where(delivery_t.c.id.in_([d.id for d in due]))
+            .values(lease_owner=owner[:100] or None, lease_until=now + lease)
+        )
+    return due
 
 
 def mark_progress(session: Session, delivery_id: int, parts_sent: int) -> None:
@@ -172,7 +192,14 @@ def mark_sent(session: Session, delivery_id: int, now: datetime) -> None:
     session.execute(
         update(delivery_t)
         .where(delivery_t.c.id == delivery_id)
-        .values(status="sent", sent_at=now, attempts=delivery_t.c.attempts + 1, last_error=None)
+        .values(
+            status="sent",
+            sent_at=now,
+            attempts=delivery_t.c.attempts + 1,
+            last_error=None,
+            lease_owner=None,
+            lease_until=None,
+        )
     )
 
 
@@ -186,6 +213,8 @@ def mark_retry(
             attempts=delivery_t.c.attempts + 1,
             next_attempt_at=next_attempt_at,
             last_error=error[:500],
+            lease_owner=None,
+            lease_until=None,
         )
     )
 
@@ -194,7 +223,13 @@ def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
     session.execute(
         update(delivery_t)
         .where(delivery_t.c.id == delivery_id)
-        .values(status="failed", attempts=delivery_t.c.attempts + 1, last_error=error[:500])
+        .values(
+            status="failed",
+            attempts=delivery_t.c.attempts + 1,
+            last_error=error[:500],
+            lease_owner=None,
+            lease_until=None,
+        )
     )
 
 

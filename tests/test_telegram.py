@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot.evaluate import Evaluator, chat_router
 from bot.logs import setup_logging
+from bot.poller import release_dead_leases
 from bot.rulebook import Rulebook
 from bot.tg_bot import BotDeps, build_application, register_commands
 from bot.tg_delivery import TelegramNotifier
@@ -209,6 +210,8 @@ async def test_a_restart_mid_delivery_loses_nothing(
     await asyncio.sleep(0.2)  # a write already handed to the database thread may still land
 
     fresh = TelegramNotifier(tg.app.bot, engine, run_db, clock=clock, per_chat_gap=0.01)
+    with Session(engine) as s, s.begin():  # what a restarted process does first
+        assert release_dead_leases(s, fresh.owner) == [tg.notifier.owner]
     await fresh.deliver_due()
 
     got = [int(t.split("queued ")[1].split()[0]) for t in texts(emu, GROUP)]
