@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
@@ -18,6 +19,7 @@ from bot.evaluate import EvalSummary, Evaluator, chat_router
 from bot.feeds_config import load_feeds
 from bot.fetch import Fetcher, FetchLimits, make_client
 from bot.ingest import poll_feeds
+from bot.leader import Leadership
 from bot.notify import CONSOLE, deliver_console
 from bot.poller import Clock, Poller, PollOutcome, release_dead_leases, utcnow, worker_id
 from bot.rulebook import Rulebook
@@ -27,7 +29,7 @@ from bot.tg_bot import BotDeps, build_application, register_commands
 from bot.tg_delivery import TelegramNotifier
 from storage.feeds import active_feeds, sync_feeds
 
-__all__ = ["Pipeline", "RunResult", "run"]
+__all__ = ["ROLES", "Pipeline", "RunResult", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +111,20 @@ class Pipeline:
         await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
 
 
-async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunResult:
-    """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM."""
+ROLES = ("all", "poller", "notifier", "bot")
+# How often a process without the bot lock tries to take it over.
+LEADER_S = 10
+
+
+async def run(
+    engine: Engine, settings: Settings, *, once: bool = False, role: str = "all"
+) -> RunResult:
+    """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM.
+
+    ``role`` splits the work between processes sharing one database: ``poller`` polls and
+    evaluates, ``notifier`` delivers the outbox, ``bot`` answers Telegram (one process at a
+    time, by advisory lock), ``all`` does everything.
+    """
     me = worker_id()
     feeds = _sync(engine, settings, me)
     rulebook = Rulebook(settings.rules_dir, utcnow())
@@ -127,10 +141,11 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
                 outcomes = await poll_feeds(poller, [f.id for f in feeds])
                 evaluation = await pipeline.evaluate()
                 return RunResult(outcomes, evaluation, await pipeline.deliver())
-            await pipeline.evaluate()  # whatever a crash or `ingest` left pending
-            if token is None:
-                await _serve(pipeline, feeds)
-            else:
+            polls = role in ("all", "poller")
+            if polls:
+                await pipeline.evaluate()  # whatever a crash or `ingest` left pending
+            app = None
+            if token is not None and role != "poller":
                 deps = BotDeps(
                     engine,
                     poller.in_db,
@@ -139,23 +154,63 @@ async def run(engine: Engine, settings: Settings, *, once: bool = False) -> RunR
                     frozenset(settings.admins),
                 )
                 app = build_application(token, deps, base_url=settings.telegram_api_url)
-                async with app:
-                    pipeline.telegram = TelegramNotifier(app.bot, engine, poller.in_db, owner=me)
-                    await app.start()
-                    await register_commands(app)
-                    assert app.updater is not None
-                    await app.updater.start_polling(drop_pending_updates=False)
-                    try:
-                        await _serve(pipeline, feeds)
-                    finally:
-                        await app.updater.stop()
-                        await app.stop()
+            elif token is None and role == "bot":
+                log.warning("role bot without THESISWATCH_TELEGRAM_TOKEN: nothing to answer")
+            async with AsyncExitStack() as stack:
+                if app is not None:
+                    await stack.enter_async_context(app)
+                    if role in ("all", "notifier"):
+                        pipeline.telegram = TelegramNotifier(
+                            app.bot, engine, poller.in_db, owner=me
+                        )
+                bot = _Bot(app, Leadership(engine)) if app and role in ("all", "bot") else None
+                await _serve(
+                    pipeline,
+                    feeds if polls else [],
+                    deliver=role in ("all", "notifier"),
+                    evaluate=polls,
+                    bot=bot,
+                )
             return RunResult([])
         finally:
             poller.close()
 
 
-async def _serve(pipeline: Pipeline, feeds: list[ScheduledFeed]) -> None:
+@dataclass(slots=True)
+class _Bot:
+    """Telegram polling and commands, started only while this process holds the lock."""
+
+    app: Any
+    leadership: Leadership
+    running: bool = False
+
+    async def step(self) -> None:
+        held = await asyncio.to_thread(self.leadership.try_acquire)
+        if held and not self.running:
+            await self.app.start()
+            await register_commands(self.app)
+            await self.app.updater.start_polling(drop_pending_updates=False)
+            self.running = True
+        elif not held and self.running:
+            log.error("bot lock lost: stopping Telegram polling")
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self.running:
+            await self.app.updater.stop()
+            await self.app.stop()
+            self.running = False
+        await asyncio.to_thread(self.leadership.release)
+
+
+async def _serve(
+    pipeline: Pipeline,
+    feeds: list[ScheduledFeed],
+    *,
+    deliver: bool,
+    evaluate: bool,
+    bot: _Bot | None,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -165,9 +220,14 @@ async def _serve(pipeline: Pipeline, feeds: list[ScheduledFeed]) -> None:
     every = partial(
         scheduler.scheduler.add_job, max_instances=1, coalesce=True, misfire_grace_time=30
     )
-    every(pipeline.tracked(pipeline.evaluate), IntervalTrigger(seconds=TICK_S), id="evaluate")
+    if evaluate:
+        every(pipeline.tracked(pipeline.evaluate), IntervalTrigger(seconds=TICK_S), id="evaluate")
     every(pipeline.tracked(pipeline.reload_rules), IntervalTrigger(seconds=RELOAD_S), id="reload")
-    every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
+    if deliver:
+        every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
+    if bot is not None:
+        await bot.step()
+        every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")
     scheduler.start()
     log.info(
         "polling %d feeds; rules %s from %s; Ctrl-C or SIGTERM stops",
@@ -185,3 +245,5 @@ async def _serve(pipeline: Pipeline, feeds: list[ScheduledFeed]) -> None:
         # Jobs already running finish their writes; nothing new starts.
         if pipeline.inflight:
             await asyncio.wait(set(pipeline.inflight), timeout=30)
+        if bot is not None:
+            await bot.stop()

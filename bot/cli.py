@@ -47,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings()
     setup_logging(settings.log_level, _secrets(settings))
-    result = asyncio.run(run(_engine(settings), settings, once=args.once))
+    result = asyncio.run(run(_engine(settings), settings, once=args.once, role=args.role))
     if args.once:
         for o in result.outcomes:
             detail = o.error or f"{o.entries} entries, {o.new_items} new"
@@ -220,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="poll the configured feeds on schedule until stopped")
     p.add_argument("--once", action="store_true", help="poll every feed once, then exit")
+    p.add_argument(
+        "--role",
+        choices=("all", "poller", "notifier", "bot"),
+        default="all",
+        help="the share of the work this process takes when several share one database",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("ingest", help="put feed files or folders through the pipeline")
