@@ -51,7 +51,7 @@ class RunResult:
 
 
 def _sync(engine: Engine, settings: Settings, me: str) -> list[ScheduledFeed]:
-    defs = load_feeds(settings.feeds)
+    defs = load_feeds(settings.feeds, min_interval=settings.min_feed_interval)
     with Session(engine) as session, session.begin():
         sync_feeds(session, defs, deactivate_others=True)
         freed = release_dead_leases(session, me)
@@ -106,6 +106,14 @@ class Pipeline:
         if self.telegram is not None:
             return await self.telegram.deliver_due()
         return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+
+    async def free_dead_leases(self) -> None:
+        def free() -> None:
+            with Session(self.db) as session, session.begin():
+                for owner in release_dead_leases(session, self.poller.owner):
+                    log.warning("released the leases of %s, a worker that died", owner)
+
+        await self.poller.in_db(free)
 
     async def reload_rules(self) -> None:
         await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
@@ -223,6 +231,9 @@ async def _serve(
     if evaluate:
         every(pipeline.tracked(pipeline.evaluate), IntervalTrigger(seconds=TICK_S), id="evaluate")
     every(pipeline.tracked(pipeline.reload_rules), IntervalTrigger(seconds=RELOAD_S), id="reload")
+    every(
+        pipeline.tracked(pipeline.free_dead_leases), IntervalTrigger(seconds=LEADER_S), id="leases"
+    )
     if deliver:
         every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
     if bot is not None:

@@ -38,7 +38,9 @@ def parse_duration(value: object) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _feed(node: object, where: Mark, base: Path, problems: list[Problem]) -> FeedDef | None:
+def _feed(
+    node: object, where: Mark, base: Path, problems: list[Problem], min_interval: int
+) -> FeedDef | None:
     if not isinstance(node, LocatedMap):
         problems.append(Problem(where, "each feed must be a mapping with name, url and tier"))
         return None
@@ -65,8 +67,9 @@ def _feed(node: object, where: Mark, base: Path, problems: list[Problem]) -> Fee
     if "interval" in node:
         try:
             interval = parse_duration(node["interval"])
-            if interval < MIN_INTERVAL:
-                raise ValueError(f"interval must be at least {MIN_INTERVAL // 60}m")
+            if interval < min_interval:
+                shown = f"{min_interval // 60}m" if min_interval % 60 == 0 else f"{min_interval}s"
+                raise ValueError(f"interval must be at least {shown}")
         except ValueError as exc:
             errors.append(Problem(node.mark_of("interval"), str(exc)))
     topics = node.get("topics", [])
@@ -94,7 +97,9 @@ def _resolve(url: str, base: Path) -> str | None:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
-def parse_feeds(text: str, file: str, base: Path) -> list[FeedDef]:
+def parse_feeds(
+    text: str, file: str, base: Path, *, min_interval: int = MIN_INTERVAL
+) -> list[FeedDef]:
     """Feeds from the YAML ``text``; raises :class:`YamlError` with every problem found."""
     doc = parse_yaml(text, file)
     top = Mark(file, 1, 1)
@@ -120,7 +125,7 @@ def parse_feeds(text: str, file: str, base: Path) -> list[FeedDef]:
                     )
                     continue
                 seen[name] = node.mark_of("name")
-            feed = _feed(node, items.mark_of(index), base, problems)
+            feed = _feed(node, items.mark_of(index), base, problems, min_interval)
             if feed is not None:
                 feeds.append(feed)
     if problems:
@@ -128,10 +133,10 @@ def parse_feeds(text: str, file: str, base: Path) -> list[FeedDef]:
     return feeds
 
 
-def load_feeds(path: Path) -> list[FeedDef]:
+def load_feeds(path: Path, *, min_interval: int = MIN_INTERVAL) -> list[FeedDef]:
     """Read and parse a feeds file; local feed paths are relative to the file's folder."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlError([Problem(Mark(str(path), 1, 1), f"cannot read: {exc}")]) from None
-    return parse_feeds(text, str(path), path.parent)
+    return parse_feeds(text, str(path), path.parent, min_interval=min_interval)

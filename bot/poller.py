@@ -45,9 +45,9 @@ Status = Literal["new", "not_modified", "unchanged", "error", "skipped"]
 T = TypeVar("T")
 
 
-# Longer than any poll can take (fetch timeout plus parsing and storing): a lease older than
+# Longer than any poll can take (60 s fetch cap plus parsing and storing): a lease older than
 # this belongs to a worker that died.
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=2)
 FOREVER = timedelta(days=36500)
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     max_feed_bytes: int = Field(10 * 1024 * 1024, gt=0, description="body-size cap per fetch")
     fetch_concurrency: int = Field(20, ge=1, le=500, description="fetches in flight overall")
+    min_feed_interval: int = Field(
+        60, ge=1, description="shortest feed interval the feeds file may ask for, in seconds"
+    )
 
     _split_ids = field_validator("allowed_chats", "admins", mode="before")(_id_list)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, func, insert, or_, select, text, update
 from sqlmodel import Session
 
 from storage.models import feed_t, sighting_t
@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 _ERROR_CHARS = 500
+SYNC_LOCK = 0x74_68_65_73_69_66
 
 
 def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: bool) -> list[int]:
@@ -31,6 +32,9 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
     A changed URL forgets the old conditional-GET state: its ETag means nothing to a new server.
     """
     defs = list(defs)
+    if session.get_bind().dialect.name == "postgresql":
+        # Workers starting together sync one at a time; the others find the rows in place.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SYNC_LOCK})
     existing = (
         {
             row.name: row
