@@ -1,0 +1,161 @@
+"""The operations endpoint: ``/healthz`` for orchestrators, ``/metrics`` for Prometheus.
+
+A small aiohttp server on its own port, inside the running process's event loop. Nothing it
+answers carries a secret: health reports fixed reason strings and exception class names (a
+driver's message can quote a connection string), metrics carry bounded labels only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+from prometheus_client.exposition import choose_encoder
+from sqlalchemy import Engine, text
+
+from bot.metrics import Metrics
+
+__all__ = ["DbCheck", "OpsServer", "engine_check"]
+
+log = logging.getLogger(__name__)
+
+DbCheck = Callable[[], Awaitable[object]]
+"""Raises (or times out) when the database cannot answer; the result is ignored."""
+
+
+def engine_check(engine: Engine) -> DbCheck:
+    """``SELECT 1`` on a thread of its own: the pipeline's database thread may be busy."""
+
+    def ping() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    async def check() -> None:
+        await asyncio.to_thread(ping)
+
+    return check
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OpsServer:
+    """``async with OpsServer(metrics, engine_check(engine), port=8080) as ops: ...``.
+
+    ``/healthz`` is 200 while the database answers within ``db_timeout`` and a poll has
+    succeeded within ``max_poll_age`` (counted from start-up until the first one); ``None``
+    skips the poll check, for processes that do not poll. Otherwise 503 with the reasons.
+    """
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        db_check: DbCheck,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        max_poll_age: timedelta | None = timedelta(minutes=30),
+        db_timeout: float = 5.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.metrics = metrics
+        self.host = host
+        self.port = port
+        self.max_poll_age = max_poll_age
+        self._db_check = db_check
+        self._db_timeout = db_timeout
+        self._clock = clock
+        self._started_at = clock()
+        self._runner: web.AppRunner | None = None
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        """The status code and body ``/healthz`` answers."""
+        reasons: list[str] = []
+        db = "ok"
+        try:
+            await asyncio.wait_for(self._db_check(), self._db_timeout)
+        except TimeoutError:
+            db = "timeout"
+        except Exception as exc:  # any driver error is an unhealthy database, never a 500
+            db = f"error: {type(exc).__name__}"
+            log.warning("health check: database unavailable: %s", exc)
+        if db != "ok":
+            reasons.append(f"database {db}")
+        last = self.metrics.last_poll_ok
+        if self.max_poll_age is not None:
+            since = last or self._started_at
+            if self._clock() - since > self.max_poll_age:
+                limit = int(self.max_poll_age.total_seconds())
+                reasons.append(
+                    f"no successful poll for over {limit}s"
+                    if last is None
+                    else f"last successful poll older than {limit}s"
+                )
+        body: dict[str, Any] = {
+            "status": "fail" if reasons else "ok",
+            "rules": self.metrics.rules_version,
+            "last_poll_ok": last.isoformat() if last else None,
+            "db": db,
+        }
+        if reasons:
+            body["reason"] = "; ".join(reasons)
+        return (503 if reasons else 200), body
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        status, body = await self.health()
+        return web.json_response(body, status=status, headers={"Cache-Control": "no-store"})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        # Collecting is a walk over in-memory values: cheap enough for the event loop.
+        return web.Response(
+            body=encoder(self.metrics.registry), headers={"Content-Type": content_type}
+        )
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def start(self) -> None:
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._started_at = self._clock()
+        # Port 0 asks the OS for one: report the real one.
+        self.port = int(runner.addresses[0][1])
+        log.info("ops server on http://%s:%d (/healthz, /metrics)", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
