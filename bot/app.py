@@ -22,6 +22,7 @@ from bot.ingest import poll_feeds
 from bot.leader import Leadership
 from bot.notify import CONSOLE, deliver_console
 from bot.poller import Clock, Poller, PollOutcome, release_dead_leases, utcnow, worker_id
+from bot.retention import prune_old
 from bot.rulebook import Rulebook
 from bot.scheduler import FeedScheduler, ScheduledFeed
 from bot.settings import Settings
@@ -115,6 +116,10 @@ class Pipeline:
 
         await self.poller.in_db(free)
 
+    async def prune(self, days: int) -> None:
+        thesis = self.rulebook.engine.ruleset.thesis
+        await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
+
     async def reload_rules(self) -> None:
         await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
 
@@ -122,6 +127,7 @@ class Pipeline:
 ROLES = ("all", "poller", "notifier", "bot")
 # How often a process without the bot lock tries to take it over.
 LEADER_S = 10
+PRUNE_H = 6
 
 
 async def run(
@@ -178,6 +184,7 @@ async def run(
                     deliver=role in ("all", "notifier"),
                     evaluate=polls,
                     bot=bot,
+                    retention_days=settings.retention_days if polls else 0,
                 )
             return RunResult([])
         finally:
@@ -218,6 +225,7 @@ async def _serve(
     deliver: bool,
     evaluate: bool,
     bot: _Bot | None,
+    retention_days: int = 0,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -236,6 +244,12 @@ async def _serve(
     )
     if deliver:
         every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
+    if retention_days:
+        every(
+            pipeline.tracked(partial(pipeline.prune, retention_days)),
+            IntervalTrigger(hours=PRUNE_H),
+            id="retention",
+        )
     if bot is not None:
         await bot.step()
         every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")

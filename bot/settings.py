@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     max_feed_bytes: int = Field(10 * 1024 * 1024, gt=0, description="body-size cap per fetch")
     fetch_concurrency: int = Field(20, ge=1, le=500, description="fetches in flight overall")
+    retention_days: int = Field(
+        90, ge=0, description="prune items and deliveries older than this; 0 keeps everything"
+    )
     min_feed_interval: int = Field(
         60, ge=1, description="shortest feed interval the feeds file may ask for, in seconds"
     )

@@ -1,0 +1,38 @@
+"""The retention job: prune what is past its age, keeping what the board still stands on."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from rules import Thesis
+from storage.retention import Pruned, prune
+from storage.signals import load_board
+
+__all__ = ["prune_old"]
+
+log = logging.getLogger(__name__)
+
+
+def prune_old(db: Engine, thesis: Thesis, now: datetime, days: int) -> Pruned:
+    """One transaction; the board's evidence items survive whatever their age."""
+    with Session(db) as session, session.begin():
+        stored = load_board(session, thesis.name)  # locks the board row: no evaluation races
+        keep = {
+            int(e["item"])
+            for leg in (stored[0].get("legs", []) if stored else [])
+            for e in leg.get("evidence", [])
+        }
+        pruned = prune(session, before=now - timedelta(days=days), keep_items=keep)
+    if pruned.items or pruned.deliveries:
+        log.info(
+            "retention: pruned %d items, %d deliveries, %d stories older than %d days",
+            pruned.items,
+            pruned.deliveries,
+            pruned.stories,
+            days,
+        )
+    return pruned
