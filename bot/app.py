@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,7 +22,9 @@ from bot.feeds_config import load_feeds
 from bot.fetch import Fetcher, FetchLimits, make_client
 from bot.ingest import poll_feeds
 from bot.leader import Leadership
+from bot.metrics import Metrics
 from bot.notify import CONSOLE, deliver_console
+from bot.ops_server import OpsServer, engine_check
 from bot.poller import Clock, Poller, PollOutcome, release_dead_leases, utcnow, worker_id
 from bot.retention import prune_old
 from bot.rulebook import Rulebook
@@ -77,6 +81,7 @@ class Pipeline:
     evaluator: Evaluator
     clock: Clock = utcnow
     telegram: TelegramNotifier | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     # Jobs running now: a shutdown lets them finish their writes.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -95,13 +100,17 @@ class Pipeline:
         return job
 
     async def poll(self, feed_id: int) -> PollOutcome:
+        started = time.perf_counter()
         outcome = await self.poller.poll(feed_id)
+        self.metrics.record_poll(outcome, time.perf_counter() - started)
         if outcome.new_items:
             await self.evaluate()
         return outcome
 
     async def evaluate(self) -> EvalSummary:
-        return await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
+        summary = await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
+        self.metrics.record_evaluation(summary)
+        return summary
 
     async def deliver(self) -> int:
         if self.telegram is not None:
@@ -122,6 +131,7 @@ class Pipeline:
 
     async def reload_rules(self) -> None:
         await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
+        self.metrics.set_rules_version(self.rulebook.version)
 
 
 ROLES = ("all", "poller", "notifier", "bot")
@@ -171,11 +181,17 @@ async def run(
             elif token is None and role == "bot":
                 log.warning("role bot without THESISWATCH_TELEGRAM_TOKEN: nothing to answer")
             async with AsyncExitStack() as stack:
+                pipeline.metrics.set_rules_version(rulebook.version)
+                await _ops(stack, pipeline, settings, polls)
                 if app is not None:
                     await stack.enter_async_context(app)
                     if role in ("all", "notifier"):
                         pipeline.telegram = TelegramNotifier(
-                            app.bot, engine, poller.in_db, owner=me
+                            app.bot,
+                            engine,
+                            poller.in_db,
+                            owner=me,
+                            on_outcome=pipeline.metrics.record_delivery,
                         )
                 bot = _Bot(app, Leadership(engine)) if app and role in ("all", "bot") else None
                 await _serve(
@@ -189,6 +205,25 @@ async def run(
             return RunResult([])
         finally:
             poller.close()
+
+
+async def _ops(stack: AsyncExitStack, pipeline: Pipeline, settings: Settings, polls: bool) -> None:
+    """/healthz and /metrics; a taken port is logged, and the bot runs on without them."""
+    if settings.ops_port < 0:
+        return
+    server = OpsServer(
+        pipeline.metrics,
+        engine_check(pipeline.db),
+        host=settings.ops_host,
+        port=settings.ops_port,
+        max_poll_age=timedelta(seconds=settings.health_max_poll_age_s) if polls else None,
+    )
+    try:
+        await stack.enter_async_context(server)
+    except OSError as exc:
+        log.error("no /healthz or /metrics: %s:%d: %s", settings.ops_host, settings.ops_port, exc)
+        return
+    log.info("/healthz and /metrics on http://%s:%d", settings.ops_host, server.port)
 
 
 @dataclass(slots=True)

@@ -12,8 +12,8 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -52,6 +52,14 @@ T = TypeVar("T")
 RunDb = Callable[[Callable[[], T]], Awaitable[T]]
 
 
+class OnOutcome(Protocol):
+    """Told of every delivery's outcome (metrics)."""
+
+    def __call__(
+        self, outcome: Any, *, created_at: datetime | None = None, now: datetime | None = None
+    ) -> None: ...
+
+
 def alert_buttons(alert: StoredAlert) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
@@ -75,7 +83,9 @@ class TelegramNotifier:
         rng: random.Random | None = None,
         per_chat_gap: float = PER_CHAT_GAP_S,
         owner: str | None = None,
+        on_outcome: OnOutcome | None = None,
     ) -> None:
+        self._on_outcome = on_outcome
         self.bot = bot
         self.owner = owner or worker_id()
         self.per_chat_gap = per_chat_gap
@@ -147,6 +157,8 @@ class TelegramNotifier:
                     done = index + 1
                     await self._db(lambda s, n=done: mark_progress(s, d.id, n))  # type: ignore[misc]
             await self._db(lambda s: mark_sent(s, d.id, self.clock()))
+            if self._on_outcome:
+                self._on_outcome("sent", created_at=d.alert.created_at, now=self.clock())
             return True
         except RetryAfter as exc:
             wait = exc.retry_after
@@ -167,6 +179,8 @@ class TelegramNotifier:
             return False
 
     async def _retry(self, d: PendingDelivery, seconds: float, why: str) -> None:
+        if self._on_outcome:
+            self._on_outcome("retry")
         when = self.clock() + timedelta(seconds=seconds)
         log.warning("delivery %d to %s deferred %.0fs: %s", d.id, d.target, seconds, why)
         await self._db(lambda s: mark_retry(s, d.id, next_attempt_at=when, error=why))
@@ -175,6 +189,8 @@ class TelegramNotifier:
         self, chat_id: int, d: PendingDelivery, exc: Exception, *, pause: bool
     ) -> None:
         why = f"{type(exc).__name__}: {exc}"
+        if self._on_outcome:
+            self._on_outcome("failed")
         log.error("delivery %d to %s failed for good: %s", d.id, d.target, why)
 
         def record(session: Session) -> None:

@@ -144,3 +144,15 @@ MakeFeed = Callable[..., bytes]
 
 # PTB 22 warns on every RetryAfter unless told to use timedelta (the app sets it too, in bot/).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """CLI tests call setup_logging, which sets the root logger; put it back for the next test."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers

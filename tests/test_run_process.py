@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,24 @@ def _items(db: Path) -> int:
         return 0
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str) -> str:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                return str(resp.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_run_polls_then_stops_cleanly_on_a_signal(
     tmp_path: Path, feed_server: FeedServer, sig: signal.Signals
@@ -38,9 +59,11 @@ def test_run_polls_then_stops_cleanly_on_a_signal(
         f"  - {{name: b, url: '{feed_server.url('/b.xml')}', tier: press}}\n"
     )
     db = tmp_path / "run.db"
+    ops_port = _free_port()
     env = os.environ | {
         "THESISWATCH_DATABASE_URL": f"sqlite:///{db}",
         "THESISWATCH_FEEDS": str(feeds),
+        "THESISWATCH_OPS_PORT": str(ops_port),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run"],
@@ -55,6 +78,8 @@ def test_run_polls_then_stops_cleanly_on_a_signal(
         while _items(db) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
         assert _items(db) == 2, "both feeds are polled right after start"
+        health = _get(ops_port, "/healthz")
+        metrics = _get(ops_port, "/metrics")
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -62,6 +87,8 @@ def test_run_polls_then_stops_cleanly_on_a_signal(
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
+    assert json.loads(health)["status"] == "ok"
+    assert 'thesiswatch_feed_polls_total{status="new"} 2.0' in metrics
     assert "polling 2 feeds" in err
     assert "stopping" in err
     assert "Traceback" not in err

@@ -235,7 +235,7 @@ async def _stop(tg: Harness) -> None:
 async def _ask(emu: BotApiEmulator, chat: int, text: str, user: int = USER) -> str:
     before = len(emu.sent_to(chat))
     emu.push_message(chat, user, text)
-    await emu.wait_for(lambda: len(emu.sent_to(chat)) > before, timeout=10, what=text)
+    await emu.wait_for(lambda: len(emu.sent_to(chat)) > before, timeout=30, what=text)
     return emu.sent_to(chat)[-1].plain_text
 
 

@@ -30,6 +30,7 @@ def _worker(tmp: Path, url: str, feeds: Path, name: str) -> subprocess.Popen[str
     env = os.environ | {
         "THESISWATCH_DATABASE_URL": url,
         "THESISWATCH_FEEDS": str(feeds),
+        "THESISWATCH_OPS_PORT": "0",
         "THESISWATCH_RULES_DIR": str(make_rules_dir(tmp)),
         "THESISWATCH_MIN_FEED_INTERVAL": "1",
         "THESISWATCH_FETCH_CONCURRENCY": "50",
