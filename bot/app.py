@@ -302,8 +302,11 @@ async def _serve(
         scheduler.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        # Jobs already running finish their writes; nothing new starts.
-        if pipeline.inflight:
-            await asyncio.wait(set(pipeline.inflight), timeout=30)
+        # Jobs already running finish their writes; nothing new starts. A job the scheduler
+        # launched just before the shutdown registers on its first step: let it.
+        await asyncio.sleep(0)
+        deadline = loop.time() + 30
+        while pipeline.inflight and loop.time() < deadline:
+            await asyncio.wait(set(pipeline.inflight), timeout=deadline - loop.time())
         if bot is not None:
             await bot.stop()
