@@ -12,7 +12,7 @@ import pytest
 
 from bot.logs import setup_logging
 
-TOKEN = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ZZ"
+TOKEN = "1234567:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ZZ"  # fake, 7-digit id
 SECRET = 'pg-pass-"quoted"-s3cret'
 
 

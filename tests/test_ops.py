@@ -17,7 +17,7 @@ from bot.metrics import Metrics, failure_reason
 from bot.ops_server import OpsServer, engine_check
 from bot.poller import PollOutcome
 
-TOKEN = "123456789:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ZZ"
+TOKEN = "1234567:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ZZ"  # fake, 7-digit id
 T0 = datetime(2025, 8, 26, 12, 0, tzinfo=UTC)
 
 

@@ -46,7 +46,7 @@ from aiohttp import web
 JSON = dict[str, Any]
 T = TypeVar("T")
 
-DEFAULT_TOKEN = "123456789:TEST-emulator-token_AAAAAAAAAAAAAAAA"
+DEFAULT_TOKEN = "1234567:TEST-emulator-token_AAAAAAAAAAAAAAAA"  # fake: 7 digits
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 # Methods that post a message into a chat: the ones Telegram's flood limits are about.
