@@ -18,8 +18,7 @@ from bot.notify import CONSOLE, deliver_console
 from bot.poller import Poller
 from bot.render import board_text
 from bot.rulebook import Rulebook
-from bot.rules_cli import DEFAULT_RULES
-from bot.settings import DATA_DIR
+from bot.settings import DATA_DIR, DEFAULT_RULES
 from storage.db import open_database
 from storage.feeds import sync_feeds
 from storage.models import item_t, sighting_t, story_t

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import rules
+from bot.settings import DEFAULT_RULES
 from rules import (
     Engine,
     LabelledItem,
@@ -31,7 +31,6 @@ from rules import (
 
 __all__ = ["DEFAULT_RULES", "read_rule_files", "register"]
 
-DEFAULT_RULES = Path(rules.__file__).parent / "default"
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 

@@ -8,11 +8,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+import rules
+
 __all__ = ["DATA_DIR", "DEFAULT_FEEDS", "DEFAULT_RULES", "Settings", "SettingsError", "load"]
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_FEEDS = DATA_DIR / "feeds.yaml"
-DEFAULT_RULES = Path(__file__).parent.parent / "rules" / "default"
+DEFAULT_RULES = Path(rules.__file__).parent / "default"
 
 
 class SettingsError(Exception):
