@@ -150,11 +150,15 @@ def draft_alerts(
             )
         )
     warned: set[tuple[int, str]] = set()
-    alerted_legs = {d.leg for d in drafts}
+    # A leg that alerted in this step already carries the news; one already broken or
+    # reversed has been announced, and a further move of it is a transition of its own.
+    quiet = {d.leg for d in drafts} | {
+        s.leg for s in outcome.board.legs if s.state in ("broken", "reversed")
+    }
     for s in outcome.early_warnings:
         item = items.get(s.item_key)
-        if item is None or s.leg in alerted_legs:
-            continue  # the leg's own transition alert already carries this news
+        if item is None or s.leg in quiet:
+            continue
         key = (item.story_id, s.leg)
         if key in warned or story_warned(*key):
             continue

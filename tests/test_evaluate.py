@@ -233,3 +233,28 @@ def test_the_backtest_reproduces_a_live_run(engine: Engine, rules_dir: Path) -> 
     assert [(t.old, t.new) for t in replay.transitions] == [
         tuple(r) for r in rows(engine, transition_t, "old_state", "new_state")
     ]
+
+
+def test_no_early_warning_on_a_leg_already_broken(engine: Engine, evaluator: Evaluator) -> None:
+    [gov] = feeds(engine, "gov", tier="official")
+    [blog] = feeds(engine, "blog", tier="blog")
+    store(
+        engine,
+        gov,
+        entry("China lifts ban on Nvidia H20 purchases", "https://g/1"),
+        tier="official",
+    )
+    evaluator.run(engine, T0)
+    later = T0 + timedelta(hours=1)
+    store(
+        engine,
+        blog,
+        entry("Chinese buyers resume Nvidia H20 orders", "https://b/1", at=later),
+        tier="blog",
+        now=later,
+    )
+
+    summary = evaluator.run(engine, later)
+
+    assert summary.signals == 1  # a critical reversal, from one blog: not enough to confirm
+    assert rows(engine, alert_t, "kind", "new_state") == [("transition", "broken")]
