@@ -77,8 +77,10 @@ class FeedScheduler:
     async def run_feed(self, feed_id: int) -> PollOutcome:
         outcome = await self._poll(feed_id)
         job = self.scheduler.get_job(self.job_id(feed_id))
-        if job is not None and outcome.status == "error":
-            # Backoff and Retry-After replace the interval's next tick.
+        if job is not None and outcome.next_poll_at > self._clock():
+            # The database says when the feed is next due (after a success, a backoff, a
+            # Retry-After, or another worker's poll): the job follows it, so a feed is never
+            # found "not due yet" and left a whole interval late.
             job.modify(next_run_time=outcome.next_poll_at)
         return outcome
 

@@ -30,7 +30,6 @@ from telegram.ext import (
 )
 
 from bot.board_codec import board_from_json
-from bot.chart import draw_states
 from bot.poller import Clock, utcnow
 from bot.rulebook import Rulebook
 from bot.tg_html import esc, split_html
@@ -345,6 +344,7 @@ async def cmd_feeds(update: Update, context: Ctx) -> None:
 async def cmd_chart(update: Update, context: Ctx) -> None:
     from sqlalchemy import select
 
+    from bot.chart import draw_states  # matplotlib: loaded by the process that draws, only
     from storage.models import transition_t  # only the chart reads the ledger directly
 
     deps = _deps(context)

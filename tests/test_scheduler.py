@@ -25,9 +25,13 @@ class ScriptedPoll:
         self.clock = clock
         self.calls: list[int] = []
         self.failing: dict[int, timedelta] = {}
+        self.due_in: dict[int, timedelta] = {}  # polled by another worker: due again then
 
     async def __call__(self, feed_id: int) -> PollOutcome:
         self.calls.append(feed_id)
+        if feed_id in self.due_in:
+            nxt = self.clock.now + self.due_in[feed_id]
+            return PollOutcome(feed=str(feed_id), status="skipped", next_poll_at=nxt)
         if feed_id in self.failing:
             nxt = self.clock.now + self.failing[feed_id]
             return PollOutcome(feed=str(feed_id), status="error", next_poll_at=nxt, error="x")
@@ -78,6 +82,19 @@ async def test_a_failure_pushes_the_next_run_out(
 
     assert sched.scheduler.get_job(sched.job_id(1)).next_run_time == clock.now + timedelta(hours=1)
     assert sched.scheduler.get_job(sched.job_id(2)).next_run_time == good_next
+
+
+async def test_a_job_follows_the_due_time_the_database_holds(
+    paused: tuple[FeedScheduler, ScriptedPoll], clock: FakeClock
+) -> None:
+    sched, poll = paused
+    sched.add_feeds([ScheduledFeed(1, "shared", 300)])
+    poll.due_in[1] = timedelta(seconds=290)  # another worker polled it a moment ago
+
+    await sched.run_feed(1)
+
+    due = clock.now + timedelta(seconds=290)
+    assert sched.scheduler.get_job(sched.job_id(1)).next_run_time == due
 
 
 async def test_a_restart_keeps_a_feed_backing_off(
