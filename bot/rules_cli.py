@@ -173,7 +173,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``rules`` command and its subcommands to the ``thesiswatch`` parser."""
     parser = subparsers.add_parser("rules", help="check, test and try the rule files")
     sub = parser.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
-    default = str(DEFAULT_RULES)
+    # The folder the running bot uses, so `rules check` checks what `run` will load.
+    default = os.environ.get("THESISWATCH_RULES_DIR") or str(DEFAULT_RULES)
 
     p = sub.add_parser("check", help="validate a rules folder; exit 1 listing every problem")
     p.add_argument("dir", nargs="?", default=default, metavar="DIR")

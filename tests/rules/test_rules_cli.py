@@ -106,3 +106,16 @@ def test_eval_reports_the_figures(dev_events: Path, capsys: pytest.CaptureFixtur
     assert "leg accuracy" in out
     assert "ticker recall" in out
     assert "distractors/near-misses firing a break: 0" in out
+
+
+def test_rules_check_defaults_to_the_configured_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    folder = tmp_path / "desk-rules"
+    folder.mkdir()
+    (folder / "thesis.yaml").write_text("thesis: {name: t, legs: {}}\nbogus: 1\n")
+    monkeypatch.setenv("THESISWATCH_RULES_DIR", str(folder))
+    assert main(["rules", "check"]) == 1
+    assert f"{folder / 'thesis.yaml'}:2:1:" in capsys.readouterr().out
