@@ -29,7 +29,9 @@ test: lint
 	$(BIN)/pytest -n 2 --durations=10
 
 bench: $(VENV)/.dev
-	$(BIN)/python -m bench.bench_ingest --quick
+	$(BIN)/python bench/bench_ingest.py --quick
+	$(BIN)/python bench/bench_rules.py
+	$(BIN)/python bench/bench_telegram.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
