@@ -58,9 +58,8 @@ from bot.tg_bot import BotDeps, build_application  # noqa: E402
 from bot.tg_delivery import TelegramNotifier  # noqa: E402
 from storage.db import open_database  # noqa: E402
 from storage.models import board_t, delivery_t  # noqa: E402
-from storage.outbox import add_alert  # noqa: E402
 from tests.helpers.botapi import BotApiEmulator, run_emulator  # noqa: E402
-from tests.helpers.db import entry, feeds, store  # noqa: E402
+from tests.helpers.db import entry, feeds, queue_alert, store  # noqa: E402
 from tests.helpers.inline_rules import make_rules_dir  # noqa: E402
 
 __all__ = ["main"]
@@ -106,35 +105,16 @@ def statuses(db: Engine) -> Counter[str]:
         return Counter({str(k): int(v) for k, v in rows})
 
 
-def payload(title: str) -> dict[str, Any]:
-    return {
-        "leg": "h20-ban",
-        "claim": "China blocks the H20.",
-        "reason": "break confirmed by the policy",
-        "sources": 1,
-        "headlines": [{"title": title, "source": "S", "tier": "official", "url": None}],
-        "more_headlines": 0,
-        "rules": ["h20-ban-lifted"],
-        "tickers": {"NVDA": "bullish", "AMD": "bullish"},
-    }
-
-
 def add_alerts(db: Engine, n: int, chats: Sequence[int]) -> None:
     now = datetime.now(UTC)
-    with Session(db) as s, s.begin():
-        for i in range(n):
-            add_alert(
-                s,
-                kind="transition",
-                leg="h20-ban",
-                severity="high",
-                old_state="intact",
-                new_state="broken",
-                confirmed=True,
-                created_at=now,
-                payload=payload(f"China lifts H20 ban [b{i:03d}]"),
-                targets=[f"chat:{c}" for c in chats],
-            )
+    for i in range(n):
+        queue_alert(
+            db,
+            f"China lifts H20 ban [b{i:03d}]",
+            chats,
+            created_at=now,
+            tickers={"NVDA": "bullish", "AMD": "bullish"},
+        )
 
 
 @dataclass

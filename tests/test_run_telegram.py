@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
 from storage.db import make_engine, migrate
-from storage.outbox import add_alert
 from tests.helpers.botapi import BotApiEmulator, emulator
+from tests.helpers.db import queue_alert
 from tests.helpers.feedserver import FeedServer, rss
 from tests.helpers.inline_rules import make_rules_dir
 
@@ -100,20 +99,8 @@ def test_killed_mid_delivery_then_restarted_loses_nothing(
 ) -> None:
     db = make_engine(f"sqlite:///{tmp_path / 'run.db'}")
     migrate(db)
-    with Session(db) as s, s.begin():
-        for i in range(5):
-            add_alert(
-                s,
-                kind="transition",
-                leg="h20-ban",
-                severity="high",
-                old_state="intact",
-                new_state="broken",
-                confirmed=True,
-                created_at=datetime.now(UTC),
-                payload=_payload(f"queued news {i}"),
-                targets=[f"chat:{DESK}"],
-            )
+    for i in range(5):
+        queue_alert(db, f"queued news {i}", [DESK], created_at=datetime.now(UTC))
     db.dispose()
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds: []\n")
@@ -146,16 +133,3 @@ def _numbers(emu: BotApiEmulator) -> list[int]:
         for m in emu.sent_to(DESK)
         if "queued news" in m.plain_text
     ]
-
-
-def _payload(title: str) -> dict[str, object]:
-    return {
-        "leg": "h20-ban",
-        "claim": "China blocks the H20.",
-        "reason": "break confirmed by the policy",
-        "sources": 1,
-        "headlines": [{"title": title, "source": "S", "tier": "wire", "url": None}],
-        "more_headlines": 0,
-        "rules": ["r"],
-        "tickers": {"NVDA": "bullish"},
-    }

@@ -22,10 +22,9 @@ from bot.tg_bot import BotDeps, build_application, register_commands
 from bot.tg_delivery import TelegramNotifier
 from storage.chats import load_prefs
 from storage.models import delivery_t
-from storage.outbox import add_alert
 from tests.conftest import FakeClock
 from tests.helpers.botapi import BotApiEmulator, run_emulator
-from tests.helpers.db import T0, entry, feeds, store
+from tests.helpers.db import T0, entry, feeds, queue_alert, store
 from tests.helpers.inline_rules import make_rules_dir
 
 GROUP, OTHER, STRANGER = -100_1001, -100_1002, -100_666
@@ -60,29 +59,7 @@ class Harness:
             return list(s.execute(q).scalars())
 
     def alert(self, title: str, chats: tuple[int, ...] = (GROUP,), **payload: Any) -> int:
-        body: dict[str, Any] = {
-            "leg": "h20-ban",
-            "claim": "China blocks the H20.",
-            "reason": "break confirmed by the policy",
-            "sources": 1,
-            "headlines": [{"title": title, "source": "S", "tier": "wire", "url": None}],
-            "more_headlines": 0,
-            "rules": ["r"],
-            "tickers": {"NVDA": "bullish"},
-        } | payload
-        with Session(self.db) as s, s.begin():
-            return add_alert(
-                s,
-                kind="transition",
-                leg="h20-ban",
-                severity="high",
-                old_state="intact",
-                new_state="broken",
-                confirmed=True,
-                created_at=self.clock(),
-                payload=body,
-                targets=[f"chat:{c}" for c in chats],
-            )
+        return queue_alert(self.db, title, chats, created_at=self.clock(), **payload)
 
 
 @pytest.fixture

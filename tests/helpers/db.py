@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
@@ -10,6 +12,7 @@ from sqlmodel import Session
 from bot.normalise import content_hash, short_hash, title_signature
 from storage.feeds import sync_feeds
 from storage.items import store_entries
+from storage.outbox import add_alert
 from storage.records import FeedDef, NewEntry, StoreResult
 
 T0 = datetime(2025, 8, 12, 8, 0, tzinfo=UTC)
@@ -52,3 +55,32 @@ def store(
 def count(engine: Engine, table: object) -> int:
     with Session(engine) as s:
         return int(s.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def queue_alert(
+    engine: Engine, title: str, chats: Sequence[int], *, created_at: datetime, **payload: Any
+) -> int:
+    """An h20-ban break alert in the outbox, pending for each chat (delivery tests)."""
+    body: dict[str, Any] = {
+        "leg": "h20-ban",
+        "claim": "China blocks the H20.",
+        "reason": "break confirmed by the policy",
+        "sources": 1,
+        "headlines": [{"title": title, "source": "S", "tier": "wire", "url": None}],
+        "more_headlines": 0,
+        "rules": ["r"],
+        "tickers": {"NVDA": "bullish"},
+    } | payload
+    with Session(engine) as s, s.begin():
+        return add_alert(
+            s,
+            kind="transition",
+            leg="h20-ban",
+            severity="high",
+            old_state="intact",
+            new_state="broken",
+            confirmed=True,
+            created_at=created_at,
+            payload=body,
+            targets=[f"chat:{c}" for c in chats],
+        )
