@@ -44,10 +44,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-import bot.poller
-from bot.fetch import Fetcher, FetchLimits, make_client
-from bot.ingest import ingest_paths, poll_feeds
-from bot.normalise import (
+import bot.feeds.poller
+from bot.feeds.fetch import Fetcher, FetchLimits, make_client
+from bot.feeds.ingest import ingest_paths, poll_feeds
+from bot.feeds.normalise import (
     SUMMARY_CHARS,
     TITLE_CHARS,
     canonical_url,
@@ -56,7 +56,7 @@ from bot.normalise import (
     short_hash,
     title_signature,
 )
-from bot.poller import Poller
+from bot.feeds.poller import Poller
 from storage.db import open_database
 from storage.feeds import sync_feeds
 from storage.items import StoryCache, store_entries
@@ -417,7 +417,7 @@ def http_rows(res: HttpResult) -> list[Row]:
 
 
 def new_entry(e: GenEntry, publisher: str) -> NewEntry:
-    """What bot.parse makes of an entry, built straight from the generator's values."""
+    """What bot.feeds.parse makes of an entry, built straight from the generator's values."""
     title = plain_text(e.title, TITLE_CHARS)
     summary = plain_text(e.summary_html, SUMMARY_CHARS)
     return NewEntry(
@@ -579,8 +579,8 @@ def profile_cold(feeds: list[GenFeed], tmp: Path, top: int) -> str:
     folder = tmp / "profile"
     engine = open_database(sqlite_url(folder))
     paths = write_feeds(feeds, folder / "feeds")
-    original = getattr(bot.poller, "ThreadPoolExecutor")  # noqa: B009
-    setattr(bot.poller, "ThreadPoolExecutor", _ProfiledExecutor)  # noqa: B010
+    original = getattr(bot.feeds.poller, "ThreadPoolExecutor")  # noqa: B009
+    setattr(bot.feeds.poller, "ThreadPoolExecutor", _ProfiledExecutor)  # noqa: B010
     main = cProfile.Profile()
     try:
         gc.collect()
@@ -590,7 +590,7 @@ def profile_cold(feeds: list[GenFeed], tmp: Path, top: int) -> str:
         main.disable()
         wall = time.perf_counter() - start
     finally:
-        setattr(bot.poller, "ThreadPoolExecutor", original)  # noqa: B010
+        setattr(bot.feeds.poller, "ThreadPoolExecutor", original)  # noqa: B010
         engine.dispose()
     out = io.StringIO()
     stats = pstats.Stats(main, stream=out)

@@ -7,9 +7,9 @@ Everything runs against the Bot API emulator of the test suite (``tests/helpers/
 127.0.0.1, with its flood limits enforced as real 429s (1/s per chat, 30/s overall, 20/min per
 group; ``--algorithm window`` reads them literally as sliding windows, ``bucket`` as the leaky
 bucket that PTB's AIORateLimiter uses). The bot side is the shipped code: a real PTB
-``Application`` from ``bot.tg_bot.build_application`` (AIORateLimiter, max_retries=0) and a
-``bot.tg_delivery.TelegramNotifier`` with its default pacing, on a fresh SQLite file, with every
-database call on one worker thread as in the running process (``Poller.in_db``).
+``Application`` from ``bot.telegram.bot.build_application`` (AIORateLimiter, max_retries=0)
+and a ``bot.telegram.delivery.TelegramNotifier`` with its default pacing, on a fresh SQLite
+file, with every database call on one worker thread as in the running process (``Poller.in_db``).
 
 1. throughput: K private chats and a few supergroups, N alerts each routed to every chat, then
    ``deliver_due()`` in a loop until nothing is pending. Messages/s against the binding limit.
@@ -52,10 +52,10 @@ from sqlalchemy import Engine, delete, func, select  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from bot.app import DELIVER_S  # noqa: E402
-from bot.evaluate import Evaluator, chat_router  # noqa: E402
-from bot.rulebook import Rulebook  # noqa: E402
-from bot.tg_bot import BotDeps, build_application  # noqa: E402
-from bot.tg_delivery import TelegramNotifier  # noqa: E402
+from bot.pipeline.evaluate import Evaluator, chat_router  # noqa: E402
+from bot.pipeline.rulebook import Rulebook  # noqa: E402
+from bot.telegram.bot import BotDeps, build_application  # noqa: E402
+from bot.telegram.delivery import TelegramNotifier  # noqa: E402
 from storage.db import open_database  # noqa: E402
 from storage.models import board_t, delivery_t  # noqa: E402
 from tests.helpers.botapi import BotApiEmulator, run_emulator  # noqa: E402

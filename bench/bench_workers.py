@@ -48,8 +48,8 @@ from sqlalchemy import Engine, create_engine, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from bot.normalise import content_hash, short_hash, title_signature  # noqa: E402
-from bot.scheduler import FIRST_POLL_SPREAD  # noqa: E402
+from bot.feeds.normalise import content_hash, short_hash, title_signature  # noqa: E402
+from bot.feeds.scheduler import FIRST_POLL_SPREAD  # noqa: E402
 from storage.db import make_engine, migrate  # noqa: E402
 from storage.feeds import sync_feeds  # noqa: E402
 from storage.models import feed_t, item_t, sighting_t, story_t  # noqa: E402

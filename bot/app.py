@@ -17,21 +17,23 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.evaluate import EvalSummary, Evaluator, chat_router
-from bot.feeds_config import load_feeds
-from bot.fetch import Fetcher, FetchLimits, make_client
-from bot.ingest import poll_feeds
-from bot.leader import Leadership
-from bot.metrics import Metrics
-from bot.notify import CONSOLE, deliver_console
-from bot.ops_server import OpsServer, engine_check
-from bot.poller import Clock, Poller, PollOutcome, release_dead_leases, utcnow, worker_id
-from bot.retention import prune_old
-from bot.rulebook import Rulebook
-from bot.scheduler import FeedScheduler, ScheduledFeed
+from bot.clock import Clock, utcnow
+from bot.feeds.config import load_feeds
+from bot.feeds.fetch import Fetcher, FetchLimits, make_client
+from bot.feeds.ingest import poll_feeds
+from bot.feeds.poller import Poller, PollOutcome
+from bot.feeds.scheduler import FeedScheduler, ScheduledFeed
+from bot.ops.leader import Leadership
+from bot.ops.metrics import Metrics
+from bot.ops.retention import prune_old
+from bot.ops.server import OpsServer, engine_check
+from bot.pipeline.console import CONSOLE, deliver_console
+from bot.pipeline.evaluate import EvalSummary, Evaluator, chat_router
+from bot.pipeline.rulebook import Rulebook
+from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
-from bot.tg_bot import BotDeps, build_application, register_commands
-from bot.tg_delivery import TelegramNotifier
+from bot.telegram.bot import BotDeps, build_application, register_commands
+from bot.telegram.delivery import TelegramNotifier
 from storage.feeds import active_feeds, sync_feeds
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]

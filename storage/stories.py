@@ -22,7 +22,7 @@ MIN_EXACT_TOKENS = 3
 
 # Headlines that differ by an opposite action ("adds" / "removes") report opposite events and
 # must never merge: a false split costs a duplicate line, a false merge could hide a reversal.
-# Signatures are stemmed (bot.normalise.stem), so the stems are listed here.
+# Signatures are stemmed (bot.feeds.normalise.stem), so the stems are listed here.
 _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
     (frozenset(a.split()), frozenset(b.split()))
     for a, b in (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import build_parser, main
+from bot.cli.main import build_parser, main
 from tests.helpers.feedserver import FeedServer, rss
 
 
@@ -160,7 +160,7 @@ def test_demo_runs_offline_from_a_fresh_process(tmp_path: Path) -> None:
 def test_status_and_backtest_over_ingested_snapshots(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.demo import DEMO_FEEDS
+    from bot.cli.demo import DEMO_FEEDS
 
     assert main(["ingest", "--tier", "wire", str(DEMO_FEEDS.parent)]) == 0
     capsys.readouterr()

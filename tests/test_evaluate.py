@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot.backtest import backtest
-from bot.evaluate import Evaluator
-from bot.notify import CONSOLE, deliver_console
-from bot.rulebook import Rulebook
+from bot.pipeline.backtest import backtest
+from bot.pipeline.console import CONSOLE, deliver_console
+from bot.pipeline.evaluate import Evaluator
+from bot.pipeline.rulebook import Rulebook
 from storage.models import alert_t, delivery_t, item_t, signal_t, transition_t
 from storage.signals import items_between, load_board
 from tests.helpers.db import T0, count, entry, feeds, store

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.feeds_config import load_feeds, parse_duration, parse_feeds
+from bot.feeds.config import load_feeds, parse_duration, parse_feeds
 from bot.settings import DEFAULT_FEEDS
 from rules.yamlsrc import YamlError
 

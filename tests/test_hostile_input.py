@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot.cli import main
-from bot.fetch import FetchLimits
-from bot.ingest import ingest_paths
+from bot.cli.main import main
+from bot.feeds.fetch import FetchLimits
+from bot.feeds.ingest import ingest_paths
 from storage.models import item_t
 from tests.conftest import FakeClock
 

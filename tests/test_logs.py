@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 
 TOKEN = "1234567:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ZZ"  # fake, 7-digit id
 SECRET = 'pg-pass-"quoted"-s3cret'

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.normalise import (
+from bot.feeds.normalise import (
     canonical_url,
     clamp_published,
     content_hash,

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from bot.evaluate import EvalSummary
-from bot.metrics import Metrics, failure_reason
-from bot.ops_server import OpsServer, engine_check
-from bot.poller import PollOutcome
+from bot.feeds.poller import PollOutcome
+from bot.ops.metrics import Metrics, failure_reason
+from bot.ops.server import OpsServer, engine_check
+from bot.pipeline.evaluate import EvalSummary
 
 TOKEN = "1234567:AAEhBOweik6ad9r_QXMENQjcrGbqCr4K-ZZ"  # fake, 7-digit id
 T0 = datetime(2025, 8, 26, 12, 0, tzinfo=UTC)

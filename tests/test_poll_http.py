@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from bot.fetch import Fetcher, FetchLimits, make_client
-from bot.poller import Poller
+from bot.feeds.fetch import Fetcher, FetchLimits, make_client
+from bot.feeds.poller import Poller
 from storage.feeds import feed_health, sync_feeds
 from storage.models import feed_t, item_t
 from storage.records import FeedDef

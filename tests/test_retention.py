@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot.evaluate import Evaluator
-from bot.notify import CONSOLE, deliver_console
-from bot.retention import prune_old
-from bot.rulebook import Rulebook
+from bot.ops.retention import prune_old
+from bot.pipeline.console import CONSOLE, deliver_console
+from bot.pipeline.evaluate import Evaluator
+from bot.pipeline.rulebook import Rulebook
 from storage.models import alert_t, delivery_t, item_t, signal_t, story_t
 from tests.helpers.db import T0, count, entry, feeds, store
 from tests.helpers.inline_rules import make_rules_dir

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.backoff import MAX_BACKOFF, next_after_failure, next_after_success
-from bot.poller import PollOutcome
-from bot.scheduler import MISFIRE_GRACE_S, FeedScheduler, ScheduledFeed
+from bot.feeds.backoff import MAX_BACKOFF, next_after_failure, next_after_success
+from bot.feeds.poller import PollOutcome
+from bot.feeds.scheduler import MISFIRE_GRACE_S, FeedScheduler, ScheduledFeed
 from tests.conftest import FakeClock
 
 T0 = datetime(2025, 8, 12, 9, 0, tzinfo=UTC)

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from bot.evaluate import Evaluator, chat_router
-from bot.logs import setup_logging
-from bot.poller import release_dead_leases
-from bot.rulebook import Rulebook
-from bot.tg_bot import BotDeps, build_application, register_commands
-from bot.tg_delivery import TelegramNotifier
+from bot.ops.logs import setup_logging
+from bot.pipeline.evaluate import Evaluator, chat_router
+from bot.pipeline.rulebook import Rulebook
+from bot.process import release_dead_leases
+from bot.telegram.bot import BotDeps, build_application, register_commands
+from bot.telegram.delivery import TelegramNotifier
 from storage.chats import load_prefs
 from storage.models import delivery_t
 from tests.conftest import FakeClock

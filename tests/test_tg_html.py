@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.tg_html import MAX_MESSAGE, esc, link, split_html
+from bot.telegram.html import MAX_MESSAGE, esc, link, split_html
 
 
 class _Balance(HTMLParser):

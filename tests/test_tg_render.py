@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.routing import route, wants
-from bot.tg_html import MAX_MESSAGE, split_html
-from bot.tg_render import alert_html, cashtags
+from bot.pipeline.routing import route, wants
+from bot.telegram.html import MAX_MESSAGE, split_html
+from bot.telegram.render import alert_html, cashtags
 from storage.chats import ChatPrefs
 from storage.outbox import StoredAlert
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from bot.normalise import content_hash, short_hash, title_signature
+from bot.feeds.normalise import content_hash, short_hash, title_signature
 from storage.feeds import sync_feeds
 from storage.items import store_entries
 from storage.outbox import add_alert

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rules_cli import register
+from bot.cli.rules import register
 
 THESIS = (Path(__file__).parent / "data" / "thesis.yaml").read_text(encoding="utf-8")
 
@@ -111,7 +111,7 @@ def test_eval_reports_the_figures(dev_events: Path, capsys: pytest.CaptureFixtur
 def test_rules_check_defaults_to_the_configured_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     folder = tmp_path / "desk-rules"
     folder.mkdir()

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot import routing
-from bot.alerts import AlertDraft, draft_alerts
-from bot.board_codec import board_from_json, board_to_json, evidence_to_json
-from bot.rulebook import Rulebook
+from bot.pipeline import routing
+from bot.pipeline.alerts import AlertDraft, draft_alerts
+from bot.pipeline.board_codec import board_from_json, board_to_json, evidence_to_json
+from bot.pipeline.rulebook import Rulebook
 from rules import Engine as RulesEngine
 from rules import Item, Signal
 from rules.board import Board, Outcome, advance, new_board, rule_cooldowns

@@ -11,15 +11,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.rules_cli import read_rule_files
 from rules import Engine, compile_ruleset, load_ruleset
 from rules.reload import reload_rules
 
-__all__ = ["ReloadReport", "Rulebook"]
+__all__ = ["ReloadReport", "Rulebook", "RulesFolderError", "read_rule_files"]
 
 log = logging.getLogger(__name__)
 
 Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+class RulesFolderError(Exception):
+    """The rules folder is missing or holds no YAML file."""
+
+
+def read_rule_files(folder: Path) -> dict[str, str]:
+    """``{path: text}`` for every ``*.yaml``/``*.yml`` file directly in ``folder``."""
+    if not folder.is_dir():
+        raise RulesFolderError(f"no such rules folder: {folder}")
+    paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not paths:
+        raise RulesFolderError(f"no .yaml files in {folder}")
+    return {str(p): p.read_text(encoding="utf-8") for p in paths}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from typing import Final, Literal, get_args
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from bot.evaluate import EvalSummary
-from bot.poller import PollOutcome
-from bot.poller import Status as PollStatus
+from bot.feeds.poller import PollOutcome
+from bot.feeds.poller import Status as PollStatus
+from bot.pipeline.evaluate import EvalSummary
 
 __all__ = [
     "DELIVERY_OUTCOMES",

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.poller import Clock, PollOutcome, utcnow
+from bot.clock import Clock, utcnow
+from bot.feeds.poller import PollOutcome
 
 __all__ = ["FIRST_POLL_SPREAD", "FeedScheduler", "ScheduledFeed"]
 

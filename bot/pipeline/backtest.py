@@ -1,6 +1,6 @@
 """Replaying stored items through the current rules, in time order, without writing anything.
 
-It runs the same step as the live evaluator (``bot.evaluate.step``) with the clock at each
+It runs the same step as the live evaluator (``bot.pipeline.evaluate.step``) with the clock at each
 item's publication time, so it shows what would have fired, and a live run fed the same items
 at those times raises the same alerts.
 """
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 
-from bot.alerts import AlertDraft, draft_alerts
-from bot.evaluate import step
+from bot.pipeline.alerts import AlertDraft, draft_alerts
+from bot.pipeline.evaluate import step
 from rules import Engine as RulesEngine
 from rules.board import Transition, new_board
 from storage.signals import StoredItem

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.pipeline.rulebook import RulesFolderError, read_rule_files
 from bot.settings import DEFAULT_RULES
 from rules import (
     Engine,
@@ -29,23 +30,9 @@ from rules import (
     run_examples,
 )
 
-__all__ = ["DEFAULT_RULES", "read_rule_files", "register"]
+__all__ = ["register"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-class _UsageError(Exception):
-    pass
-
-
-def read_rule_files(folder: Path) -> dict[str, str]:
-    """``{path: text}`` for every ``*.yaml``/``*.yml`` file directly in ``folder``."""
-    if not folder.is_dir():
-        raise _UsageError(f"no such rules folder: {folder}")
-    paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    if not paths:
-        raise _UsageError(f"no .yaml files in {folder}")
-    return {str(p): p.read_text(encoding="utf-8") for p in paths}
 
 
 def _load(folder: Path, out: TextIO) -> RuleSet | None:
@@ -161,7 +148,7 @@ def _guard(func: Any) -> Any:
             # The reader went away (`| head`): stop quietly, and keep the exit flush quiet too.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return EXIT_OK
-        except (_UsageError, OSError) as exc:
+        except (RulesFolderError, OSError) as exc:
             print(f"thesiswatch rules: {exc}", file=sys.stderr)
             return EXIT_USAGE
 

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from bot.normalise import (
+from bot.feeds.normalise import (
     SUMMARY_CHARS,
     TITLE_CHARS,
     canonical_url,

@@ -29,11 +29,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.board_codec import board_from_json
-from bot.poller import Clock, utcnow
-from bot.rulebook import Rulebook
-from bot.tg_html import esc, split_html
-from bot.tg_render import board_html, feeds_html, recent_html, signals_html, why_html
+from bot.clock import Clock, utcnow
+from bot.pipeline.board_codec import board_from_json
+from bot.pipeline.rulebook import Rulebook
+from bot.telegram.html import esc, split_html
+from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from rules import Item
 from rules.board import new_board
 from rules.loader import parse_duration
@@ -344,7 +344,7 @@ async def cmd_feeds(update: Update, context: Ctx) -> None:
 async def cmd_chart(update: Update, context: Ctx) -> None:
     from sqlalchemy import select
 
-    from bot.chart import draw_states  # matplotlib: loaded by the process that draws, only
+    from bot.views.chart import draw_states  # matplotlib: loaded by the process that draws, only
     from storage.models import transition_t  # only the chart reads the ledger directly
 
     deps = _deps(context)

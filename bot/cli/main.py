@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from bot.feeds_config import TIERS
-from bot.logs import setup_logging
-from bot.poller import utcnow
+from bot.cli import rules as rules_cli
+from bot.clock import utcnow
+from bot.feeds.config import TIERS
+from bot.ops.logs import setup_logging
 from bot.settings import Settings, SettingsError, load
 from rules.yamlsrc import YamlError
 
 if TYPE_CHECKING:
-    from bot.evaluate import Evaluator
+    from bot.pipeline.evaluate import Evaluator
 
 __all__ = ["main"]
 
@@ -61,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from bot.ingest import feed_files, ingest_paths
+    from bot.feeds.ingest import feed_files, ingest_paths
 
     settings = _settings()
     setup_logging("ERROR" if not args.verbose else settings.log_level, _secrets(settings))
@@ -97,7 +98,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_feeds(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from bot.report import feeds_table
+    from bot.views.report import feeds_table
     from storage.feeds import feed_health
 
     settings = _settings()
@@ -117,9 +118,9 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from bot.board_codec import board_from_json
-    from bot.render import board_text
-    from bot.rulebook import Rulebook
+    from bot.pipeline.board_codec import board_from_json
+    from bot.pipeline.rulebook import Rulebook
+    from bot.views.text import board_text
     from rules.board import new_board
     from storage.signals import items_by_ids, load_board
 
@@ -140,10 +141,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_backtest(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from bot.backtest import backtest
-    from bot.chart import draw_states
-    from bot.render import tickers_text
-    from bot.rulebook import Rulebook
+    from bot.pipeline.backtest import backtest
+    from bot.pipeline.rulebook import Rulebook
+    from bot.views.chart import draw_states
+    from bot.views.text import tickers_text
     from storage.signals import items_between
 
     settings = _settings()
@@ -186,7 +187,7 @@ def _day(value: str) -> datetime:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     setup_logging("WARNING")
     return asyncio.run(run_demo())
@@ -197,9 +198,9 @@ def _jsonable(row: object) -> dict[str, object]:
 
 
 def _evaluator(settings: Settings) -> Evaluator:
-    from bot.evaluate import Evaluator
-    from bot.notify import CONSOLE
-    from bot.rulebook import Rulebook
+    from bot.pipeline.console import CONSOLE
+    from bot.pipeline.evaluate import Evaluator
+    from bot.pipeline.rulebook import Rulebook
 
     # Alerts queue in the outbox; the running bot delivers them.
     return Evaluator(Rulebook(settings.rules_dir, utcnow()), targets=[CONSOLE])
@@ -256,12 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run bundled snapshots through the pipeline, offline")
     p.set_defaults(func=cmd_demo)
 
-    try:
-        from bot import rules_cli  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # the rule engine's commands arrive with it
-        pass
-    else:
-        rules_cli.register(sub)
+    rules_cli.register(sub)
     return parser
 
 

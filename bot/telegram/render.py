@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.render import ARROWS
-from bot.report import ago
-from bot.tg_html import esc, link
+from bot.telegram.html import esc, link
+from bot.views.report import ago
+from bot.views.text import ARROWS
 from rules import Signal, Thesis
 from rules.board import Board
 from storage.outbox import StoredAlert

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
-import socket
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Literal, TypeVar
 
@@ -20,27 +17,23 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from bot.backoff import next_after_failure, next_after_success
-from bot.fetch import Fetched, Fetcher, FetchError
-from bot.parse import FeedParseError, parse_feed
+from bot.clock import Clock, utcnow
+from bot.feeds.backoff import next_after_failure, next_after_success
+from bot.feeds.fetch import Fetched, Fetcher, FetchError
+from bot.feeds.parse import FeedParseError, parse_feed
+from bot.process import worker_id
 from storage.feeds import claim_feed, feed_state, record_failure, record_success
 from storage.items import StoryCache, store_entries
-from storage.leases import lease_owners, release_owner
 from storage.records import FeedState
 
 __all__ = [
     "LEASE",
-    "Clock",
     "PollOutcome",
     "Poller",
-    "release_dead_leases",
-    "utcnow",
-    "worker_id",
 ]
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Status = Literal["new", "not_modified", "unchanged", "error", "skipped"]
 T = TypeVar("T")
 
@@ -49,44 +42,6 @@ T = TypeVar("T")
 # this belongs to a worker that died.
 LEASE = timedelta(minutes=2)
 FOREVER = timedelta(days=36500)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def worker_id() -> str:
-    """This process, as it signs its leases: host, pid and a per-start nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_dead_leases(session: Session, me: str) -> list[str]:
-    """Free the leases of dead workers on this host, so a restart resumes at once.
-
-    Same host and a pid that is gone, or our own pid under another nonce (a previous start of
-    this very process, as in a container restarted with pid 1). Workers on other hosts are
-    left to their lease expiry.
-    """
-    host, pid, _ = me.rsplit(":", 2)
-    freed = []
-    for owner in lease_owners(session):
-        parts = owner.rsplit(":", 2)
-        if len(parts) != 3 or parts[0] != host or owner == me or not parts[1].isdigit():
-            continue
-        if parts[1] == pid or not _alive(int(parts[1])):
-            release_owner(session, owner)
-            freed.append(owner)
-    return freed
 
 
 @dataclass(frozen=True, slots=True)

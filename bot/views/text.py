@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.report import ago
+from bot.views.report import ago
 from rules import Thesis
 from rules.board import Board
 from storage.outbox import StoredAlert

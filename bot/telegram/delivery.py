@@ -21,10 +21,11 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPrevie
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
-from bot.poller import Clock, utcnow, worker_id
-from bot.routing import target_chat
-from bot.tg_html import split_html
-from bot.tg_render import alert_html
+from bot.clock import Clock, utcnow
+from bot.pipeline.routing import target_chat
+from bot.process import worker_id
+from bot.telegram.html import split_html
+from bot.telegram.render import alert_html
 from storage.chats import pause_chat
 from storage.leases import release_ids
 from storage.outbox import (

@@ -10,9 +10,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.fetch import Fetcher, FetchLimits, make_client
-from bot.normalise import short_hash
-from bot.poller import Clock, Poller, PollOutcome, utcnow
+from bot.clock import Clock, utcnow
+from bot.feeds.fetch import Fetcher, FetchLimits, make_client
+from bot.feeds.normalise import short_hash
+from bot.feeds.poller import Poller, PollOutcome
 from storage.feeds import sync_feeds
 from storage.records import FeedDef
 

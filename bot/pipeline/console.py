@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.render import alert_text
+from bot.views.text import alert_text
 from storage.outbox import due_deliveries, mark_retry, mark_sent
 
 __all__ = ["CONSOLE", "deliver_console"]

@@ -18,7 +18,7 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine, text
 
-from bot.metrics import Metrics
+from bot.ops.metrics import Metrics
 
 __all__ = ["DbCheck", "OpsServer", "engine_check"]
 

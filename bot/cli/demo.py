@@ -9,16 +9,16 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from bot.board_codec import board_from_json
-from bot.evaluate import Evaluator
-from bot.feeds_config import load_feeds
-from bot.fetch import Fetcher, FetchLimits, make_client
-from bot.ingest import poll_feeds
-from bot.notify import CONSOLE, deliver_console
-from bot.poller import Poller
-from bot.render import board_text
-from bot.rulebook import Rulebook
+from bot.feeds.config import load_feeds
+from bot.feeds.fetch import Fetcher, FetchLimits, make_client
+from bot.feeds.ingest import poll_feeds
+from bot.feeds.poller import Poller
+from bot.pipeline.board_codec import board_from_json
+from bot.pipeline.console import CONSOLE, deliver_console
+from bot.pipeline.evaluate import Evaluator
+from bot.pipeline.rulebook import Rulebook
 from bot.settings import DATA_DIR, DEFAULT_RULES
+from bot.views.text import board_text
 from storage.db import open_database
 from storage.feeds import sync_feeds
 from storage.models import item_t, sighting_t, story_t

@@ -1,0 +1,1 @@
+"""Feeds: the feeds file, fetching, parsing, normalising, polling and scheduling."""

@@ -1,0 +1,1 @@
+"""Running it: metrics, /healthz, logs, the polling leader, retention."""

@@ -1,0 +1,1 @@
+"""From stored items to alerts: the running rule set, evaluation, the board, the outbox."""

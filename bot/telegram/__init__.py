@@ -1,0 +1,1 @@
+"""The Telegram side: commands and buttons, delivery from the outbox, HTML rendering."""

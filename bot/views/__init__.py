@@ -1,0 +1,1 @@
+"""Text and charts shared by the CLI and the chat."""
