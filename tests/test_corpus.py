@@ -1,0 +1,259 @@
+"""The labelled corpus (corpus/): well formed, labels valid, splits disjoint, test split frozen.
+
+No floor on rule quality here: the corpus measures the rules, this file only keeps the corpus
+itself honest (see corpus/README.md and corpus/GUIDE.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rules import Engine, compile_ruleset, evaluate_labelled, labelled_from_record, load_ruleset
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SPLITS = {"test": CORPUS / "test.jsonl", "train": CORPUS / "train.jsonl"}
+DEV_EVENTS = ROOT.parent / "shared" / "corpora" / "dev-events.jsonl"
+HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
+
+# The frozen test split: changing a line of it is a deliberate act (a relabelling noted in
+# corpus/README.md), never a side effect of tuning rules.
+TEST_SPLIT_SHA256 = "8b41becdff595294bce657ae1e024ce74b87698e80e4210b753823ff03283cd9"
+
+FIELDS = {
+    "id": str,
+    "date": str,
+    "source": str,
+    "url": str,
+    "title": str,
+    "summary": str,
+    "effect": str,
+    "direction": str,
+    "tickers": list,
+    "note": str,
+    "split": str,
+    "event": str,
+    "tier": str,
+    "title_from": str,
+    "date_from": str,
+}
+OPTIONAL = {"leg", "trap", "legs"}
+EFFECTS = {"confirms", "breaks", "reverses", "neutral"}
+POSITIVE = {"breaks", "reverses"}
+DIRECTIONS = {"tightening", "easing", "none"}
+TRAPS = {None, "near-miss", "distractor"}
+TIERS = {"official", "wire", "press", "blog"}
+TITLE_FROM = {"headline", "lead", "url"}
+DATE_FROM = {"page", "url", "inferred"}
+STRENGTH = {"neutral": 0, "confirms": 1, "breaks": 2, "reverses": 3}
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _title_key(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, list[dict[str, Any]]]:
+    return {name: _read(path) for name, path in SPLITS.items()}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    folder = ROOT / "rules" / "default"
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.yaml"))}
+    return compile_ruleset(load_ruleset(files))
+
+
+def _records(corpus: dict[str, list[dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, record) for name, records in corpus.items() for record in records]
+
+
+def test_every_line_has_the_fields_with_their_types(
+    corpus: dict[str, list[dict[str, Any]]],
+) -> None:
+    problems = []
+    for name, record in _records(corpus):
+        where = f"{name}:{record.get('id')}"
+        missing = set(FIELDS) - set(record)
+        unknown = set(record) - set(FIELDS) - OPTIONAL
+        problems += [f"{where}: missing {f}" for f in sorted(missing)]
+        problems += [f"{where}: unknown {f}" for f in sorted(unknown)]
+        for field, kind in FIELDS.items():
+            if field in record and not isinstance(record[field], kind):
+                problems.append(f"{where}: {field} is not {kind.__name__}")
+        for field in ("id", "title", "summary", "source", "url", "note", "event"):
+            if not str(record.get(field, "")).strip():
+                problems.append(f"{where}: empty {field}")
+        if not str(record.get("url", "")).startswith(("http://", "https://")):
+            problems.append(f"{where}: url is not http(s)")
+    assert problems == []
+
+
+def test_labels_are_valid_for_the_shipped_thesis(
+    corpus: dict[str, list[dict[str, Any]]], engine: Engine
+) -> None:
+    thesis = engine.ruleset.thesis
+    legs = {leg.id for leg in thesis.legs}
+    problems = []
+    for name, record in _records(corpus):
+        where = f"{name}:{record['id']}"
+        if record.get("leg") not in legs | {None}:
+            problems.append(f"{where}: leg {record.get('leg')!r}")
+        if record["effect"] not in EFFECTS:
+            problems.append(f"{where}: effect {record['effect']!r}")
+        if record["direction"] not in DIRECTIONS:
+            problems.append(f"{where}: direction {record['direction']!r}")
+        if record.get("leg") is None and record["effect"] != "neutral":
+            problems.append(f"{where}: no leg but effect {record['effect']}")
+        outside = set(record["tickers"]) - thesis.tickers
+        if outside:
+            problems.append(f"{where}: tickers not in the thesis {sorted(outside)}")
+        if len(set(record["tickers"])) != len(record["tickers"]):
+            problems.append(f"{where}: repeated ticker")
+        if record["effect"] in POSITIVE and not record["tickers"]:
+            problems.append(f"{where}: a break names no ticker")
+        if record["tier"] not in TIERS:
+            problems.append(f"{where}: tier {record['tier']!r}")
+        if record["title_from"] not in TITLE_FROM or record["date_from"] not in DATE_FROM:
+            problems.append(f"{where}: provenance {record['title_from']}/{record['date_from']}")
+        published = date.fromisoformat(record["date"])
+        if not date(2024, 1, 1) <= published <= date(2026, 12, 31):
+            problems.append(f"{where}: date {published} outside 2024-2026")
+    assert problems == []
+
+
+def test_trap_markers_agree_with_the_note_and_never_expect_a_break(
+    corpus: dict[str, list[dict[str, Any]]],
+) -> None:
+    # rules eval reads the note's markers; the trap field must say the same thing, and a trap
+    # is an item on which any firing break is wrong.
+    problems = []
+    for name, record in _records(corpus):
+        where = f"{name}:{record['id']}"
+        trap, note = record.get("trap"), record["note"]
+        if trap not in TRAPS:
+            problems.append(f"{where}: trap {trap!r}")
+        marked = "near-miss" if "NEAR-MISS" in note else None
+        marked = "distractor" if note.startswith("DISTRACTOR") else marked
+        if marked != trap:
+            problems.append(f"{where}: trap {trap!r} but the note marks {marked!r}")
+        if trap is not None and record["effect"] in POSITIVE:
+            problems.append(f"{where}: a {trap} labelled {record['effect']}")
+    assert problems == []
+
+
+def test_package_deals_keep_the_plain_fields_valid(
+    corpus: dict[str, list[dict[str, Any]]], engine: Engine
+) -> None:
+    legs = {leg.id for leg in engine.ruleset.thesis.legs}
+    problems = []
+    packages = 0
+    for name, record in _records(corpus):
+        if "legs" not in record:
+            continue
+        packages += 1
+        where = f"{name}:{record['id']}"
+        entries = record["legs"]
+        if not isinstance(entries, list) or len(entries) < 2:
+            problems.append(f"{where}: legs must list at least two legs")
+            continue
+        if any(set(e) != {"leg", "effect", "direction", "tickers"} for e in entries):
+            problems.append(f"{where}: a legs entry has other keys")
+            continue
+        names = [e["leg"] for e in entries]
+        if len(set(names)) != len(names) or not set(names) <= legs:
+            problems.append(f"{where}: legs {names}")
+        primary = [e for e in entries if e["leg"] == record["leg"]]
+        if not primary or (primary[0]["effect"], primary[0]["direction"]) != (
+            record["effect"],
+            record["direction"],
+        ):
+            problems.append(f"{where}: the plain leg/effect/direction is not a legs entry")
+        union = {t for e in entries for t in e["tickers"]}
+        if union - set(record["tickers"]):
+            problems.append(f"{where}: tickers miss {sorted(union - set(record['tickers']))}")
+        if any(e["effect"] not in EFFECTS or STRENGTH[e["effect"]] == 0 for e in entries):
+            problems.append(f"{where}: a legs entry that moves nothing")
+    assert problems == []
+    assert packages > 0
+
+
+def test_ids_urls_and_titles_are_unique_across_both_splits(
+    corpus: dict[str, list[dict[str, Any]]],
+) -> None:
+    records = [record for _, record in _records(corpus)]
+    for key in ("id", "url"):
+        repeated = [k for k, n in Counter(r[key] for r in records).items() if n > 1]
+        assert repeated == [], key
+    titles = Counter(_title_key(r["title"]) for r in records)
+    assert [t for t, n in titles.items() if n > 1] == []
+
+
+def test_each_file_holds_only_its_own_split(corpus: dict[str, list[dict[str, Any]]]) -> None:
+    for name, records in corpus.items():
+        assert {r["split"] for r in records} == {name}
+
+
+@pytest.mark.parametrize("source", ["dev", "holdouts"])
+def test_disjoint_from_dev_and_holdouts(
+    corpus: dict[str, list[dict[str, Any]]], source: str
+) -> None:
+    if source == "dev":
+        if not DEV_EVENTS.exists():
+            pytest.skip("the shared corpora are not present")
+        others = _read(DEV_EVENTS)
+    else:
+        assert HOLDOUTS, "tests/rules/data/holdout*.jsonl not found"
+        others = [record for path in HOLDOUTS for record in _read(path)]
+    urls = {r["url"] for r in others}
+    titles = {_title_key(r["title"]) for r in others}
+    clashes = [
+        r["id"] for _, r in _records(corpus) if r["url"] in urls or _title_key(r["title"]) in titles
+    ]
+    assert clashes == []
+
+
+def test_split_sizes_meet_issue_9(corpus: dict[str, list[dict[str, Any]]]) -> None:
+    test, train = corpus["test"], corpus["train"]
+    assert len(test) >= 100
+    assert sum(r["effect"] in POSITIVE for r in test) >= 30
+    assert sum(r.get("trap") == "near-miss" for r in test) >= 25
+    assert sum(r.get("trap") == "distractor" for r in test) >= 15
+    assert len(train) >= 200
+    for records in corpus.values():
+        assert {r.get("leg") for r in records} >= {
+            "h20-ban",
+            "wfe-controls",
+            "rare-earth-leverage",
+            "no-trade-deal",
+        }
+
+
+def test_test_split_is_frozen() -> None:
+    digest = hashlib.sha256(SPLITS["test"].read_bytes()).hexdigest()
+    assert digest == TEST_SPLIT_SHA256, "corpus/test.jsonl changed: see corpus/README.md"
+
+
+def test_rules_eval_reads_every_line(
+    corpus: dict[str, list[dict[str, Any]]], engine: Engine
+) -> None:
+    # The format extension (split, trap, event, legs, provenance) must not break the reader
+    # that `thesiswatch rules eval` uses; this checks the corpus is scorable, not the score.
+    for records in corpus.values():
+        labelled = [labelled_from_record(r) for r in records]
+        report = evaluate_labelled(engine, labelled)
+        assert report.items == len(records)
+        wanted = sum(r["effect"] in POSITIVE for r in records)
+        assert report.true_pos + report.false_neg == wanted
