@@ -157,7 +157,9 @@ async def run(
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     chats = sorted({*settings.allowed_chats, *settings.admins})
     # No token: the same alerts, through the same outbox, to the console.
-    evaluator = Evaluator(rulebook, chat_router(chats) if token else [CONSOLE])
+    evaluator = Evaluator(
+        rulebook, chat_router(chats) if token else [CONSOLE], max_age=settings.max_alert_age
+    )
     limits = FetchLimits(max_bytes=settings.max_feed_bytes, concurrency=settings.fetch_concurrency)
     async with make_client(limits) as client:
         poller = Poller(engine, Fetcher(client, limits), owner=me)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -64,8 +65,16 @@ class Settings(BaseSettings):
     min_feed_interval: int = Field(
         60, ge=1, description="shortest feed interval the feeds file may ask for, in seconds"
     )
+    max_alert_age_h: int = Field(
+        72, ge=1, description="news published longer ago than this, in hours, never alerts"
+    )
 
     _split_ids = field_validator("allowed_chats", "admins", mode="before")(_id_list)
+
+    @property
+    def max_alert_age(self) -> timedelta:
+        """``max_alert_age_h`` as a duration."""
+        return timedelta(hours=self.max_alert_age_h)
 
     @field_validator("database_url")
     @classmethod

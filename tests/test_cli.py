@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,7 @@ def test_ingest_prints_a_summary(env: Path, capsys: pytest.CaptureFixture[str]) 
         rss(
             ("China suspends rare earth export controls for a year", "https://x.example/1"),
             ("Intel names a new chief executive", "https://x.example/2"),
+            published=datetime.now(UTC) - timedelta(hours=1),
         )
     )
     (folder / "b.xml").write_text("<html>not a feed</html>")
@@ -132,6 +134,21 @@ def test_ingest_prints_a_summary(env: Path, capsys: pytest.CaptureFixture[str]) 
         "files 2, entries 2, new items 2, new stories 2, signals 1, alerts 1, errors 1"
     )
     assert "b.xml: not a feed" in out
+
+
+def test_ingest_of_an_archive_stores_its_signals_but_alerts_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same critical reversal, published in August 2025: history, not news.
+    (env / "archive.xml").write_text(
+        rss(("China suspends rare earth export controls for a year", "https://x.example/1"))
+    )
+
+    assert main(["ingest", str(env / "archive.xml")]) == 0
+
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "files 1, entries 1, new items 1, new stories 1, signals 1, alerts 0, errors 0"
+    )
 
 
 def test_ingest_of_a_missing_path_is_a_usage_error(

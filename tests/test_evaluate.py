@@ -258,3 +258,35 @@ def test_no_early_warning_on_a_leg_already_broken(engine: Engine, evaluator: Eva
 
     assert summary.signals == 1  # a critical reversal, from one blog: not enough to confirm
     assert rows(engine, alert_t, "kind", "new_state") == [("transition", "broken")]
+
+
+def test_the_backtest_reproduces_a_live_run_that_reads_news_late(
+    engine: Engine, rules_dir: Path
+) -> None:
+    gov, a, b = feeds(engine, "gov", "a", "b")
+    minute = timedelta(minutes=1)
+    news = [
+        (a, "China urges firms to avoid Nvidia H20 chips", 0 * minute),
+        (a, "China to lift H20 ban, officials say", 600 * minute),
+        (b, "Beijing ends its H20 ban on Nvidia", 602 * minute),  # found by the same poll
+        (b, "China reimposes a ban on Nvidia H20 chips", 200 * 60 * minute),
+        (gov, "Chinese buyers resume Nvidia H20 orders", 400 * 60 * minute),
+    ]
+    for feed, title, after in news:
+        at = T0 + after
+        store(engine, feed, entry(title, f"https://x/{after}", at=at, publisher=str(feed)), now=at)
+    live = Evaluator(Rulebook(rules_dir, T0), [CONSOLE])
+    polls = sorted({T0 + after + 5 * minute - after % (5 * minute) for _, _, after in news})
+    for at in polls:  # a poll every 5 minutes: each story read up to 5 minutes late
+        live.run(engine, at, until=at)
+
+    with Session(engine) as s:
+        replay = backtest(Rulebook(rules_dir, T0).engine, items_between(s, None, None))
+
+    live_alerts = rows(engine, alert_t, "kind", "leg", "old_state", "new_state")
+    assert live_alerts == [(d.kind, d.leg, d.old_state, d.new_state) for _, d in replay.alerts]
+    # One poll found the "to lift" report and the second publisher's "ends": still two moves.
+    assert [r[3] for r in live_alerts] == ["challenged", "broken", "intact", "challenged"]
+    assert [(t.old, t.new) for t in replay.transitions] == [
+        tuple(r) for r in rows(engine, transition_t, "old_state", "new_state")
+    ]

@@ -69,7 +69,13 @@ def test_news_to_telegram_and_back(
     tmp_path: Path, emu: BotApiEmulator, feed_server: FeedServer
 ) -> None:
     feed_server.route(
-        "/gov.xml", rss(("China lifts ban on Nvidia H20 purchases", "https://gov.example/1"))
+        "/gov.xml",
+        rss(
+            ("China lifts ban on Nvidia H20 purchases", "https://gov.example/1"),
+            published=datetime.now(
+                UTC
+            ),  # news: older than THESISWATCH_MAX_ALERT_AGE_H never alerts
+        ),
     )
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(

@@ -74,7 +74,8 @@ def test_three_workers_share_the_feeds_and_survive_a_kill(
     lines = ["feeds:"]
     for i in range(FEEDS):
         title = "China lifts ban on Nvidia H20 purchases" if i == 0 else f"Desk note {i} on chips"
-        path = feed_server.route(f"/f{i}.xml", rss((title, f"https://n.example/{i}"), shared))
+        body = rss((title, f"https://n.example/{i}"), shared, published=datetime.now(UTC))
+        path = feed_server.route(f"/f{i}.xml", body)
         tier = "official" if i == 0 else "press"
         lines.append(f"  - {{name: f{i:03d}, url: '{path}', tier: {tier}, interval: {INTERVAL}}}")
     feeds = tmp_path / "feeds.yaml"

@@ -203,7 +203,9 @@ def _evaluator(settings: Settings) -> Evaluator:
     from bot.pipeline.rulebook import Rulebook
 
     # Alerts queue in the outbox; the running bot delivers them.
-    return Evaluator(Rulebook(settings.rules_dir, utcnow()), targets=[CONSOLE])
+    return Evaluator(
+        Rulebook(settings.rules_dir, utcnow()), targets=[CONSOLE], max_age=settings.max_alert_age
+    )
 
 
 def _secrets(settings: Settings) -> tuple[str, ...]:

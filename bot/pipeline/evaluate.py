@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -17,7 +17,7 @@ from bot.pipeline.board_codec import board_from_json, board_to_json, evidence_to
 from bot.pipeline.rulebook import Rulebook
 from rules import Engine as RulesEngine
 from rules import Item, Signal
-from rules.board import Board, Outcome, advance, new_board, rule_cooldowns
+from rules.board import Board, Outcome, Received, is_late, new_board, receive, rule_cooldowns
 from storage.chats import load_prefs
 from storage.outbox import add_alert, story_alerted
 from storage.signals import (
@@ -31,11 +31,21 @@ from storage.signals import (
     save_signals,
 )
 
-__all__ = ["EvalSummary", "Evaluator", "Router", "chat_router", "rules_item", "step"]
+__all__ = [
+    "MAX_AGE",
+    "EvalSummary",
+    "Evaluator",
+    "Router",
+    "chat_router",
+    "rules_item",
+    "step",
+]
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# News published longer ago than this when it is read never moves a leg or alerts.
+MAX_AGE = timedelta(hours=72)
 
 Router = Callable[[Session, AlertDraft, datetime], Sequence[str]]
 
@@ -59,6 +69,7 @@ class EvalSummary:
     signals: int = 0
     transitions: int = 0
     alerts: int = 0
+    late: int = 0  # items too old to move a leg or alert: history only
 
 
 def rules_item(item: StoredItem) -> Item:
@@ -75,12 +86,22 @@ def rules_item(item: StoredItem) -> Item:
 
 
 def step(
-    engine: RulesEngine, board: Board, items: Sequence[StoredItem], now: datetime
-) -> tuple[list[Signal], Outcome]:
-    """The pure core shared by the live run and the backtest."""
+    engine: RulesEngine,
+    board: Board,
+    items: Sequence[StoredItem],
+    now: datetime,
+    *,
+    max_age: timedelta | None = MAX_AGE,
+) -> tuple[list[Signal], Received]:
+    """The pure core shared by the live run and the backtest: items read at ``now``.
+
+    Every signal is returned (it is history); the board takes those of news no older than
+    ``max_age``, one step per publication time.
+    """
     signals = [s for item in items for s in engine.evaluate(rules_item(item))]
     rs = engine.ruleset
-    return signals, advance(board, signals, rs.confirmation, now, rule_cooldowns(rs))
+    received = receive(board, signals, rs.confirmation, now, rule_cooldowns(rs), max_age=max_age)
+    return signals, received
 
 
 def _signal_row(s: Signal, now: datetime) -> dict[str, Any]:
@@ -104,9 +125,20 @@ def _signal_row(s: Signal, now: datetime) -> dict[str, Any]:
 class Evaluator:
     """Evaluates whatever the rules have not seen yet; safe to call as often as you like."""
 
-    def __init__(self, rulebook: Rulebook, targets: Sequence[str] | Router) -> None:
-        """``targets``: fixed delivery targets, or a router choosing them per alert."""
+    def __init__(
+        self,
+        rulebook: Rulebook,
+        targets: Sequence[str] | Router,
+        *,
+        max_age: timedelta | None = MAX_AGE,
+    ) -> None:
+        """``targets``: fixed delivery targets, or a router choosing them per alert.
+
+        ``max_age``: news published longer ago than this when it is read is kept as history
+        (its signals are stored) but never moves a leg or alerts.
+        """
         self.rulebook = rulebook
+        self.max_age = max_age
         if callable(targets):
             self.route: Router = targets
         else:
@@ -126,6 +158,7 @@ class Evaluator:
             total.signals += batch.signals
             total.transitions += batch.transitions
             total.alerts += batch.alerts
+            total.late += batch.late
             if batch.items < BATCH:
                 return total
 
@@ -135,12 +168,24 @@ class Evaluator:
         stored = load_board(session, rs.thesis.name)  # locks the board row on PostgreSQL
         board = board_from_json(stored[0], rs.thesis, now) if stored else new_board(rs.thesis, now)
         items = pending_items(session, BATCH, until=until)
-        signals, outcome = step(engine, board, items, now)
+        signals, received = step(engine, board, items, now, max_age=self.max_age)
         save_signals(session, [_signal_row(s, now) for s in signals])
-        alerts = self._write_alerts(session, outcome, {str(i.id): i for i in items}, now)
-        save_board(session, rs.thesis.name, rs.version, board_to_json(outcome.board), now)
+        batch = {str(i.id): i for i in items}
+        alerts = sum(self._write_alerts(session, o, batch, now) for o in received.steps)
+        save_board(session, rs.thesis.name, rs.version, board_to_json(received.board), now)
         mark_evaluated(session, [i.id for i in items], now)
-        return EvalSummary(len(items), len(signals), len(outcome.transitions), alerts)
+        late = [i for i in items if is_late(i.published_at, now, self.max_age)]
+        if late:
+            oldest = min(i.published_at for i in late)
+            log.info(
+                "%d item(s) published more than %g h ago (oldest %s): stored, no alert",
+                len(late),
+                self.max_age.total_seconds() / 3600 if self.max_age else 0,
+                oldest.date().isoformat(),
+            )
+        return EvalSummary(
+            len(items), len(signals), len(received.transitions), alerts, late=len(late)
+        )
 
     def _write_alerts(
         self, session: Session, outcome: Outcome, batch: dict[str, StoredItem], now: datetime

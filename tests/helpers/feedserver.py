@@ -6,6 +6,8 @@ import gzip
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -120,11 +122,26 @@ class FeedServer:
             pass
 
 
-def rss(*items: tuple[str, str], title: str = "Test feed", extra: str = "") -> str:
-    """An RSS 2.0 document; each item is (title, link), guid = link."""
+def _pub_date(i: int, published: datetime | None) -> str:
+    if published is None:
+        return f"Tue, 12 Aug 2025 08:0{i % 10}:00 GMT"
+    return format_datetime(published - timedelta(minutes=i), usegmt=True)
+
+
+def rss(
+    *items: tuple[str, str],
+    title: str = "Test feed",
+    extra: str = "",
+    published: datetime | None = None,
+) -> str:
+    """An RSS 2.0 document; each item is (title, link), guid = link.
+
+    Items are dated 12 Aug 2025 unless ``published`` dates the first (and each next one a
+    minute earlier): news read by a process on the real clock must be fresh to alert.
+    """
     entries = "".join(
         f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
-        f"<pubDate>Tue, 12 Aug 2025 08:0{i % 10}:00 GMT</pubDate>"
+        f"<pubDate>{_pub_date(i, published)}</pubDate>"
         f"<description>&lt;p&gt;{t} &amp;amp; more&lt;/p&gt;</description>{extra}</item>"
         for i, (t, link) in enumerate(items)
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from rules import ConfirmationPolicy, Effect, Severity, Signal, Thesis, Tier
-from rules.board import Board, Outcome, advance, new_board
+from rules.board import Board, Outcome, Received, advance, new_board, receive
 from rules.model import Leg
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
@@ -35,14 +36,16 @@ def signal(
     severity: Severity = "high",
     rule: str = "r-break",
     leg: str = "h20-ban",
+    published: datetime = T0,
 ) -> Signal:
     return Signal(
-        key, rule, "v1", leg, effect, "easing", severity, (), (), hedged, source, tier, T0
+        key, rule, "v1", leg, effect, "easing", severity, (), (), hedged, source, tier, published
     )
 
 
 def step(board: Board, at: datetime, *signals: Signal) -> Outcome:
-    return advance(board, signals, POLICY, at)
+    """News published at ``at`` and read at once."""
+    return advance(board, [replace(s, published=at) for s in signals], POLICY, at)
 
 
 @pytest.fixture
@@ -186,16 +189,144 @@ def test_rule_cooldown_holds_back_repeated_early_warnings(board: Board) -> None:
     first = advance(board, [signal("a", severity="critical")], POLICY, T0, cooldowns)
     soon = advance(
         first.board,
-        [signal("b", "B", severity="critical", leg="no-trade-deal")],
+        [signal("b", "B", severity="critical", leg="no-trade-deal", published=T0 + H)],
         POLICY,
         T0 + H,
         cooldowns,
     )
     later = advance(
         first.board,
-        [signal("c", "C", severity="critical", leg="no-trade-deal")],
+        [signal("c", "C", severity="critical", leg="no-trade-deal", published=T0 + 3 * H)],
         POLICY,
         T0 + 3 * H,
         cooldowns,
     )
     assert [len(o.early_warnings) for o in (first, soon, later)] == [1, 0, 1]
+
+
+# Evidence is timed by publication: what matters is when the news came out, not when it was read.
+
+D = timedelta(days=1)
+COOLDOWNS = {"r-break": timedelta(hours=2)}
+
+
+def moves(received: Received) -> list[tuple[str, str, str, datetime, bool]]:
+    return [(t.leg, t.old, t.new, t.at, t.alert) for t in received.transitions]
+
+
+def test_evidence_weighs_from_its_publication_not_from_when_it_was_read(board: Board) -> None:
+    on_time = advance(board, [signal("a", published=T0)], POLICY, T0)
+    # The same report read 60 h after it came out has decayed to 0.5^(60/24) = 0.18 ...
+    read_late = advance(board, [signal("a", published=T0)], POLICY, T0 + 60 * H)
+    # ... and one read 73 h after it came out is outside the 72 h window altogether.
+    too_old = advance(board, [signal("a", published=T0)], POLICY, T0 + 73 * H)
+
+    assert [t.new for t in on_time.transitions] == ["challenged"]
+    assert read_late.transitions == ()
+    assert [e.at for e in read_late.board.status("h20-ban").evidence] == [T0]
+    assert too_old.board.status("h20-ban").evidence == ()
+
+
+def test_a_future_stamp_counts_as_now(board: Board) -> None:
+    out = advance(board, [signal("a", published=T0 + D)], POLICY, T0)
+    assert [e.at for e in out.board.status("h20-ban").evidence] == [T0]
+
+
+def warnings(received: Received) -> list[str]:
+    return [w.item_key for o in received.steps for w in o.early_warnings]
+
+
+def test_old_news_is_set_aside_and_never_moves_a_leg_or_warns(board: Board) -> None:
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    archive = [
+        signal("deal", "Ministry", tier="official", published=datetime(2020, 1, 15, tzinfo=UTC)),
+        signal("crit", "Wire", severity="critical", published=now - 73 * H),
+    ]
+    recent = signal("new", "Paper", published=now - 71 * H)
+
+    got = receive(board, [*archive, recent], POLICY, now, COOLDOWNS, max_age=72 * H)
+
+    assert got.late == tuple(archive)
+    assert warnings(got) == []
+    # The recent report challenged the leg when it came out; 71 h later it has decayed to
+    # 0.5^(71/24), below half the threshold: stale at once, so neither move is pushed.
+    assert [(t.new, t.at, t.alert) for t in got.transitions] == [
+        ("challenged", now - 71 * H, False),
+        ("intact", now, False),
+    ]
+    assert got.board.status("h20-ban").last_alert is None
+    assert [e.item_key for e in got.board.status("h20-ban").evidence] == ["new"]
+    assert receive(board, archive, POLICY, now, COOLDOWNS).late == ()  # no max_age: none late
+
+
+def test_a_poll_that_finds_several_stories_moves_the_board_as_if_each_was_read_on_time(
+    board: Board,
+) -> None:
+    minute = timedelta(minutes=1)
+    news = [
+        signal("a", "Paper A", published=T0),
+        signal("c", "Paper C", severity="critical", leg="no-trade-deal", published=T0 + minute),
+        signal("b", "Paper B", published=T0 + 2 * minute),
+        signal("d", "Paper D", severity="critical", leg="no-trade-deal", published=T0 + 3 * minute),
+    ]
+    on_time = board
+    expected: list[tuple[str, str, str, bool]] = []
+    warned: list[str] = []
+    for s in news:  # each story read the moment it came out
+        got = receive(on_time, [s], POLICY, s.published, COOLDOWNS, max_age=72 * H)
+        expected += [(t.leg, t.old, t.new, t.alert) for t in got.transitions]
+        warned += warnings(got)
+        on_time = got.board
+
+    # All four found by one poll five minutes later, in the feed's order (newest first).
+    at_once = receive(board, news[::-1], POLICY, T0 + 5 * minute, COOLDOWNS, max_age=72 * H)
+
+    assert [(t.leg, t.old, t.new, t.alert) for t in at_once.transitions] == expected
+    assert expected == [
+        ("h20-ban", "intact", "challenged", True),
+        ("no-trade-deal", "intact", "challenged", True),
+        ("h20-ban", "challenged", "broken", True),
+        ("no-trade-deal", "challenged", "broken", True),
+    ]
+    assert warnings(at_once) == warned == ["c"]
+    assert [s.state for s in at_once.board.legs] == [s.state for s in on_time.legs]
+
+
+def test_a_rule_cooldown_counts_between_publication_times(board: Board) -> None:
+    first = receive(board, [signal("a", severity="critical", published=T0)], POLICY, T0, COOLDOWNS)
+    # Published an hour after the first warning but read five hours later: still too close.
+    close = signal("b", "B", severity="critical", leg="no-trade-deal", published=T0 + H)
+    held = receive(first.board, [close], POLICY, T0 + 5 * H, COOLDOWNS)
+    # Published an hour *before* it, read later: as close, so as quiet.
+    older = signal("c", "C", severity="critical", leg="no-trade-deal", published=T0 - H)
+    also_held = receive(first.board, [older], POLICY, T0 + 5 * H, COOLDOWNS)
+    apart = signal("d", "D", severity="critical", leg="no-trade-deal", published=T0 + 3 * H)
+    let_through = receive(first.board, [apart], POLICY, T0 + 3 * H, COOLDOWNS)
+
+    assert [warnings(r) for r in (first, held, also_held, let_through)] == [["a"], [], [], ["d"]]
+
+
+def test_a_leg_cooldown_counts_between_publication_times(board: Board) -> None:
+    challenged = receive(board, [signal("a", "Paper A", published=T0)], POLICY, T0)
+    # A denial published an hour later but read seven hours after the challenge: the leg
+    # goes back to intact, and the alert is held back as flapping, as it was on time.
+    denial = signal("c", "Paper C", effect="confirms", rule="ok", published=T0 + H)
+    calm = receive(challenged.board, [denial], POLICY, T0 + 7 * H)
+
+    assert [(t.new, t.alert) for t in challenged.transitions + calm.transitions] == [
+        ("challenged", True),
+        ("intact", False),
+    ]
+    assert calm.transitions[0].at == T0 + H  # dated by the news that moved it
+
+
+def test_a_story_read_late_never_moves_a_legs_history_backwards(board: Board) -> None:
+    challenged = receive(board, [signal("a", "Paper A", published=T0 + 3 * H)], POLICY, T0 + 3 * H)
+    # A second publisher's report from before the challenge, read after it, confirms the
+    # break as of the challenge: never before it.
+    late = receive(challenged.board, [signal("b", "Paper B", published=T0 + H)], POLICY, T0 + 4 * H)
+
+    assert [(t.old, t.new, t.at) for t in late.transitions] == [
+        ("challenged", "broken", T0 + 3 * H)
+    ]
+    assert late.board.status("h20-ban").since == T0 + 3 * H
