@@ -105,7 +105,7 @@ class Pipeline:
         started = time.perf_counter()
         outcome = await self.poller.poll(feed_id)
         self.metrics.record_poll(outcome, time.perf_counter() - started)
-        if outcome.new_items:
+        if outcome.new_items or outcome.revised_items:
             await self.evaluate()
         return outcome
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
+from storage.revisions import feed_sightings, revise, text_hash
 from storage.stories import WINDOW, StoryIndex, best_story
 
 __all__ = ["StoryCache", "store_entries"]
@@ -90,17 +91,25 @@ def store_entries(
 ) -> StoreResult:
     """Upsert one feed's entries inside the caller's transaction.
 
-    Entries this feed already carried are skipped with one query; an entry whose URL or content
-    another feed brought becomes a new sighting of that item; the rest become items, grouped
-    into an existing story when a recent headline says the same thing.
+    Entries this feed already carried are found with one query and skipped, unless the feed
+    rewrote their text, which revises their item; an entry whose URL or content another feed
+    brought becomes a new sighting of that item; the rest become items, grouped into an
+    existing story when a recent headline says the same thing.
     """
     unique: dict[str, NewEntry] = {}
     for entry in entries:
         unique.setdefault(entry.entry_key, entry)
-    known = _feed_keys(session, feed_id, list(unique))
+    hashes = {k: text_hash(e) for k, e in unique.items()}
+    known = feed_sightings(session, feed_id, list(unique))
+    rewritten = [
+        (known[k], e) for k, e in unique.items() if k in known and known[k].text_hash != hashes[k]
+    ]
+    revised = revise(session, feed_id, rewritten, hashes, now)
     fresh = [e for k, e in unique.items() if k not in known]
     if not fresh:
-        return StoreResult(entries=len(entries))
+        return StoreResult(
+            entries=len(entries), revised_items=len(revised), revised_item_ids=revised
+        )
 
     by_url = _lookup(session, item_t.c.url, [e.url for e in fresh if e.url], item_t.c.id)
     by_hash = _lookup(session, item_t.c.content_hash, [e.content_hash for e in fresh], item_t.c.id)
@@ -162,6 +171,7 @@ def store_entries(
                 "publisher": e.publisher,
                 "url": e.url,
                 "seen_at": now,
+                "text_hash": hashes[e.entry_key],
             }
             for e in fresh
         ],
@@ -172,20 +182,9 @@ def store_entries(
         new_sightings=len(fresh),
         new_stories=new_stories,
         new_item_ids=tuple(sorted(new_ids.values())),
+        revised_items=len(revised),
+        revised_item_ids=revised,
     )
-
-
-def _feed_keys(session: Session, feed_id: int, keys: list[str]) -> set[str]:
-    out: set[str] = set()
-    for part in _chunks(keys):
-        out.update(
-            session.execute(
-                select(sighting_t.c.entry_key).where(
-                    sighting_t.c.feed_id == feed_id, sighting_t.c.entry_key.in_(part)
-                )
-            ).scalars()
-        )
-    return out
 
 
 def _assign_stories(

@@ -3,7 +3,9 @@
 An *item* is one piece of news stored once (unique canonical URL, unique content hash).
 A *sighting* records that a feed carried it (unique per feed and entry key), so a story
 syndicated in many feeds is one item with many sources. A *story* groups items from different
-outlets that report the same event in other words.
+outlets that report the same event in other words. When a feed rewrites an entry under the same
+key, the item takes the new text and its *revision* goes up; the text it replaced is kept as an
+*item revision*.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "Delivery",
     "Feed",
     "Item",
+    "ItemRevision",
     "Sighting",
     "Signal",
     "Story",
@@ -31,6 +34,7 @@ __all__ = [
     "chat_pref_t",
     "delivery_t",
     "feed_t",
+    "item_revision_t",
     "item_t",
     "sighting_t",
     "signal_t",
@@ -96,7 +100,9 @@ class Item(SQLModel, table=True):
     published_at: datetime = Field(sa_type=UTCDateTime)
     first_seen_at: datetime = Field(sa_type=UTCDateTime)
     # Set in the transaction that stores the item's signals: restarts neither skip nor repeat.
+    # A rewrite clears it, so the new text is read again.
     evaluated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class Sighting(SQLModel, table=True):
@@ -112,6 +118,28 @@ class Sighting(SQLModel, table=True):
     publisher: str = Field(max_length=200)
     url: str | None = Field(default=None, max_length=2000)
     seen_at: datetime = Field(sa_type=UTCDateTime)
+    # What this feed last said under this key: a change is a rewrite. None on sightings stored
+    # before rewrites were kept: they learn it on their next poll.
+    text_hash: str | None = Field(default=None, max_length=32)
+
+
+class ItemRevision(SQLModel, table=True):
+    """A text an item had before its feed rewrote the entry under the same key."""
+
+    __tablename__ = "item_revision"
+    __table_args__ = (UniqueConstraint("item_id", "revision", name="uq_item_revision"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(sa_column=Column(Integer, ForeignKey("item.id"), nullable=False))
+    revision: int
+    title: str = Field(max_length=600)
+    summary: str = Field(max_length=4000)
+    published_at: datetime = Field(sa_type=UTCDateTime)
+    # None: rewritten again before the rules read it (a replay skips it, as the live run did).
+    evaluated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    replaced_at: datetime = Field(sa_type=UTCDateTime)
+    # The feed whose rewrite replaced it.
+    feed_id: int = Field(sa_column=Column(Integer, ForeignKey("feed.id"), nullable=False))
 
 
 # Core tables for bulk statements; SQLModel's class attributes are typed as values, not columns.
@@ -119,18 +147,22 @@ feed_t: Table = Feed.__table__  # type: ignore[attr-defined]
 story_t: Table = Story.__table__  # type: ignore[attr-defined]
 item_t: Table = Item.__table__  # type: ignore[attr-defined]
 sighting_t: Table = Sighting.__table__  # type: ignore[attr-defined]
+item_revision_t: Table = ItemRevision.__table__  # type: ignore[attr-defined]
 
 
 class Signal(SQLModel, table=True):
-    """What one rule said about one item, under one rule-set version."""
+    """What one rule said about one revision of one item, under one rule-set version."""
 
     __table_args__ = (
-        UniqueConstraint("item_id", "rule_id", "ruleset_version", name="uq_signal_item_rule"),
+        UniqueConstraint(
+            "item_id", "revision", "rule_id", "ruleset_version", name="uq_signal_item_revision_rule"
+        ),
         Index("ix_signal_leg_created", "leg", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(sa_column=Column(Integer, ForeignKey("item.id"), nullable=False))
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     rule_id: str = Field(max_length=200)
     ruleset_version: str = Field(max_length=64)
     leg: str = Field(max_length=100)

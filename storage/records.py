@@ -29,6 +29,9 @@ class StoreResult:
     new_sightings: int = 0
     new_stories: int = 0
     new_item_ids: tuple[int, ...] = ()
+    # Items a feed rewrote under the same key: new text stored, to be read again.
+    revised_items: int = 0
+    revised_item_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,15 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select, update
 from sqlmodel import Session
 
-from storage.models import alert_t, delivery_t, item_t, sighting_t, signal_t, story_t
+from storage.models import (
+    alert_t,
+    delivery_t,
+    item_revision_t,
+    item_t,
+    sighting_t,
+    signal_t,
+    story_t,
+)
 
 __all__ = ["Pruned", "prune"]
 
@@ -49,6 +57,7 @@ def prune(session: Session, *, before: datetime, keep_items: Collection[int]) ->
         part = old[start : start + CHUNK]
         session.execute(delete(signal_t).where(signal_t.c.item_id.in_(part)))
         session.execute(delete(sighting_t).where(sighting_t.c.item_id.in_(part)))
+        session.execute(delete(item_revision_t).where(item_revision_t.c.item_id.in_(part)))
         session.execute(delete(item_t).where(item_t.c.id.in_(part)))
     orphan = ~exists().where(item_t.c.story_id == story_t.c.id)
     session.execute(

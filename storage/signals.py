@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
-from storage.models import board_t, item_t, signal_t, transition_t
+from storage.models import board_t, item_revision_t, item_t, signal_t, transition_t
 
 __all__ = [
     "StoredItem",
@@ -20,9 +20,13 @@ __all__ = [
     "load_board",
     "mark_evaluated",
     "pending_items",
+    "rules_fired",
     "save_board",
     "save_signals",
+    "versions_between",
 ]
+
+CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class StoredItem:
     url: str | None
     published_at: datetime
     first_seen_at: datetime
+    revision: int = 1  # the item's text version: a feed's rewrite makes a new one
 
 
 _COLUMNS = (
@@ -48,6 +53,7 @@ _COLUMNS = (
     item_t.c.url,
     item_t.c.published_at,
     item_t.c.first_seen_at,
+    item_t.c.revision,
 )
 
 
@@ -80,9 +86,65 @@ def items_between(
     return [StoredItem(*row) for row in session.execute(query)]
 
 
-def mark_evaluated(session: Session, ids: Sequence[int], now: datetime) -> None:
-    if ids:
-        session.execute(update(item_t).where(item_t.c.id.in_(ids)).values(evaluated_at=now))
+def versions_between(
+    session: Session, since: datetime | None, until: datetime | None
+) -> list[StoredItem]:
+    """Every text the rules read, in publication order: a replay sees each revision in turn.
+
+    An item's earlier texts come first (at their own publication times); a text rewritten
+    before the rules read it is left out, as the live run never saw it.
+    """
+    current = items_between(session, since, until)
+    query = (
+        select(
+            item_revision_t.c.item_id,
+            item_t.c.story_id,
+            item_revision_t.c.title,
+            item_revision_t.c.summary,
+            item_t.c.publisher,
+            item_t.c.tier,
+            item_t.c.url,
+            item_revision_t.c.published_at,
+            item_t.c.first_seen_at,
+            item_revision_t.c.revision,
+        )
+        .join(item_t, item_t.c.id == item_revision_t.c.item_id)
+        .where(item_revision_t.c.evaluated_at.is_not(None))
+    )
+    if since is not None:
+        query = query.where(item_revision_t.c.published_at >= since)
+    if until is not None:
+        query = query.where(item_revision_t.c.published_at < until)
+    earlier = [StoredItem(*row) for row in session.execute(query)]
+    return sorted(current + earlier, key=lambda i: (i.published_at, i.id, i.revision))
+
+
+def mark_evaluated(session: Session, items: Sequence[StoredItem], now: datetime) -> None:
+    """The rules read these items' texts; a text rewritten meanwhile stays pending."""
+    if items:
+        session.execute(
+            update(item_t)
+            .where(item_t.c.id == bindparam("iid"), item_t.c.revision == bindparam("rev"))
+            .values(evaluated_at=now),
+            [{"iid": i.id, "rev": i.revision} for i in items],
+        )
+
+
+def rules_fired(session: Session, items: Sequence[StoredItem]) -> dict[int, frozenset[str]]:
+    """The rules that fired on earlier texts of these items: ``{item id: rule ids}``."""
+    revised = {i.id: i.revision for i in items if i.revision > 1}
+    fired: dict[int, set[str]] = {}
+    ids = sorted(revised)
+    for start in range(0, len(ids), CHUNK):
+        rows = session.execute(
+            select(signal_t.c.item_id, signal_t.c.rule_id, signal_t.c.revision).where(
+                signal_t.c.item_id.in_(ids[start : start + CHUNK])
+            )
+        )
+        for item_id, rule_id, revision in rows:
+            if revision < revised[item_id]:
+                fired.setdefault(item_id, set()).add(rule_id)
+    return {k: frozenset(v) for k, v in fired.items()}
 
 
 def save_signals(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -12,7 +12,7 @@ from bot.ops.retention import prune_old
 from bot.pipeline.console import CONSOLE, deliver_console
 from bot.pipeline.evaluate import Evaluator
 from bot.pipeline.rulebook import Rulebook
-from storage.models import alert_t, delivery_t, item_t, signal_t, story_t
+from storage.models import alert_t, delivery_t, item_revision_t, item_t, signal_t, story_t
 from tests.helpers.db import T0, count, entry, feeds, store
 from tests.helpers.inline_rules import make_rules_dir
 
@@ -54,3 +54,20 @@ def test_nothing_recent_is_pruned(engine: Engine, tmp_path: Path) -> None:
     pruned = prune_old(engine, book.engine.ruleset.thesis, T0 + timedelta(days=10), days=90)
     assert (pruned.items, pruned.deliveries) == (0, 0)
     assert count(engine, item_t) == 1
+
+
+def test_an_old_rewritten_item_goes_with_its_earlier_texts(engine: Engine, tmp_path: Path) -> None:
+    book = Rulebook(make_rules_dir(tmp_path), T0)
+    [f] = feeds(engine, "f")
+    old = T0 - timedelta(days=200)
+    store(engine, f, entry("Intel names a chief", "https://f/1", at=old), now=old)
+    Evaluator(book, [CONSOLE]).run(engine, old)
+    later = old + timedelta(hours=1)
+    rewrite = entry("Intel names a new chief executive", "https://f/1", at=old)
+    assert store(engine, f, rewrite, now=later).revised_items == 1
+    Evaluator(book, [CONSOLE]).run(engine, later)
+
+    pruned = prune_old(engine, book.engine.ruleset.thesis, T0, days=90)
+
+    assert pruned.items == 1
+    assert (count(engine, item_t), count(engine, item_revision_t)) == (0, 0)

@@ -145,13 +145,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from bot.pipeline.rulebook import Rulebook
     from bot.views.chart import draw_states
     from bot.views.text import tickers_text
-    from storage.signals import items_between
+    from storage.signals import versions_between
 
     settings = _settings()
     setup_logging("WARNING", _secrets(settings))
     engine = Rulebook(settings.rules_dir, utcnow()).engine
     with Session(_engine(settings)) as session:
-        items = items_between(session, args.since, args.until)
+        items = versions_between(session, args.since, args.until)
     with tqdm(total=len(items), unit="item", disable=None, file=sys.stderr) as bar:
         result = backtest(engine, items, on_item=bar.update)
     print(

@@ -55,6 +55,7 @@ class PollOutcome:
     error: str | None = None
     bozo: str | None = None
     new_item_ids: tuple[int, ...] = ()
+    revised_items: int = 0  # entries the feed rewrote: their items are read again
 
 
 class Poller:
@@ -202,6 +203,7 @@ class Poller:
                 new_stories=result.new_stories,
                 bozo=parsed.bozo,
                 new_item_ids=result.new_item_ids,
+                revised_items=result.revised_items,
             )
 
         for attempt in range(3):

@@ -45,7 +45,11 @@ def backtest(
     *,
     on_item: Callable[[int], object] | None = None,
 ) -> BacktestResult:
-    """``items`` in publication order; each group of equal time is one step of the board."""
+    """``items`` in publication order; each group of equal time is one step of the board.
+
+    An item's revisions (see ``storage.signals.versions_between``) are replayed in turn: each
+    tells the board only what the earlier ones did not, as in the live run.
+    """
     result = BacktestResult()
     if not items:
         return result
@@ -54,10 +58,13 @@ def backtest(
     result.timeline += [TimelinePoint(s.since, s.leg, s.state) for s in board.legs]
     known: dict[str, StoredItem] = {}
     warned: set[tuple[int, str]] = set()
-    for at, group in groupby(items, key=lambda i: i.published_at):
+    fired: dict[str, set[str]] = {}
+    for (at, _), group in groupby(items, key=lambda i: (i.published_at, i.revision)):
         batch = list(group)
         known.update((str(i.id), i) for i in batch)
-        signals, received = step(engine, board, batch, at)
+        signals, received = step(engine, board, batch, at, fired=fired)
+        for s in signals:
+            fired.setdefault(s.item_key, set()).add(s.rule_id)
         for outcome in received.steps:
             drafts = draft_alerts(
                 outcome, rs.thesis, rs.version, known, lambda story, leg: (story, leg) in warned

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from storage.signals import (
     load_board,
     mark_evaluated,
     pending_items,
+    rules_fired,
     save_board,
     save_signals,
 )
@@ -92,21 +93,27 @@ def step(
     now: datetime,
     *,
     max_age: timedelta | None = MAX_AGE,
+    fired: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[Signal], Received]:
     """The pure core shared by the live run and the backtest: items read at ``now``.
 
-    Every signal is returned (it is history); the board takes those of news no older than
-    ``max_age``, one step per publication time.
+    Every signal is returned (it is history). The board takes those of news no older than
+    ``max_age``, one step per publication time, except what a rewritten item said before:
+    ``fired`` maps an item's key to the rules its earlier texts fired, so a rewrite that keeps
+    the meaning tells the board nothing new and one that changes it tells only the change.
     """
     signals = [s for item in items for s in engine.evaluate(rules_item(item))]
+    said = fired or {}
+    news = [s for s in signals if s.rule_id not in said.get(s.item_key, ())]
     rs = engine.ruleset
-    received = receive(board, signals, rs.confirmation, now, rule_cooldowns(rs), max_age=max_age)
+    received = receive(board, news, rs.confirmation, now, rule_cooldowns(rs), max_age=max_age)
     return signals, received
 
 
-def _signal_row(s: Signal, now: datetime) -> dict[str, Any]:
+def _signal_row(s: Signal, revision: int, now: datetime) -> dict[str, Any]:
     return {
         "item_id": int(s.item_key),
+        "revision": revision,
         "rule_id": s.rule_id,
         "ruleset_version": s.ruleset_version,
         "leg": s.leg,
@@ -168,12 +175,13 @@ class Evaluator:
         stored = load_board(session, rs.thesis.name)  # locks the board row on PostgreSQL
         board = board_from_json(stored[0], rs.thesis, now) if stored else new_board(rs.thesis, now)
         items = pending_items(session, BATCH, until=until)
-        signals, received = step(engine, board, items, now, max_age=self.max_age)
-        save_signals(session, [_signal_row(s, now) for s in signals])
+        fired = {str(k): v for k, v in rules_fired(session, items).items()}
+        signals, received = step(engine, board, items, now, max_age=self.max_age, fired=fired)
         batch = {str(i.id): i for i in items}
+        save_signals(session, [_signal_row(s, batch[s.item_key].revision, now) for s in signals])
         alerts = sum(self._write_alerts(session, o, batch, now) for o in received.steps)
         save_board(session, rs.thesis.name, rs.version, board_to_json(received.board), now)
-        mark_evaluated(session, [i.id for i in items], now)
+        mark_evaluated(session, items, now)
         late = [i for i in items if is_late(i.published_at, now, self.max_age)]
         if late:
             oldest = min(i.published_at for i in late)
