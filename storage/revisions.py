@@ -94,9 +94,13 @@ def revise(
     state = item_t.c.revision, item_t.c.evaluated_at
     revisions: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
+    # Locked on PostgreSQL: an evaluation reading these items finishes first, so the text kept
+    # says truly whether the rules read it.
+    lock = session.get_bind().dialect.name == "postgresql"
     for part in _chunks(sorted(wanted)):
+        query = select(*current, *state).where(item_t.c.id.in_(part))
         for item_id, title, summary, published, revision, evaluated in session.execute(
-            select(*current, *state).where(item_t.c.id.in_(part))
+            query.with_for_update() if lock else query
         ):
             e = wanted[item_id]
             if (e.title, e.summary) == (title, summary) or revision >= MAX_REVISIONS:
