@@ -1,0 +1,289 @@
+"""The chat commands: each reads the board, the store or the rules and answers in escaped HTML.
+
+Handlers only translate; the gate has already refused strangers by the time one runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+from telegram import Update
+
+from bot.pipeline.board_codec import board_from_json
+from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
+from bot.telegram.html import esc
+from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
+from bot.telegram.replies import help_text, reply, usage
+from rules import Item
+from rules.board import new_board
+from rules.loader import parse_duration
+from rules.model import SEVERITIES
+from storage.chats import load_prefs, save_prefs
+from storage.feeds import feed_health
+from storage.outbox import alert_by_id, recent_alerts
+from storage.signals import items_by_ids, load_board
+
+__all__ = ["HANDLERS", "cmd_unknown"]
+
+
+async def cmd_start(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    now = deps.clock()
+
+    def resume(session: Session) -> None:
+        prefs = load_prefs(session, [chat.id])[chat.id]
+        save_prefs(session, prefs.but(subscribed=True, paused=False, paused_reason=None), now)
+
+    await deps.read(resume)
+    await reply(update, "Subscribed: this chat gets thesis alerts.\n\n" + help_text())
+
+
+async def cmd_help(update: Update, context: Ctx) -> None:
+    await reply(update, help_text())
+
+
+async def cmd_status(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    thesis = deps.rulebook.engine.ruleset.thesis
+    leg = context.args[0] if context.args else None
+    if leg is not None and leg not in {lg.id for lg in thesis.legs}:
+        legs = ", ".join(lg.id for lg in thesis.legs)
+        await usage(update, "status", f"No leg {leg!r} (legs: {legs})")
+        return
+    now = deps.clock()
+
+    def read(session: Session) -> tuple[Any, dict[str, str]]:
+        stored = load_board(session, thesis.name)
+        board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
+        keys = [int(e.item_key) for s in board.legs for e in s.evidence]
+        titles = {str(k): i.title for k, i in items_by_ids(session, keys).items()}
+        return board, titles
+
+    board, titles = await deps.read(read)
+    await reply(update, board_html(board, thesis, now, titles, leg))
+
+
+async def cmd_recent(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    n = 5
+    if context.args:
+        if not context.args[0].isdigit() or not 1 <= int(context.args[0]) <= 50:
+            await usage(update, "recent", "N must be a number from 1 to 50")
+            return
+        n = int(context.args[0])
+    alerts = await deps.read(lambda s: recent_alerts(s, n))
+    await reply(update, recent_html(alerts, deps.clock()))
+
+
+async def cmd_why(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    if not context.args or not context.args[0].lstrip("#").isdigit():
+        await usage(update, "why")
+        return
+    alert_id = int(context.args[0].lstrip("#"))
+    alert = await deps.read(lambda s: alert_by_id(s, alert_id))
+    if alert is None:
+        await reply(update, f"No alert #{alert_id}.")
+        return
+    await reply(update, why_html(alert))
+
+
+async def cmd_rules(update: Update, context: Ctx) -> None:
+    book = deps_of(context).rulebook
+    rs = book.engine.ruleset
+    last = book.last
+    result = "ok" if last.ok else "rejected, the previous rules keep running"
+    lines = [
+        f"rule set <code>{esc(rs.version[:12])}</code> from {esc(book.folder)}",
+        f"{len(rs.thesis.legs)} legs, {len(rs.rules)} rules, {len(rs.vocabularies)} vocabularies",
+        f"last reload {esc(last.at.isoformat(timespec='seconds'))}: {esc(result)}",
+        *(f"  {esc(p)}" for p in last.problems[:10]),
+    ]
+    await reply(update, "\n".join(lines))
+
+
+async def cmd_test(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    text = " ".join(context.args or ()).strip()
+    if not text:
+        await usage(update, "test")
+        return
+    engine = deps.rulebook.engine
+    signals = engine.evaluate(Item("test", text[:500], "", "telegram", "press", "", deps.clock()))
+    await reply(update, signals_html(text, signals))
+
+
+def _parse_subscription(
+    args: Sequence[str], legs: set[str], tickers: set[str]
+) -> tuple[list[str], list[str], str] | str:
+    chosen_legs, chosen_tickers, severity = [], [], "low"
+    for arg in args:
+        if arg.startswith("severity="):
+            severity = arg.removeprefix("severity=").lower()
+            if severity not in SEVERITIES:
+                return f"severity must be one of {', '.join(SEVERITIES)}"
+        elif arg.startswith("$") or arg.upper() in tickers:
+            symbol = arg.lstrip("$").upper()
+            if symbol not in tickers:
+                return f"unknown ticker {symbol}"
+            chosen_tickers.append(symbol)
+        elif arg in legs:
+            chosen_legs.append(arg)
+        else:
+            return f"unknown leg or ticker {arg!r}"
+    return chosen_legs, chosen_tickers, severity
+
+
+async def cmd_subscribe(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    chat = update.effective_chat
+    assert chat is not None
+    thesis = deps.rulebook.engine.ruleset.thesis
+    parsed = _parse_subscription(
+        context.args or (), {lg.id for lg in thesis.legs}, set(thesis.tickers)
+    )
+    if isinstance(parsed, str):
+        await usage(update, "subscribe", parsed)
+        return
+    legs, tickers, severity = parsed
+    now = deps.clock()
+
+    def save(session: Session) -> None:
+        prefs = load_prefs(session, [chat.id])[chat.id]
+        save_prefs(
+            session,
+            prefs.but(
+                subscribed=True, legs=tuple(legs), tickers=tuple(tickers), min_severity=severity
+            ),
+            now,
+        )
+
+    await deps.read(save)
+    await reply(
+        update,
+        f"Subscribed to {esc(', '.join(legs) or 'every leg')}; "
+        f"tickers {esc(', '.join(tickers) or 'all')}; severity {esc(severity)} and above.",
+    )
+
+
+async def cmd_unsubscribe(update: Update, context: Ctx) -> None:
+    await update_prefs(update, context, lambda p, _now: p.but(subscribed=False))
+    await reply(update, "Unsubscribed: no more alerts here. /subscribe brings them back.")
+
+
+async def cmd_mute(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    args = context.args or []
+    span = parse_duration(args[0]) if args else None
+    if span is None or not timedelta(minutes=1) <= span <= timedelta(days=30):
+        await usage(update, "mute", "DURATION is like 30m, 4h or 2d (at most 30d)")
+        return
+    legs = {lg.id for lg in deps.rulebook.engine.ruleset.thesis.legs}
+    leg = args[1] if len(args) > 1 else None
+    if leg is not None and leg not in legs:
+        await usage(update, "mute", f"No leg {leg!r}")
+        return
+    await update_prefs(update, context, lambda p, now: muted(p, now + span, leg))
+    await reply(update, f"Muted {esc(leg or 'every leg')} for {esc(args[0])}.")
+
+
+async def cmd_unmute(update: Update, context: Ctx) -> None:
+    await update_prefs(update, context, lambda p, _now: p.but(muted_until=None, muted_legs={}))
+    await reply(update, "Unmuted.")
+
+
+async def cmd_feeds(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    rows = await deps.read(lambda s: feed_health(s))
+    rows = [r for r in rows if not r.name.startswith("file:")]
+    await reply(update, feeds_html(rows, deps.clock()))
+
+
+async def cmd_chart(update: Update, context: Ctx) -> None:
+    from sqlalchemy import select
+
+    from bot.views.chart import draw_states  # matplotlib: loaded by the process that draws, only
+    from storage.models import transition_t  # only the chart reads the ledger directly
+
+    deps = deps_of(context)
+    days = 30
+    if context.args:
+        if not context.args[0].isdigit() or not 1 <= int(context.args[0]) <= 365:
+            await usage(update, "chart", "DAYS must be a number from 1 to 365")
+            return
+        days = int(context.args[0])
+    now = deps.clock()
+    start = now - timedelta(days=days)
+    thesis = deps.rulebook.engine.ruleset.thesis
+
+    def read(
+        session: Session,
+    ) -> tuple[list[tuple[datetime, str, str]], list[tuple[datetime, str]]]:
+        rows = session.execute(
+            select(transition_t.c.at, transition_t.c.leg, transition_t.c.new_state).order_by(
+                transition_t.c.at
+            )
+        )
+        timeline = [(at, leg, state) for at, leg, state in rows]
+        alerts = [(a.created_at, a.leg) for a in recent_alerts(session, 500)]
+        return timeline, alerts
+
+    timeline, alerts = await deps.read(read)
+    png = draw_states(
+        [lg.id for lg in thesis.legs],
+        timeline,
+        alerts,
+        start=start,
+        end=now,
+        title=f"{thesis.name}: last {days} days",
+    )
+    message = update.effective_message
+    if message is not None:
+        await message.reply_photo(png, caption=f"{thesis.name}: leg states, last {days} days")
+
+
+async def cmd_reload(update: Update, context: Ctx) -> None:
+    deps = deps_of(context)
+    user = update.effective_user
+    if user is None or user.id not in deps.admins:
+        await reply(update, "Only an admin can reload the rules.")
+        return
+    report = await deps.run_db(lambda: deps.rulebook.refresh(deps.clock(), force=True))
+    if report is None or report.ok:
+        await reply(
+            update, f"Rules reloaded: version <code>{esc(deps.rulebook.version[:12])}</code>."
+        )
+    else:
+        problems = "\n".join(esc(p) for p in report.problems[:20])
+        await reply(
+            update,
+            f"Rejected, version <code>{esc(deps.rulebook.version[:12])}</code> keeps running:\n"
+            f"<pre>{problems}</pre>",
+        )
+
+
+async def cmd_unknown(update: Update, context: Ctx) -> None:
+    await reply(update, "Unknown command. /help lists what I understand.")
+
+
+HANDLERS: tuple[tuple[str, Callable[[Update, Ctx], Coroutine[Any, Any, None]]], ...] = (
+    ("start", cmd_start),
+    ("help", cmd_help),
+    ("status", cmd_status),
+    ("recent", cmd_recent),
+    ("why", cmd_why),
+    ("rules", cmd_rules),
+    ("test", cmd_test),
+    ("subscribe", cmd_subscribe),
+    ("unsubscribe", cmd_unsubscribe),
+    ("mute", cmd_mute),
+    ("unmute", cmd_unmute),
+    ("feeds", cmd_feeds),
+    ("chart", cmd_chart),
+    ("reload", cmd_reload),
+)

@@ -1,0 +1,52 @@
+"""How the bot answers: the command list, usage lines, and replies in escaped HTML."""
+
+from __future__ import annotations
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+
+from bot.telegram.html import esc, split_html
+
+__all__ = ["COMMANDS", "USAGE", "help_text", "reply", "usage"]
+
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    # (command, arguments, what it does) -- also the /help text and setMyCommands
+    ("status", "[LEG]", "the thesis board, or one leg with its evidence"),
+    ("recent", "[N]", "the last N alerts (default 5)"),
+    ("why", "ID", "the evidence and rules behind alert ID"),
+    ("rules", "", "rule set version, counts, last reload"),
+    ("test", "TEXT", "run a headline through the rules"),
+    ("subscribe", "[LEG...] [$TICKER...] [severity=LEVEL]", "what alerts this chat gets"),
+    ("unsubscribe", "", "stop alerts to this chat"),
+    ("mute", "DURATION [LEG]", "silence alerts (e.g. /mute 4h h20-ban)"),
+    ("unmute", "", "lift every mute"),
+    ("feeds", "", "feed health"),
+    ("chart", "[DAYS]", "each leg's state over the last DAYS days (default 30)"),
+    ("reload", "", "reload the rule files now (admins)"),
+    ("help", "", "this list"),
+)
+USAGE = {name: f"/{name} {args}".strip() for name, args, _ in COMMANDS}
+
+
+async def reply(update: Update, text: str) -> None:
+    """Answer in the update's chat: HTML, no link previews, split at Telegram's limit."""
+    message = update.effective_message
+    if message is None:
+        return
+    for part in split_html(text):
+        await message.reply_text(
+            part,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+
+async def usage(update: Update, command: str, problem: str = "") -> None:
+    """Answer with what was wrong (if given) and the command's usage line."""
+    lead = f"{esc(problem[:1].upper() + problem[1:])}. " if problem else ""
+    await reply(update, f"{lead}Usage: <code>{esc(USAGE[command])}</code>")
+
+
+def help_text() -> str:
+    """Every command with its arguments and what it does, one per line."""
+    return "\n".join(f"<code>{esc(USAGE[name])}</code> — {esc(what)}" for name, _, what in COMMANDS)
