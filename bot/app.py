@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 from sqlmodel import Session
+from telegram.error import TelegramError
 
 from bot.clock import Clock, utcnow
 from bot.feeds.config import load_feeds
@@ -34,6 +35,7 @@ from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
 from bot.telegram.bot import BotDeps, build_application, register_commands
 from bot.telegram.delivery import TelegramNotifier
+from bot.telegram.link import TelegramLink
 from storage.feeds import active_feeds, sync_feeds
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]
@@ -186,24 +188,19 @@ async def run(
                 log.warning("role bot without THESISWATCH_TELEGRAM_TOKEN: nothing to answer")
             async with AsyncExitStack() as stack:
                 pipeline.metrics.set_rules_version(rulebook.version)
-                await _ops(stack, pipeline, settings, polls)
+                link = bot = None
                 if app is not None:
-                    await stack.enter_async_context(app)
-                    if role in ("all", "notifier"):
-                        pipeline.telegram = TelegramNotifier(
-                            app.bot,
-                            engine,
-                            poller.in_db,
-                            owner=me,
-                            on_outcome=pipeline.metrics.record_delivery,
-                        )
-                bot = _Bot(app, Leadership(engine)) if app and role in ("all", "bot") else None
+                    bot = _Bot(app, Leadership(engine)) if role in ("all", "bot") else None
+                    link = _telegram(app, pipeline, bot, role=role, owner=me)
+                    stack.push_async_callback(link.close)
+                await _ops(stack, pipeline, settings, polls, link)
                 await _serve(
                     pipeline,
                     feeds if polls else [],
                     deliver=role in ("all", "notifier"),
                     evaluate=polls,
                     bot=bot,
+                    link=link,
                     retention_days=settings.retention_days if polls else 0,
                 )
             return RunResult([])
@@ -211,7 +208,36 @@ async def run(
             poller.close()
 
 
-async def _ops(stack: AsyncExitStack, pipeline: Pipeline, settings: Settings, polls: bool) -> None:
+def _telegram(
+    app: Any, pipeline: Pipeline, bot: _Bot | None, *, role: str, owner: str
+) -> TelegramLink:
+    """The link that brings Telegram up in the background; then delivery and the bot start."""
+
+    async def on_up() -> None:
+        if role in ("all", "notifier"):
+            pipeline.telegram = TelegramNotifier(
+                app.bot,
+                pipeline.db,
+                pipeline.poller.in_db,
+                owner=owner,
+                on_outcome=pipeline.metrics.record_delivery,
+            )
+        if bot is not None:
+            await bot.step()  # not ten seconds from now, at the next leader tick
+
+    link = TelegramLink(app, on_up)
+    if bot is not None:
+        bot.link = link
+    return link
+
+
+async def _ops(
+    stack: AsyncExitStack,
+    pipeline: Pipeline,
+    settings: Settings,
+    polls: bool,
+    link: TelegramLink | None = None,
+) -> None:
     """/healthz and /metrics; a taken port is logged, and the bot runs on without them."""
     if settings.ops_port < 0:
         return
@@ -221,6 +247,7 @@ async def _ops(stack: AsyncExitStack, pipeline: Pipeline, settings: Settings, po
         host=settings.ops_host,
         port=settings.ops_port,
         max_poll_age=timedelta(seconds=settings.health_max_poll_age_s) if polls else None,
+        components={"telegram": link.health} if link is not None else None,
     )
     try:
         await stack.enter_async_context(server)
@@ -232,28 +259,50 @@ async def _ops(stack: AsyncExitStack, pipeline: Pipeline, settings: Settings, po
 
 @dataclass(slots=True)
 class _Bot:
-    """Telegram polling and commands, started only while this process holds the lock."""
+    """Telegram polling and commands, started only while this process holds the lock and
+    Telegram has answered; a step that fails is retried by the next one."""
 
     app: Any
     leadership: Leadership
+    link: TelegramLink | None = None
     running: bool = False
+    # The leader tick and the link's first step may overlap; one start at a time.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def step(self) -> None:
-        held = await asyncio.to_thread(self.leadership.try_acquire)
-        if held and not self.running:
-            await self.app.start()
-            await register_commands(self.app)
-            await self.app.updater.start_polling(drop_pending_updates=False)
-            self.running = True
-        elif not held and self.running:
-            log.error("bot lock lost: stopping Telegram polling")
-            await self.stop()
+        if self.link is None or not self.link.is_up:
+            return
+        async with self.lock:
+            held = await asyncio.to_thread(self.leadership.try_acquire)
+            if held and not self.running:
+                await self._start()
+            elif not held and self.running:
+                log.error("bot lock lost: stopping Telegram polling")
+                await self._stop()
 
-    async def stop(self) -> None:
+    async def _start(self) -> None:
+        await self.app.start()
+        try:
+            await self.app.updater.start_polling(drop_pending_updates=False)
+        except TelegramError as exc:
+            log.warning("Telegram polling did not start (%s); retrying", type(exc).__name__)
+            await self.app.stop()
+            return
+        self.running = True
+        try:
+            await register_commands(self.app)
+        except TelegramError as exc:  # cosmetic: clients just do not list the commands yet
+            log.warning("setMyCommands failed (%s); commands work regardless", exc)
+
+    async def _stop(self) -> None:
         if self.running:
             await self.app.updater.stop()
             await self.app.stop()
             self.running = False
+
+    async def stop(self) -> None:
+        async with self.lock:
+            await self._stop()
         await asyncio.to_thread(self.leadership.release)
 
 
@@ -264,6 +313,7 @@ async def _serve(
     deliver: bool,
     evaluate: bool,
     bot: _Bot | None,
+    link: TelegramLink | None = None,
     retention_days: int = 0,
 ) -> None:
     stop = asyncio.Event()
@@ -290,9 +340,10 @@ async def _serve(
             id="retention",
         )
     if bot is not None:
-        await bot.step()
         every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")
     scheduler.start()
+    if link is not None:
+        link.start()  # in the background: feeds do not wait for Telegram
     log.info(
         "polling %d feeds; rules %s from %s; Ctrl-C or SIGTERM stops",
         len(feeds),
@@ -312,5 +363,7 @@ async def _serve(
         deadline = loop.time() + 30
         while pipeline.inflight and loop.time() < deadline:
             await asyncio.wait(set(pipeline.inflight), timeout=deadline - loop.time())
+        if link is not None:
+            await link.cancel()  # no bot start racing the stop below
         if bot is not None:
             await bot.stop()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +37,7 @@ def emu() -> Iterator[BotApiEmulator]:
 
 
 def _start(tmp_path: Path, emu: BotApiEmulator, feeds: Path) -> subprocess.Popen[str]:
+    """The process, its stderr in tmp_path/stderr-N.log (a file: it is read while it runs)."""
     env = os.environ | {
         "THESISWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
         "THESISWATCH_FEEDS": str(feeds),
@@ -43,26 +50,64 @@ def _start(tmp_path: Path, emu: BotApiEmulator, feeds: Path) -> subprocess.Popen
     }
     # The installed entry point, as users run it: `python -m bot` from a folder holding a
     # rules/ directory would import that folder as the rules package.
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "thesiswatch"), "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / f"stderr-{len(list(tmp_path.glob('stderr-*.log')))}.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "thesiswatch"), "run"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            text=True,
+        )
+    proc.args = [*proc.args, str(log)]  # type: ignore[list-item,misc]  # where _err finds it
+    return proc
 
 
-def _stop(proc: subprocess.Popen[str]) -> str:
+def _err(proc: subprocess.Popen[str]) -> str:
+    return Path(proc.args[-1]).read_text()  # type: ignore[index]
+
+
+def _stop(proc: subprocess.Popen[str], timeout: float = 30) -> str:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return err
+    return _err(proc)
+
+
+def _until(proc: subprocess.Popen[str], check: Callable[[], bool], what: str) -> None:
+    """Poll until ``check()``; fail at once if the process died meanwhile."""
+    deadline = time.monotonic() + 60
+    while not check():
+        if proc.poll() is not None:
+            raise AssertionError(f"exited ({proc.returncode}) before {what}:\n{_err(proc)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{_err(proc)}")
+        time.sleep(0.05)
+
+
+def _health(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:
+    found = re.search(r"/healthz and /metrics on http://127\.0\.0\.1:(\d+)", _err(proc))
+    assert found, "the ops server says where it listens"
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{found[1]}/healthz", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _pending(db: Path) -> int:
+    try:
+        with sqlite3.connect(db) as conn:
+            q = "select count(*) from delivery where status = 'pending'"
+            return int(conn.execute(q).fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
 
 
 def test_news_to_telegram_and_back(
@@ -140,3 +185,42 @@ def _numbers(emu: BotApiEmulator) -> list[int]:
         for m in emu.sent_to(DESK)
         if "queued news" in m.plain_text
     ]
+
+
+def test_telegram_down_at_start_feeds_are_polled_and_the_bot_connects_later(
+    tmp_path: Path, emu: BotApiEmulator, feed_server: FeedServer
+) -> None:
+    fresh = datetime.now(UTC)  # news read on the real clock must be fresh to alert
+    feed_server.route(
+        "/gov.xml",
+        rss(("China lifts ban on Nvidia H20 purchases", "https://gov.example/1"), published=fresh),
+    )
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - {{name: gov, url: '{feed_server.url('/gov.xml')}', tier: official}}\n"
+    )
+    emu.set_down(True)  # connections refused: Telegram unreachable
+    proc = _start(tmp_path, emu, feeds)
+    try:
+        _until(proc, lambda: _pending(tmp_path / "run.db") > 0, "the feed's alert is queued")
+        _until(proc, lambda: "error" in _health(proc)[1].get("telegram", {}), "a failed attempt")
+        down_status, down = _health(proc)
+        emu.set_down(False)
+        [alert] = emu.wait_sent_blocking(1, chat_id=DESK, timeout=90)
+        emu.push_message(DESK, 7, "/status")
+        emu.wait_sent_blocking(2, chat_id=DESK, timeout=30)
+        up_status, up = _health(proc)
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+    assert down_status == 503
+    assert down["telegram"]["state"] == "connecting"
+    assert down["telegram"]["error"] == "NetworkError"
+    assert "telegram unreachable since" in down["reason"]
+    assert down["last_poll_ok"] is not None  # the feed was polled all the same
+    assert "Telegram is unreachable (NetworkError" in err
+    assert "h20-ban: intact → broken" in alert.plain_text
+    assert "h20-ban: broken" in emu.sent_to(DESK)[1].plain_text
+    assert (up_status, up["telegram"]) == (200, {"state": "up"})
+    assert "Traceback" not in err
+    assert emu.token not in err

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -20,12 +20,16 @@ from sqlalchemy import Engine, text
 
 from bot.ops.metrics import Metrics
 
-__all__ = ["DbCheck", "OpsServer", "engine_check"]
+__all__ = ["Component", "DbCheck", "OpsServer", "engine_check"]
 
 log = logging.getLogger(__name__)
 
 DbCheck = Callable[[], Awaitable[object]]
 """Raises (or times out) when the database cannot answer; the result is ignored."""
+
+Component = Callable[[], tuple[Any, str | None]]
+"""Another part's health: what ``/healthz`` shows under its name, and why it is unhealthy
+(None when it is not). Called on the event loop: it must be quick and must not block."""
 
 
 def engine_check(engine: Engine) -> DbCheck:
@@ -50,7 +54,9 @@ class OpsServer:
 
     ``/healthz`` is 200 while the database answers within ``db_timeout`` and a poll has
     succeeded within ``max_poll_age`` (counted from start-up until the first one); ``None``
-    skips the poll check, for processes that do not poll. Otherwise 503 with the reasons.
+    skips the poll check, for processes that do not poll. Each of ``components`` (e.g. the
+    Telegram link) adds its state under its name, and a reason when it is unhealthy. Otherwise
+    503 with the reasons.
     """
 
     def __init__(
@@ -63,8 +69,10 @@ class OpsServer:
         max_poll_age: timedelta | None = timedelta(minutes=30),
         db_timeout: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
+        components: Mapping[str, Component] | None = None,
     ) -> None:
         self.metrics = metrics
+        self.components = dict(components or {})
         self.host = host
         self.port = port
         self.max_poll_age = max_poll_age
@@ -103,6 +111,11 @@ class OpsServer:
             "last_poll_ok": last.isoformat() if last else None,
             "db": db,
         }
+        for name, component in self.components.items():
+            body[name], reason = component()
+            if reason:
+                reasons.append(reason)
+        body["status"] = "fail" if reasons else "ok"
         if reasons:
             body["reason"] = "; ".join(reasons)
         return (503 if reasons else 200), body
