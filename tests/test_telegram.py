@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+from telegram import Update
 
 from bot.ops.logs import setup_logging
 from bot.pipeline.evaluate import Evaluator, chat_router
 from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases
 from bot.telegram.bot import BotDeps, build_application, register_commands
+from bot.telegram.commands import HANDLERS
 from bot.telegram.delivery import TelegramNotifier
 from storage.chats import load_prefs
 from storage.models import delivery_t
@@ -335,3 +339,74 @@ async def test_subscriptions_mutes_rules_feeds_and_chart(tg: Harness) -> None:
     assert prefs.subscribed
     assert prefs.muted_legs == {}
     assert (prefs.legs, prefs.tickers, prefs.min_severity) == (("h20-ban",), ("NVDA",), "high")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/why ²", "ID is an alert number, as /recent lists them. Usage: /why ID"),
+        ("/recent ²", "N must be a number from 1 to 50. Usage: /recent [N]"),
+        ("/chart ³", "DAYS must be a number from 1 to 365. Usage: /chart [DAYS]"),
+        ("/why 12345678901234567890123456", "ID is an alert number"),
+        ("/why #99999999999999999999", "ID is an alert number"),
+        ("/recent 99999999999999999999999", "N must be a number from 1 to 50"),
+        ("/mute 99999999999999d", "DURATION is like 30m, 4h or 2d (at most 30d). Usage: /mute"),
+        ("/mute 4h h20-ban now", "/mute takes at most 2. Usage: /mute DURATION [LEG]"),
+        ("/help me", "/help takes no arguments. Usage: /help"),
+    ],
+)
+async def test_a_bad_argument_gets_the_usage_line(tg: Harness, text: str, answer: str) -> None:
+    await _start(tg)
+    try:
+        got = await _ask(tg.emu, GROUP, text)
+    finally:
+        await _stop(tg)
+    assert got.startswith(answer)
+
+
+# What broke handlers once, or nearly: superscript and other non-ASCII digits, numbers past
+# any column or timedelta, signs, exponents, empty values.
+_NASTY = ("²", "٣", "①", "12345678901234567890123456", "#99999999999999999999", "99999999999999d")
+_NASTY += ("-1", "0", "1e3", "4h", "h20-ban", "$NVDA", "nvda", "severity=", "#", "$")
+_WORDS = st.one_of(
+    st.sampled_from(_NASTY),
+    st.text(max_size=30),
+    st.from_regex(r"#?[0-9]{1,30}", fullmatch=True),
+    st.from_regex(r"[0-9]{1,20}[smhdwy]", fullmatch=True),
+    st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=4),
+)
+
+
+async def test_no_handler_raises_whatever_its_arguments(
+    engine: Engine, emu: BotApiEmulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Every command, arbitrary argument strings: each gets an answer, and none raises."""
+    rulebook = Rulebook(make_rules_dir(tmp_path), T0)
+    deps = BotDeps(engine, run_db, rulebook, frozenset({GROUP}), frozenset({ADMIN}), clock)
+    # No rate limiter: a group's 20 a minute would make 200 answers take minutes.
+    app = build_application(emu.token, deps, base_url=emu.base_url, rate_limit=False)
+    errors: list[BaseException] = []
+
+    async def record(update: object, context: Any) -> None:
+        errors.append(context.error)
+
+    app.add_error_handler(record)
+    loop = asyncio.get_running_loop()
+    names = [name for name, _ in HANDLERS]
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @given(name=st.sampled_from(names), words=st.lists(_WORDS, max_size=4))
+    def check(name: str, words: list[str]) -> None:
+        text = f"/{name} {' '.join(words)}"
+        errors.clear()  # hypothesis replays and shrinks: each example reports its own
+        before = len(emu.sent_to(GROUP)) + len(emu.photos)
+        update = Update.de_json(emu.push_message(GROUP, ADMIN, text), app.bot)
+        asyncio.run_coroutine_threadsafe(app.process_update(update), loop).result(60)
+        assert not errors, f"{text!r} raised {errors[0]!r}"
+        assert len(emu.sent_to(GROUP)) + len(emu.photos) > before, f"{text!r}: no answer"
+
+    for name in names:  # every command meets every nasty word, whatever the draw
+        for word in _NASTY:
+            check = example(name=name, words=[word])(check)
+    async with app:
+        await asyncio.to_thread(check)  # the app's loop stays free to run each update

@@ -13,20 +13,22 @@ from sqlmodel import Session
 from telegram import Update
 
 from bot.pipeline.board_codec import board_from_json
+from bot.telegram.args import parse_id, parse_int, parse_span, quote
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
 from rules import Item
 from rules.board import new_board
-from rules.loader import parse_duration
 from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
 from storage.outbox import alert_by_id, recent_alerts
 from storage.signals import items_by_ids, load_board
 
-__all__ = ["HANDLERS", "cmd_unknown"]
+__all__ = ["HANDLERS", "MAX_MUTE", "MIN_MUTE", "cmd_unknown"]
+
+MIN_MUTE, MAX_MUTE = timedelta(minutes=1), timedelta(days=30)
 
 
 async def cmd_start(update: Update, context: Ctx) -> None:
@@ -53,7 +55,7 @@ async def cmd_status(update: Update, context: Ctx) -> None:
     leg = context.args[0] if context.args else None
     if leg is not None and leg not in {lg.id for lg in thesis.legs}:
         legs = ", ".join(lg.id for lg in thesis.legs)
-        await usage(update, "status", f"No leg {leg!r} (legs: {legs})")
+        await usage(update, "status", f"No leg {quote(leg)} (legs: {legs})")
         return
     now = deps.clock()
 
@@ -70,22 +72,20 @@ async def cmd_status(update: Update, context: Ctx) -> None:
 
 async def cmd_recent(update: Update, context: Ctx) -> None:
     deps = deps_of(context)
-    n = 5
-    if context.args:
-        if not context.args[0].isdigit() or not 1 <= int(context.args[0]) <= 50:
-            await usage(update, "recent", "N must be a number from 1 to 50")
-            return
-        n = int(context.args[0])
+    n = parse_int(context.args[0], 1, 50) if context.args else 5
+    if n is None:
+        await usage(update, "recent", "N must be a number from 1 to 50")
+        return
     alerts = await deps.read(lambda s: recent_alerts(s, n))
     await reply(update, recent_html(alerts, deps.clock()))
 
 
 async def cmd_why(update: Update, context: Ctx) -> None:
     deps = deps_of(context)
-    if not context.args or not context.args[0].lstrip("#").isdigit():
-        await usage(update, "why")
+    alert_id = parse_id(context.args[0]) if context.args else None
+    if alert_id is None:
+        await usage(update, "why", "ID is an alert number, as /recent lists them")
         return
-    alert_id = int(context.args[0].lstrip("#"))
     alert = await deps.read(lambda s: alert_by_id(s, alert_id))
     if alert is None:
         await reply(update, f"No alert #{alert_id}.")
@@ -130,12 +130,12 @@ def _parse_subscription(
         elif arg.startswith("$") or arg.upper() in tickers:
             symbol = arg.lstrip("$").upper()
             if symbol not in tickers:
-                return f"unknown ticker {symbol}"
+                return f"unknown ticker {quote(symbol)}"
             chosen_tickers.append(symbol)
         elif arg in legs:
             chosen_legs.append(arg)
         else:
-            return f"unknown leg or ticker {arg!r}"
+            return f"unknown leg or ticker {quote(arg)}"
     return chosen_legs, chosen_tickers, severity
 
 
@@ -179,14 +179,14 @@ async def cmd_unsubscribe(update: Update, context: Ctx) -> None:
 async def cmd_mute(update: Update, context: Ctx) -> None:
     deps = deps_of(context)
     args = context.args or []
-    span = parse_duration(args[0]) if args else None
-    if span is None or not timedelta(minutes=1) <= span <= timedelta(days=30):
+    span = parse_span(args[0], MIN_MUTE, MAX_MUTE) if args else None
+    if span is None:
         await usage(update, "mute", "DURATION is like 30m, 4h or 2d (at most 30d)")
         return
     legs = {lg.id for lg in deps.rulebook.engine.ruleset.thesis.legs}
     leg = args[1] if len(args) > 1 else None
     if leg is not None and leg not in legs:
-        await usage(update, "mute", f"No leg {leg!r}")
+        await usage(update, "mute", f"No leg {quote(leg)}")
         return
     await update_prefs(update, context, lambda p, now: muted(p, now + span, leg))
     await reply(update, f"Muted {esc(leg or 'every leg')} for {esc(args[0])}.")
@@ -211,12 +211,10 @@ async def cmd_chart(update: Update, context: Ctx) -> None:
     from storage.models import transition_t  # only the chart reads the ledger directly
 
     deps = deps_of(context)
-    days = 30
-    if context.args:
-        if not context.args[0].isdigit() or not 1 <= int(context.args[0]) <= 365:
-            await usage(update, "chart", "DAYS must be a number from 1 to 365")
-            return
-        days = int(context.args[0])
+    days = parse_int(context.args[0], 1, 365) if context.args else 30
+    if days is None:
+        await usage(update, "chart", "DAYS must be a number from 1 to 365")
+        return
     now = deps.clock()
     start = now - timedelta(days=days)
     thesis = deps.rulebook.engine.ruleset.thesis
@@ -271,19 +269,41 @@ async def cmd_unknown(update: Update, context: Ctx) -> None:
     await reply(update, "Unknown command. /help lists what I understand.")
 
 
-HANDLERS: tuple[tuple[str, Callable[[Update, Ctx], Coroutine[Any, Any, None]]], ...] = (
-    ("start", cmd_start),
-    ("help", cmd_help),
-    ("status", cmd_status),
-    ("recent", cmd_recent),
-    ("why", cmd_why),
-    ("rules", cmd_rules),
-    ("test", cmd_test),
-    ("subscribe", cmd_subscribe),
-    ("unsubscribe", cmd_unsubscribe),
-    ("mute", cmd_mute),
-    ("unmute", cmd_unmute),
-    ("feeds", cmd_feeds),
-    ("chart", cmd_chart),
-    ("reload", cmd_reload),
+Handler = Callable[[Update, Ctx], Coroutine[Any, Any, None]]
+
+
+def _at_most(name: str, most: int | None, handler: Handler) -> Handler:
+    """``handler``, answering its usage line instead when given more than ``most`` words."""
+    if most is None:
+        return handler
+
+    async def checked(update: Update, context: Ctx) -> None:
+        if len(context.args or ()) > most:
+            extra = "takes no arguments" if most == 0 else f"takes at most {most}"
+            await usage(update, name, f"/{name} {extra}")
+            return
+        await handler(update, context)
+
+    return checked
+
+
+# (command, handler, most arguments it takes; None: free text or any number)
+HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
+    (name, _at_most(name, most, handler))
+    for name, handler, most in (
+        ("start", cmd_start, None),  # /start PAYLOAD is how deep links arrive: ignored
+        ("help", cmd_help, 0),
+        ("status", cmd_status, 1),
+        ("recent", cmd_recent, 1),
+        ("why", cmd_why, 1),
+        ("rules", cmd_rules, 0),
+        ("test", cmd_test, None),
+        ("subscribe", cmd_subscribe, None),
+        ("unsubscribe", cmd_unsubscribe, 0),
+        ("mute", cmd_mute, 2),
+        ("unmute", cmd_unmute, 0),
+        ("feeds", cmd_feeds, 0),
+        ("chart", cmd_chart, 1),
+        ("reload", cmd_reload, 0),
+    )
 )
