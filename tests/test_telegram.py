@@ -410,3 +410,38 @@ async def test_no_handler_raises_whatever_its_arguments(
             check = example(name=name, words=[word])(check)
     async with app:
         await asyncio.to_thread(check)  # the app's loop stays free to run each update
+
+
+async def test_forged_buttons_change_nothing(tg: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    alert_id = tg.alert("China lifts ban on Nvidia H20 purchases")
+    await tg.deliver_all()
+    message = tg.emu.sent_to(GROUP)[-1]
+    forged = [
+        "mute:h20-ban:99999d",  # past the 30-day cap (main muted until the 2290s)
+        "mute:h20-ban:3650000h",
+        "mute:" + "x" * 10_000 + ":4h",  # a 10 KB key
+        "mute:no-such-leg:4h",
+        "mute:h20-ban",
+        "why:²",
+        "why:99999999999999999999999999",
+        "ack:",
+        "launch:missiles",
+    ]
+    await _start(tg)
+    try:
+        for n, data in enumerate(forged, start=1):
+            tg.emu.push_callback(GROUP, USER, message.message_id, data)
+            await tg.emu.wait_for(lambda n=n: len(tg.emu.callback_answers) == n, what=data[:40])
+        tg.emu.push_callback(GROUP, USER, message.message_id, f"why:{alert_id + 1000}")
+        await tg.emu.wait_for(lambda: len(tg.emu.callback_answers) == len(forged) + 1)
+    finally:
+        await _stop(tg)
+    answers = [a.text for a in tg.emu.callback_answers]
+    assert answers == ["Unknown button"] * len(forged) + [f"No alert #{alert_id + 1000}"]
+    with Session(tg.db) as s:
+        prefs = load_prefs(s, [GROUP])[GROUP]
+    assert (prefs.muted_legs, prefs.muted_until) == ({}, None)
+    assert len(tg.emu.sent_to(GROUP)) == 1  # no answer in the chat either
+    assert "handler failed" not in caplog.text
+    assert "unknown button 'mute:xxxxxxxx" in caplog.text
+    assert "x" * 100 not in caplog.text  # the log line is cut too

@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-__all__ = ["MAX_ID", "parse_id", "parse_int", "parse_span", "quote"]
+__all__ = ["MAX_ID", "MAX_MUTE", "MIN_MUTE", "parse_id", "parse_int", "parse_span", "quote"]
 
 MAX_ID = 2**63 - 1  # BIGINT, the widest id column we have
+# A mute, from /mute or a button: long enough to matter, short enough to expire.
+MIN_MUTE, MAX_MUTE = timedelta(minutes=1), timedelta(days=30)
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _SPAN = re.compile(r"([0-9]{1,7})([smhdw])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from telegram import Update
 
 from bot.pipeline.board_codec import board_from_json
-from bot.telegram.args import parse_id, parse_int, parse_span, quote
+from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span, quote
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
@@ -26,9 +26,7 @@ from storage.feeds import feed_health
 from storage.outbox import alert_by_id, recent_alerts
 from storage.signals import items_by_ids, load_board
 
-__all__ = ["HANDLERS", "MAX_MUTE", "MIN_MUTE", "cmd_unknown"]
-
-MIN_MUTE, MAX_MUTE = timedelta(minutes=1), timedelta(days=30)
+__all__ = ["HANDLERS", "cmd_unknown"]
 
 
 async def cmd_start(update: Update, context: Ctx) -> None:
