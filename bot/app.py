@@ -36,6 +36,7 @@ from bot.settings import Settings
 from bot.telegram.bot import BotDeps, build_application, register_commands
 from bot.telegram.delivery import TelegramNotifier
 from bot.telegram.link import TelegramLink
+from bot.telegram.updates import PerChatProcessor
 from storage.feeds import active_feeds, sync_feeds
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]
@@ -281,6 +282,8 @@ class _Bot:
                 await self._stop()
 
     async def _start(self) -> None:
+        if isinstance(self.app.update_processor, PerChatProcessor):
+            self.app.update_processor.reopen()
         await self.app.start()
         try:
             await self.app.updater.start_polling(drop_pending_updates=False)
@@ -297,6 +300,9 @@ class _Bot:
     async def _stop(self) -> None:
         if self.running:
             await self.app.updater.stop()
+            # Answers in flight get a moment, then are cut: a stop must not wait out a chat.
+            if isinstance(self.app.update_processor, PerChatProcessor):
+                await self.app.update_processor.drain()
             await self.app.stop()
             self.running = False
 

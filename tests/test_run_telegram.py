@@ -36,8 +36,13 @@ def emu() -> Iterator[BotApiEmulator]:
         yield e
 
 
-def _start(tmp_path: Path, emu: BotApiEmulator, feeds: Path) -> subprocess.Popen[str]:
-    """The process, its stderr in tmp_path/stderr-N.log (a file: it is read while it runs)."""
+class _Run(subprocess.Popen[str]):
+    """A `thesiswatch run` process and the file its stderr goes to (read while it runs)."""
+
+    log: Path
+
+
+def _start(tmp_path: Path, emu: BotApiEmulator, feeds: Path) -> _Run:
     env = os.environ | {
         "THESISWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
         "THESISWATCH_FEEDS": str(feeds),
@@ -52,7 +57,7 @@ def _start(tmp_path: Path, emu: BotApiEmulator, feeds: Path) -> subprocess.Popen
     # rules/ directory would import that folder as the rules package.
     log = tmp_path / f"stderr-{len(list(tmp_path.glob('stderr-*.log')))}.log"
     with log.open("w") as err:
-        proc = subprocess.Popen(
+        proc = _Run(
             [str(Path(sys.executable).parent / "thesiswatch"), "run"],
             cwd=tmp_path,
             env=env,
@@ -60,15 +65,15 @@ def _start(tmp_path: Path, emu: BotApiEmulator, feeds: Path) -> subprocess.Popen
             stderr=err,
             text=True,
         )
-    proc.args = [*proc.args, str(log)]  # type: ignore[list-item,misc]  # where _err finds it
+    proc.log = log
     return proc
 
 
-def _err(proc: subprocess.Popen[str]) -> str:
-    return Path(proc.args[-1]).read_text()  # type: ignore[index]
+def _err(proc: _Run) -> str:
+    return proc.log.read_text()
 
 
-def _stop(proc: subprocess.Popen[str], timeout: float = 30) -> str:
+def _stop(proc: _Run, timeout: float = 30) -> str:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -80,7 +85,7 @@ def _stop(proc: subprocess.Popen[str], timeout: float = 30) -> str:
     return _err(proc)
 
 
-def _until(proc: subprocess.Popen[str], check: Callable[[], bool], what: str) -> None:
+def _until(proc: _Run, check: Callable[[], bool], what: str) -> None:
     """Poll until ``check()``; fail at once if the process died meanwhile."""
     deadline = time.monotonic() + 60
     while not check():
@@ -91,7 +96,7 @@ def _until(proc: subprocess.Popen[str], check: Callable[[], bool], what: str) ->
         time.sleep(0.05)
 
 
-def _health(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:
+def _health(proc: _Run) -> tuple[int, dict[str, Any]]:
     found = re.search(r"/healthz and /metrics on http://127\.0\.0\.1:(\d+)", _err(proc))
     assert found, "the ops server says where it listens"
     try:
@@ -224,3 +229,25 @@ def test_telegram_down_at_start_feeds_are_polled_and_the_bot_connects_later(
     assert (up_status, up["telegram"]) == (200, {"state": "up"})
     assert "Traceback" not in err
     assert emu.token not in err
+
+
+def test_sigterm_with_an_answer_in_flight_stops_promptly(
+    tmp_path: Path, emu: BotApiEmulator
+) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n")
+    proc = _start(tmp_path, emu, feeds)
+    try:
+        emu.push_message(DESK, 7, "/help")
+        emu.wait_sent_blocking(1, chat_id=DESK, timeout=30)  # the bot is up and answering
+        emu.slow("sendMessage", 4.0)  # every message takes 4 s (under PTB's 5 s read timeout)
+        words = " ".join(f"China lifts ban on Nvidia H20 purchases {i}" for i in range(2500))
+        emu.push_message(DESK, 7, f"/test {words}")  # 100 KB: once 25 messages, 100 s here
+        _until(proc, lambda: len(emu.calls_to("sendMessage")) == 2, "the answer on its way")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)  # a liveness bound, far above the 2 s grace
+    finally:
+        err = _stop(proc)
+    assert proc.returncode == 0, err
+    assert "cut 1 answer(s) still in flight" in err
+    assert "Traceback" not in err

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -366,8 +367,9 @@ async def test_a_bad_argument_gets_the_usage_line(tg: Harness, text: str, answer
 
 # What broke handlers once, or nearly: superscript and other non-ASCII digits, numbers past
 # any column or timedelta, signs, exponents, empty values.
-_NASTY = ("²", "٣", "①", "12345678901234567890123456", "#99999999999999999999", "99999999999999d")
-_NASTY += ("-1", "0", "1e3", "4h", "h20-ban", "$NVDA", "nvda", "severity=", "#", "$")
+_NASTY: tuple[str, ...] = ("²", "٣", "①", "12345678901234567890123456", "#99999999999999999999")
+_NASTY += ("99999999999999d", "-1", "0", "1e3", "4h", "h20-ban", "$NVDA", "nvda", "severity=")
+_NASTY += ("#", "$")
 _WORDS = st.one_of(
     st.sampled_from(_NASTY),
     st.text(max_size=30),
@@ -431,7 +433,8 @@ async def test_forged_buttons_change_nothing(tg: Harness, caplog: pytest.LogCapt
     try:
         for n, data in enumerate(forged, start=1):
             tg.emu.push_callback(GROUP, USER, message.message_id, data)
-            await tg.emu.wait_for(lambda n=n: len(tg.emu.callback_answers) == n, what=data[:40])
+            answered = partial(lambda n: len(tg.emu.callback_answers) == n, n)
+            await tg.emu.wait_for(answered, what=data[:40])
         tg.emu.push_callback(GROUP, USER, message.message_id, f"why:{alert_id + 1000}")
         await tg.emu.wait_for(lambda: len(tg.emu.callback_answers) == len(forged) + 1)
     finally:
@@ -445,3 +448,104 @@ async def test_forged_buttons_change_nothing(tg: Harness, caplog: pytest.LogCapt
     assert "handler failed" not in caplog.text
     assert "unknown button 'mute:xxxxxxxx" in caplog.text
     assert "x" * 100 not in caplog.text  # the log line is cut too
+
+
+async def test_a_stranger_is_refused_once_however_often_it_writes(
+    tg: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="bot.telegram.gate")
+    await _start(tg)
+    try:
+        for i in range(150):
+            tg.emu.push_message(STRANGER, USER, f"/status {i}")
+        await tg.emu.wait_for(
+            lambda: caplog.text.count(f"refused update from chat {STRANGER}") == 150,
+            timeout=60,
+            what="150 updates refused",
+        )
+        helped = await _ask(tg.emu, GROUP, "/help")
+    finally:
+        await _stop(tg)
+    assert [m.plain_text for m in tg.emu.sent_to(STRANGER)] == [
+        f"This bot is private. Ask an admin to allow chat {STRANGER}."
+    ]
+    assert "/why ID" in helped
+
+
+def _calls_to_chat(emu: BotApiEmulator, chat: int) -> int:
+    return sum(str(c.params.get("chat_id")) == str(chat) for c in emu.calls_to("sendMessage"))
+
+
+async def test_a_refusal_never_goes_ahead_of_an_alert(tg: Harness) -> None:
+    tg.alert("China lifts ban on Nvidia H20 purchases")
+    tg.emu.hold(GROUP)  # the alert is on its way, and slow
+    await _start(tg)
+    try:
+        delivery = asyncio.create_task(tg.notifier.deliver_due())
+        await tg.emu.wait_for(lambda: tg.emu.holding(GROUP) == 1, what="the alert in flight")
+        tg.emu.push_message(STRANGER, USER, "/status")
+        limiter = tg.app.bot.rate_limiter
+        await tg.emu.wait_for(  # the refusal waits for the budget (or, before the fix, went)
+            lambda: getattr(limiter, "waiting", 0) == 1 or _calls_to_chat(tg.emu, STRANGER) > 0,
+            what="the refusal ready to go",
+        )
+        tg.emu.release(GROUP)
+        assert await delivery == 1
+        [refusal] = await tg.emu.wait_sent(1, chat_id=STRANGER, timeout=10)
+    finally:
+        await _stop(tg)
+    [alert] = tg.emu.sent_to(GROUP)
+    assert alert.time < refusal.time
+
+
+async def test_a_slow_chat_holds_up_no_other(tg: Harness) -> None:
+    tg.emu.hold(GROUP)
+    await _start(tg)
+    try:
+        tg.emu.push_message(GROUP, USER, "/help")
+        await tg.emu.wait_for(lambda: tg.emu.holding(GROUP) == 1, what="GROUP's answer held")
+        rules = await _ask(tg.emu, OTHER, "/rules")
+        held_meanwhile = tg.emu.holding(GROUP)
+        tg.emu.release(GROUP)
+        [helped] = await tg.emu.wait_sent(1, chat_id=GROUP, timeout=30)
+    finally:
+        await _stop(tg)
+    assert "last reload" in rules
+    assert held_meanwhile == 1  # OTHER was answered while GROUP's answer was still on its way
+    assert "/why ID" in helped.plain_text
+
+
+async def test_one_chats_answers_keep_their_order(tg: Harness) -> None:
+    await _start(tg)
+    try:
+        tg.emu.push_message(GROUP, USER, "/chart 7")  # slow: draws a PNG first
+        tg.emu.push_message(GROUP, USER, "/help")
+        await tg.emu.wait_for(
+            lambda: len(tg.emu.photos) == 1 and len(tg.emu.sent_to(GROUP)) == 1,
+            timeout=30,
+            what="both answers",
+        )
+    finally:
+        await _stop(tg)
+    assert tg.emu.photos[0].time < tg.emu.sent_to(GROUP)[0].time
+
+
+async def test_long_answers_are_capped(tg: Harness) -> None:
+    many = [
+        {"title": f"Headline {i:03d} " + "y" * 300, "source": "S", "tier": "press", "url": None}
+        for i in range(100)
+    ]
+    alert_id = tg.alert("a story carried everywhere", headlines=many)  # about 33 KB as HTML
+    words = " ".join(f"China lifts ban on Nvidia H20 purchases {i}" for i in range(2500))
+    await _start(tg)
+    try:
+        tg.emu.push_message(GROUP, USER, f"/test {words}")  # 100 KB
+        tg.emu.push_message(GROUP, USER, f"/why {alert_id}")
+        await _ask(tg.emu, GROUP, "/rules")  # answered after both: one chat, in order
+    finally:
+        await _stop(tg)
+    answers = texts(tg.emu, GROUP)[:-1]
+    assert len(answers) == 1 + 3 + 1
+    assert "(read the first 500 characters only)" in answers[0]
+    assert "Why alert" in answers[1]
+    assert answers[-1].startswith("(cut: ")

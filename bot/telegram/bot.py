@@ -1,7 +1,9 @@
 """The Telegram bot: one python-telegram-bot Application with its commands and buttons.
 
 The pieces live next door: ``gate`` (who may talk), ``commands``, ``buttons``, ``replies``
-(usage lines and HTML answers) and ``deps`` (what handlers reach). This module assembles them.
+(usage lines and HTML answers) and ``deps`` (what handlers reach). This module assembles them,
+with ``updates`` (chats answered side by side, each in order) and ``limiter`` (the send budget,
+where refusals to strangers take the back seat).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -25,7 +26,9 @@ from bot.telegram.buttons import on_button
 from bot.telegram.commands import HANDLERS, cmd_unknown
 from bot.telegram.deps import BotDeps, Ctx
 from bot.telegram.gate import gate, is_allowed
+from bot.telegram.limiter import YieldingRateLimiter
 from bot.telegram.replies import COMMANDS
+from bot.telegram.updates import PerChatProcessor
 
 __all__ = ["COMMANDS", "BotDeps", "build_application", "is_allowed", "register_commands"]
 
@@ -56,12 +59,13 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .base_file_url(base_url.replace("/bot", "/file/bot"))
+        .concurrent_updates(PerChatProcessor())
     )
     if rate_limit:
         # Buckets of one: 30/s overall and 20/min per group with no initial burst (a burst of 30
         # on top of the steady rate is what earns 429s). max_retries=0: a 429 comes back to the
         # outbox, which waits it out and keeps each chat's order.
-        limiter = AIORateLimiter(
+        limiter = YieldingRateLimiter(
             overall_max_rate=1,
             overall_time_period=1 / overall_per_s,
             group_max_rate=1,

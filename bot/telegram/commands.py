@@ -26,7 +26,9 @@ from storage.feeds import feed_health
 from storage.outbox import alert_by_id, recent_alerts
 from storage.signals import items_by_ids, load_board
 
-__all__ = ["HANDLERS", "cmd_unknown"]
+__all__ = ["HANDLERS", "MAX_TEST_CHARS", "cmd_unknown"]
+
+MAX_TEST_CHARS = 500  # a headline and its lead; longer is not what /test is for
 
 
 async def cmd_start(update: Update, context: Ctx) -> None:
@@ -111,9 +113,11 @@ async def cmd_test(update: Update, context: Ctx) -> None:
     if not text:
         await usage(update, "test")
         return
+    cut, text = len(text) > MAX_TEST_CHARS, text[:MAX_TEST_CHARS]
     engine = deps.rulebook.engine
-    signals = engine.evaluate(Item("test", text[:500], "", "telegram", "press", "", deps.clock()))
-    await reply(update, signals_html(text, signals))
+    signals = engine.evaluate(Item("test", text, "", "telegram", "press", "", deps.clock()))
+    note = f"\n<i>(read the first {MAX_TEST_CHARS} characters only)</i>" if cut else ""
+    await reply(update, signals_html(text, signals) + note)
 
 
 def _parse_subscription(

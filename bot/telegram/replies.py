@@ -7,7 +7,11 @@ from telegram.constants import ParseMode
 
 from bot.telegram.html import esc, split_html
 
-__all__ = ["COMMANDS", "USAGE", "help_text", "reply", "usage"]
+__all__ = ["COMMANDS", "MAX_REPLY_PARTS", "USAGE", "help_text", "reply", "usage"]
+
+# An answer is at most this many messages (and a line saying it was cut): one chat's question
+# must not spend the send budget alerts need.
+MAX_REPLY_PARTS = 3
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     # (command, arguments, what it does) -- also the /help text and setMyCommands
@@ -29,11 +33,16 @@ USAGE = {name: f"/{name} {args}".strip() for name, args, _ in COMMANDS}
 
 
 async def reply(update: Update, text: str) -> None:
-    """Answer in the update's chat: HTML, no link previews, split at Telegram's limit."""
+    """Answer in the update's chat: HTML, no link previews, split at Telegram's limit, and cut
+    after ``MAX_REPLY_PARTS`` messages."""
     message = update.effective_message
     if message is None:
         return
-    for part in split_html(text):
+    parts = split_html(text)
+    if len(parts) > MAX_REPLY_PARTS:
+        cut = len(parts) - MAX_REPLY_PARTS
+        parts = [*parts[:MAX_REPLY_PARTS], f"<i>(cut: {cut} more message(s) of this answer)</i>"]
+    for part in parts:
         await message.reply_text(
             part,
             parse_mode=ParseMode.HTML,

@@ -620,6 +620,8 @@ class BotApiEmulator:
         self._webhook_url = ""
         self._faults: list[_Fault] = []
         self._slow: dict[str, tuple[float, bool]] = {}
+        self._held: dict[int, asyncio.Event] = {}  # server loop only
+        self._holding: dict[int, int] = defaultdict(int)  # sends waiting per held chat
         self._limits = Limits()
         self._enforce = False
         self._meters: dict[tuple[str, int], _Meter] = defaultdict(_Meter)
@@ -981,6 +983,38 @@ class BotApiEmulator:
             else:
                 self._slow[method.lower()] = (seconds, after)
 
+    def hold(self, chat_id: int) -> None:
+        """Sends to chat_id (sendMessage, sendPhoto) wait, unanswered, until `release`: a chat
+        whose messages are slow to go out. `holding(chat_id)` counts the sends waiting. A client
+        that gives up first (its read timeout) leaves nothing behind."""
+        self._run(self._set_hold(chat_id, True))
+
+    def release(self, chat_id: int) -> None:
+        """Let held sends to chat_id through, in the order they came."""
+        self._run(self._set_hold(chat_id, False))
+
+    def holding(self, chat_id: int) -> int:
+        with self._lock:
+            return self._holding[chat_id]
+
+    async def _set_hold(self, chat_id: int, on: bool) -> None:
+        if on:
+            self._held.setdefault(chat_id, asyncio.Event())
+        elif chat_id in self._held:
+            self._held.pop(chat_id).set()
+
+    async def _wait_if_held(self, chat_id: int) -> None:
+        gate = self._held.get(chat_id)
+        if gate is None:
+            return
+        with self._lock:
+            self._holding[chat_id] += 1
+        try:
+            await gate.wait()
+        finally:
+            with self._lock:
+                self._holding[chat_id] -= 1
+
     def set_down(self, down: bool) -> None:
         """Stop or resume listening on the same port. While down, connecting is refused and
         open connections (long polls too) are cut."""
@@ -1292,6 +1326,7 @@ class BotApiEmulator:
 
     async def _send_message(self, params: JSON, files: dict[str, web.FileField]) -> JSON:
         chat = self._chat(params)
+        await self._wait_if_held(chat.id)
         text = _opt_str(params, "text") or ""
         parse_mode = _opt_str(params, "parse_mode")
         plain, entities = self._render(text, parse_mode, params)
@@ -1425,6 +1460,7 @@ class BotApiEmulator:
 
     async def _send_photo(self, params: JSON, files: dict[str, web.FileField]) -> JSON:
         chat = self._chat(params)
+        await self._wait_if_held(chat.id)
         ref = _opt_str(params, "photo")
         upload = files.get("photo")
         if upload is None and ref and ref.startswith("attach://"):
