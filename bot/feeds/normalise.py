@@ -36,6 +36,8 @@ _DROP_BLOCKS = re.compile(
 _TAG = re.compile(r"<[^>]*>?")
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
+# A control character (NUL above all, which PostgreSQL refuses) makes a link no link.
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Query parameters that identify a campaign or a click, never the article.
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "_hs")
@@ -87,6 +89,8 @@ def canonical_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
+    if _URL_CONTROL.search(url):
+        return None
     try:
         parts = urlsplit(url)
         port = parts.port

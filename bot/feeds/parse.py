@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import calendar
+import logging
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +26,9 @@ from bot.feeds.normalise import (
 )
 from storage.records import NewEntry
 
-__all__ = ["FeedParseError", "ParsedFeed", "parse_feed"]
+__all__ = ["FeedParseError", "ParsedFeed", "normalise_entries", "parse_feed"]
+
+log = logging.getLogger(__name__)
 
 # Keys a feed's headers may carry that feedparser uses to pick the encoding and base URL.
 _PASSED_HEADERS = ("content-type", "content-location", "content-language")
@@ -39,6 +43,8 @@ class ParsedFeed:
     title: str
     entries: list[NewEntry]
     bozo: str | None  # why feedparser found the XML ill-formed, when it did
+    skipped: int = 0  # entries dropped because they could not be normalised
+    skip_reason: str | None = None  # why the first of them was
 
 
 def _published(entry: Mapping[str, Any]) -> datetime | None:
@@ -75,6 +81,7 @@ def _entry(
         key = short_hash("text", title, summary, published.isoformat())
     source = raw.get("source")
     outlet = _text(source.get("title")) if isinstance(source, Mapping) else None
+    _check_storable(title, summary, url, outlet)
     return NewEntry(
         entry_key=key,
         url=url,
@@ -85,6 +92,87 @@ def _entry(
         publisher=plain_text(outlet, 200) or publisher,
         published_at=published,
     )
+
+
+def _check_storable(*texts: str | None) -> None:
+    """Raise on text a database refuses: NUL (PostgreSQL), a lone surrogate (not UTF-8)."""
+    for text in texts:
+        if not text:
+            continue
+        if "\x00" in text:
+            raise ValueError("NUL character in text")
+        if not text.isascii():
+            text.encode("utf-8")
+
+
+def normalise_entries(
+    raws: Iterable[Mapping[str, Any]], *, publisher: str, now: datetime, base: str | None
+) -> tuple[list[NewEntry], int, str | None]:
+    """Entries made from parsed ``raws``; one that fails costs only itself.
+
+    Returns the entries, how many were skipped and why the first skipped one was.
+    """
+    entries: list[NewEntry] = []
+    skipped = 0
+    reason: str | None = None
+    for raw in raws:
+        try:
+            entry = _entry(raw, publisher=publisher, now=now, base=base)
+        except Exception as exc:  # hostile input we did not foresee: this entry's failure only
+            skipped += 1
+            reason = reason or f"{type(exc).__name__}: {exc}"[:200]
+            continue
+        if entry is not None:
+            entries.append(entry)
+    if skipped:
+        log.warning(
+            "feed %s: skipped %d of %d entries that could not be read (first: %s)",
+            publisher,
+            skipped,
+            skipped + len(entries),
+            reason,
+        )
+    return entries, skipped, reason
+
+
+# Numeric character references feedparser turns into a character it cannot encode (a lone
+# surrogate) or cannot make at all (past U+10FFFF): either makes the whole parse raise.
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_REPLACEMENT_REF = b"&#xFFFD;"
+_DECLARED = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _impossible_char(ref: re.Match[bytes]) -> bytes:
+    hexa, dec = ref.group(1), ref.group(2)
+    if len((hexa or dec).lstrip(b"0")) > 8:
+        return _REPLACEMENT_REF
+    code = int(hexa, 16) if hexa else int(dec)
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return _REPLACEMENT_REF
+    return ref.group(0)
+
+
+def replace_impossible_chars(body: bytes) -> bytes:
+    """``body`` with references to characters that cannot exist made U+FFFD."""
+    return _CHAR_REF.sub(_impossible_char, body) if b"&#" in body else body
+
+
+def _as_utf8(body: bytes) -> bytes:
+    """``body`` re-encoded as UTF-8 from its declared encoding, lone surrogates made U+FFFD.
+
+    UTF-7 can spell a lone surrogate, which feedparser decodes and then fails to re-encode.
+    """
+    declared = _DECLARED.match(body)
+    if declared is None:
+        return body
+    try:
+        text = body[declared.end() :].decode(declared.group(1).decode("ascii"), "replace")
+    except LookupError:
+        return body
+    start, end = declared.span(1)
+    head = body[:start] + b"utf-8" + body[end : declared.end()]
+    return head + _SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _content(raw: Mapping[str, Any]) -> str | None:
@@ -110,20 +198,48 @@ def parse_feed(
     response_headers = {k: v for k, v in (headers or {}).items() if k.lower() in _PASSED_HEADERS}
     if base_url and "content-location" not in response_headers:
         response_headers["content-location"] = base_url
-    parsed = feedparser.parse(
+    parsed = _parse_repairing(body, response_headers)
+    bozo = str(parsed.get("bozo_exception") or "ill-formed") if parsed.get("bozo") else None
+    entries, skipped, reason = normalise_entries(
+        parsed.get("entries") or (), publisher=publisher, now=now, base=base_url
+    )
+    if not entries and skipped:
+        raise FeedParseError(f"no readable entry: {skipped} skipped, first: {reason}"[:300])
+    if not entries and (bozo or not parsed.get("version")):
+        # An empty but well-formed feed is fine; an unrecognised document is the feed's error.
+        raise FeedParseError(f"not a feed: {bozo or 'no RSS, Atom or RDF document'}"[:300])
+    feed = parsed.get("feed") or {}
+    return ParsedFeed(
+        title=plain_text(_text(feed.get("title")), 200),
+        entries=entries,
+        bozo=bozo,
+        skipped=skipped,
+        skip_reason=reason,
+    )
+
+
+def _parse_repairing(body: bytes, response_headers: dict[str, str]) -> Any:
+    """feedparser's result; a body that makes it raise is repaired once and parsed again.
+
+    A reference to a character that cannot exist (&#xD800;) or a lone surrogate spelt in
+    UTF-7 raises inside feedparser: that entry gets a replacement character instead of the
+    feed losing every entry.
+    """
+    try:
+        return _feedparser(body, response_headers)
+    except (UnicodeError, ValueError, OverflowError):
+        repaired = _as_utf8(replace_impossible_chars(body))
+        if repaired == body:
+            raise
+    parsed = _feedparser(repaired, response_headers)
+    parsed["bozo"], parsed["bozo_exception"] = 1, "character that cannot exist, replaced"
+    return parsed
+
+
+def _feedparser(body: bytes, response_headers: dict[str, str]) -> Any:
+    return feedparser.parse(
         bytes(body),
         response_headers=response_headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    bozo = str(parsed.get("bozo_exception") or "ill-formed") if parsed.get("bozo") else None
-    entries: list[NewEntry] = []
-    for raw in parsed.get("entries") or ():
-        entry = _entry(raw, publisher=publisher, now=now, base=base_url)
-        if entry is not None:
-            entries.append(entry)
-    if not entries and (bozo or not parsed.get("version")):
-        # An empty but well-formed feed is fine; an unrecognised document is the feed's error.
-        raise FeedParseError(f"not a feed: {bozo or 'no RSS, Atom or RDF document'}"[:300])
-    feed = parsed.get("feed") or {}
-    return ParsedFeed(title=plain_text(_text(feed.get("title")), 200), entries=entries, bozo=bozo)

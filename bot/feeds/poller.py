@@ -54,6 +54,7 @@ class PollOutcome:
     new_stories: int = 0
     error: str | None = None
     bozo: str | None = None
+    skipped: int = 0  # entries that could not be read, each costing only itself
     new_item_ids: tuple[int, ...] = ()
     revised_items: int = 0  # entries the feed rewrote: their items are read again
 
@@ -202,6 +203,7 @@ class Poller:
                 new_items=result.new_items,
                 new_stories=result.new_stories,
                 bozo=parsed.bozo,
+                skipped=parsed.skipped,
                 new_item_ids=result.new_item_ids,
                 revised_items=result.revised_items,
             )
