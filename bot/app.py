@@ -163,7 +163,11 @@ async def run(
     evaluator = Evaluator(
         rulebook, chat_router(chats) if token else [CONSOLE], max_age=settings.max_alert_age
     )
-    limits = FetchLimits(max_bytes=settings.max_feed_bytes, concurrency=settings.fetch_concurrency)
+    limits = FetchLimits(
+        max_bytes=settings.max_feed_bytes,
+        concurrency=settings.fetch_concurrency,
+        allow_private_redirects=settings.allow_private_redirects,
+    )
     async with make_client(limits) as client:
         poller = Poller(engine, Fetcher(client, limits), owner=me)
         pipeline = Pipeline(engine, poller, rulebook, evaluator)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     max_feed_bytes: int = Field(10 * 1024 * 1024, gt=0, description="body-size cap per fetch")
     fetch_concurrency: int = Field(20, ge=1, le=500, description="fetches in flight overall")
+    allow_private_redirects: bool = Field(
+        False, description="follow feed redirects into loopback, link-local and private ranges"
+    )
     ops_host: str = Field("127.0.0.1", description="address of the /healthz and /metrics server")
     ops_port: int = Field(
         8080, ge=-1, le=65535, description="its port; 0 picks a free one, -1 turns it off"

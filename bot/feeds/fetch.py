@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import email.utils
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+
+from bot.feeds.netguard import IPAddress, address_kind, parse_ip, resolve
 
 __all__ = [
     "USER_AGENT",
@@ -35,6 +38,9 @@ class FetchLimits:
     max_redirects: int = 5
     concurrency: int = 20
     per_host: int = 2
+    # Redirects into loopback, link-local and private ranges are refused unless they stay on
+    # the feed's own configured host and port, or this allows them all.
+    allow_private_redirects: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +96,7 @@ def make_client(limits: FetchLimits) -> httpx.AsyncClient:
         limits=httpx.Limits(
             max_connections=limits.concurrency, max_keepalive_connections=limits.concurrency
         ),
-        follow_redirects=True,
-        max_redirects=limits.max_redirects,
+        follow_redirects=False,  # Fetcher follows them itself, checking each target
         headers={
             "User-Agent": USER_AGENT,
             "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
@@ -102,12 +107,33 @@ def make_client(limits: FetchLimits) -> httpx.AsyncClient:
     )
 
 
-class Fetcher:
-    """One shared client, bounded concurrency overall and per host."""
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+_Origin = tuple[str, int]
 
-    def __init__(self, client: httpx.AsyncClient, limits: FetchLimits | None = None) -> None:
+
+def _origin(url: httpx.URL) -> _Origin:
+    return url.host.lower(), url.port or (443 if url.scheme == "https" else 80)
+
+
+class Fetcher:
+    """One shared client, bounded concurrency overall and per host.
+
+    Redirects are followed here, not by httpx, so that each target is checked before it is
+    asked (its name resolved, every address public) and again once connected (the address
+    the connection really went to), which also catches a name that resolves differently the
+    second time. The feed's own configured host and port are trusted wherever they are.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        limits: FetchLimits | None = None,
+        *,
+        resolver: Resolver = resolve,
+    ) -> None:
         self.client = client
         self.limits = limits or FetchLimits()
+        self._resolve = resolver
         self._overall = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)
@@ -135,10 +161,21 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            async with self.client.stream("GET", url, headers=headers) as resp:
-                return await self._read(resp)
-        except httpx.TooManyRedirects as exc:
-            raise FetchError("redirects", str(exc)) from None
+            request = self.client.build_request("GET", url, headers=headers)
+            home = _origin(request.url)
+            for hop in range(self.limits.max_redirects + 1):
+                if hop:
+                    await self._check_target(request.url, home)
+                resp = await self.client.send(request, stream=True, follow_redirects=False)
+                try:
+                    if hop:
+                        self._check_peer(resp, home)
+                    if resp.next_request is None:
+                        return await self._read(resp)
+                    request = resp.next_request
+                finally:
+                    await resp.aclose()
+            raise FetchError("redirects", f"more than {self.limits.max_redirects} redirects")
         except httpx.TimeoutException as exc:
             raise FetchError("timeout", type(exc).__name__) from None
         except httpx.ConnectError as exc:
@@ -147,6 +184,33 @@ class Fetcher:
             raise FetchError("decoding", str(exc)[:200]) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise FetchError("network", f"{type(exc).__name__}: {exc}"[:200]) from None
+
+    def _allowed(self, url: httpx.URL, home: _Origin) -> bool:
+        return self.limits.allow_private_redirects or _origin(url) == home
+
+    async def _check_target(self, url: httpx.URL, home: _Origin) -> None:
+        """Refuse a redirect to a non-HTTP URL or to a host with a non-public address."""
+        if url.scheme not in ("http", "https"):
+            raise FetchError("redirect refused", f"to a {url.scheme or 'schemeless'} URL")
+        if self._allowed(url, home):
+            return
+        host, port = _origin(url)
+        try:
+            addresses = await self._resolve(host, port)
+        except OSError:
+            return  # the connection attempt fails and says why
+        for ip in addresses:
+            _refuse_if_private(url, ip)
+
+    def _check_peer(self, resp: httpx.Response, home: _Origin) -> None:
+        """Refuse what came from a non-public address, before reading a byte of its body."""
+        if self._allowed(resp.url, home):
+            return
+        stream = resp.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        ip = parse_ip(str(peer[0])) if isinstance(peer, tuple) and peer else None
+        if ip is not None:
+            _refuse_if_private(resp.url, ip)
 
     async def _read(self, resp: httpx.Response) -> Fetched:
         headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -181,6 +245,17 @@ class Fetcher:
         except OSError as exc:
             raise FetchError("file", f"{exc.strerror or exc}: {path}") from None
         return Fetched(status=200, body=body, final_url=None)
+
+
+def _refuse_if_private(url: httpx.URL, ip: IPAddress) -> None:
+    kind = address_kind(ip)
+    if kind is not None:
+        where = f"{url.host}:{_origin(url)[1]}"
+        raise FetchError(
+            "redirect refused",
+            f"{where} is a {kind} address ({ip}); "
+            "THESISWATCH_ALLOW_PRIVATE_REDIRECTS=true allows it",
+        )
 
 
 def _read_capped(path: Path, max_bytes: int) -> bytes:
