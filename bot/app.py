@@ -60,8 +60,10 @@ class RunResult:
     delivered: int = 0
 
 
-def _sync(engine: Engine, settings: Settings, me: str) -> list[ScheduledFeed]:
-    defs = load_feeds(settings.feeds, min_interval=settings.min_feed_interval)
+def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> list[ScheduledFeed]:
+    # A feed's topics must name legs of the thesis the rules define.
+    legs = {leg.id for leg in rulebook.engine.ruleset.thesis.legs}
+    defs = load_feeds(settings.feeds, min_interval=settings.min_feed_interval, legs=legs)
     with Session(engine) as session, session.begin():
         sync_feeds(session, defs, deactivate_others=True)
         freed = release_dead_leases(session, me)
@@ -155,8 +157,8 @@ async def run(
     time, by advisory lock), ``all`` does everything.
     """
     me = worker_id()
-    feeds = _sync(engine, settings, me)
     rulebook = Rulebook(settings.rules_dir, utcnow())
+    feeds = _sync(engine, settings, me, rulebook)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     chats = sorted({*settings.allowed_chats, *settings.admins})
     # No token: the same alerts, through the same outbox, to the console.

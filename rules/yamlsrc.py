@@ -21,6 +21,7 @@ __all__ = [
     "YamlError",
     "check_keys",
     "parse_yaml",
+    "parse_yaml_partial",
 ]
 
 # Aliases let a 1 KB file expand to gigabytes ("billion laughs"); no config needs this many nodes.
@@ -141,6 +142,19 @@ def _short(exc: yaml.YAMLError) -> str:
 
 def parse_yaml(text: str, file: str = "<string>") -> Any:
     """Parse one YAML document strictly; raise :class:`YamlError` listing every problem."""
+    value, problems = parse_yaml_partial(text, file)
+    if problems:
+        raise YamlError(problems)
+    return value
+
+
+def parse_yaml_partial(text: str, file: str = "<string>") -> tuple[Any, list[Problem]]:
+    """Like :func:`parse_yaml`, but what could be built is returned with the problems in it.
+
+    A caller checks the rest of the document and reports everything at once; a node that
+    had a problem (duplicate key, unsupported tag) is left out or None. Syntax errors and
+    alias bombs, which leave nothing to check, still raise :class:`YamlError`.
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -150,12 +164,10 @@ def parse_yaml(text: str, file: str = "<string>") -> Any:
     except yaml.YAMLError as exc:
         raise YamlError([Problem(Mark(file, 1, 1), _short(exc))]) from None
     if root is None:
-        return None
+        return None, []
     builder = _Builder(file)
     value = builder.build(root)
-    if builder.problems:
-        raise YamlError(builder.problems)
-    return value
+    return value, builder.problems
 
 
 def check_keys(
