@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 import bot.feeds.poller
+from bot.feeds.fastparse import fast_parse
 from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.ingest import ingest_paths, poll_feeds
 from bot.feeds.normalise import (
@@ -56,6 +57,7 @@ from bot.feeds.normalise import (
     short_hash,
     title_signature,
 )
+from bot.feeds.parse import parse_feed
 from bot.feeds.poller import Poller
 from storage.db import open_database
 from storage.feeds import sync_feeds
@@ -221,6 +223,98 @@ def ingest_rows(res: IngestResult) -> list[Row]:
                     ratio=cell,
                     target=f"<= {target}x",
                     ok=best <= target,
+                )
+            )
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# p: parsing alone, bytes to normalised entries, against bare feedparser
+
+
+@dataclass(slots=True)
+class ParseResult:
+    entries: int
+    bare_default: Samples = field(default_factory=Samples)
+    bare_off: Samples = field(default_factory=Samples)
+    ours: Samples = field(default_factory=Samples)
+    ours_fallback: Samples = field(default_factory=Samples)
+    lxml_read: Samples = field(default_factory=Samples)
+    notes: list[str] = field(default_factory=list)
+
+
+def _parse_all(bodies: Sequence[bytes], *, fast: bool) -> int:
+    now = datetime.now(UTC)
+    return sum(
+        len(parse_feed(body, publisher="bench", now=now, fast=fast).entries) for body in bodies
+    )
+
+
+def _agreement(bodies: Sequence[bytes]) -> str:
+    """How many feeds took the fast path, and whether it read what feedparser reads."""
+    now = datetime.now(UTC)
+    fast = same = 0
+    differ: list[int] = []
+    for i, body in enumerate(bodies):
+        quick = parse_feed(body, publisher="bench", now=now)
+        slow = parse_feed(body, publisher="bench", now=now, fast=False)
+        fast += quick.fast
+        if quick.entries == slow.entries and quick.title == slow.title:
+            same += 1
+        else:
+            differ.append(i)
+    shown = f"; feeds that differ: {differ[:10]}" if differ else ""
+    return (
+        f"fast path taken for {fast}/{len(bodies)} feeds; fast path and feedparser give "
+        f"identical entries for {same}/{len(bodies)}{shown}"
+    )
+
+
+def bench_parse(feeds: list[GenFeed], rounds: int, budget: float) -> ParseResult:
+    bodies = [render(f) for f in feeds]
+    res = ParseResult(entries=total_entries(feeds))
+    res.notes.append("p parse: " + _agreement(bodies))
+    for r in Budget(rounds, budget, "p parse", res.notes):
+        with timed(res.bare_default):
+            bare_parse(bodies)
+        with timed(res.ours):
+            n_ours = _parse_all(bodies, fast=True)
+        with timed(res.bare_off):
+            bare_parse(bodies, **BARE_OFF)
+        with timed(res.lxml_read):
+            for body in bodies:
+                fast_parse(body, base=None, content_type=None)
+        with timed(res.ours_fallback):
+            _parse_all(bodies, fast=False)
+        log(
+            f"  round {r + 1}: feedparser {res.bare_default.seconds[-1]:.2f}s / no-sanitise "
+            f"{res.bare_off.seconds[-1]:.2f}s, parse_feed {res.ours.seconds[-1]:.2f}s "
+            f"(feedparser path {res.ours_fallback.seconds[-1]:.2f}s, lxml read alone "
+            f"{res.lxml_read.seconds[-1]:.2f}s)"
+        )
+        if r == 0 and n_ours != res.entries:
+            res.notes.append(f"p parse: {n_ours} entries parsed of {res.entries}")
+    return res
+
+
+def parse_rows(res: ParseResult) -> list[Row]:
+    rows = []
+    for label, subject in (
+        ("parse_feed (lxml path + normalise)", res.ours),
+        ("parse_feed, feedparser path (fast=False)", res.ours_fallback),
+        ("lxml read alone (fast_parse, no normalise)", res.lxml_read),
+    ):
+        for base_label, base in (
+            ("feedparser defaults", res.bare_default),
+            ("feedparser no-sanitise", res.bare_off),
+        ):
+            cell, _ = ratio_cell(subject, base)
+            rows.append(
+                Row(
+                    name=f"parse: {label} vs {base_label}",
+                    value=f"{rate(res.entries, subject.best)} entries",
+                    baseline=f"{rate(res.entries, base.best)} entries",
+                    ratio=cell,
                 )
             )
     return rows
@@ -671,7 +765,7 @@ def print_table(rows: list[Row]) -> None:
     print(line)
 
 
-SECTIONS = ("cold", "repoll", "http", "upsert")
+SECTIONS = ("parse", "cold", "repoll", "http", "upsert")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -679,6 +773,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--feeds", type=int, default=200, help="generated feeds (default 200)")
+    p.add_argument(
+        "--entries", type=int, help="entries per feed (default: 20 to 50, as real feeds vary)"
+    )
     p.add_argument("--rounds", type=int, default=3, help="repetitions of each measure (default 3)")
     p.add_argument("--quick", action="store_true", help="smoke run: 20 feeds, 1 round")
     p.add_argument("--seed", type=int, default=2025)
@@ -714,7 +811,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    feeds = generate_feeds(args.feeds, seed=args.seed)
+    sizes = {"min_entries": args.entries, "max_entries": args.entries} if args.entries else {}
+    feeds = generate_feeds(args.feeds, seed=args.seed, **sizes)
     with tempfile.TemporaryDirectory(prefix="thesiswatch-bench-") as tmp_name:
         tmp = Path(tmp_name)
         if args.profile:
@@ -724,15 +822,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{len(feeds)} generated feeds, {total_entries(feeds)} entries, "
             f"{size / len(feeds) / 1024:.0f} KiB per feed; {args.rounds} round(s); "
-            f"feedparser {feedparser.__version__}, Python {sys.version.split()[0]}"
+            f"feedparser {feedparser.__version__}, Python {sys.version.split()[0]}; "
+            f"load average {_load()}"
         )
         rows: list[Row] = []
         notes: list[str] = []
         pg = os.environ.get(PG_ENV)
-        weights = {"ingest": 0.55, "http": 0.3, "upsert": 0.15 * (2 if pg else 1)}
+        weights = {"parse": 0.15, "ingest": 0.5, "http": 0.25, "upsert": 0.1 * (2 if pg else 1)}
         chosen = {"ingest" if s in ("cold", "repoll") else s for s in args.sections}
         share = {k: args.budget * w / sum(weights[c] for c in chosen) for k, w in weights.items()}
         bare_off: Samples | None = None
+        if "parse" in chosen:
+            log("p: parsing alone (bytes to normalised entries) vs bare feedparser")
+            parsed = bench_parse(feeds, args.rounds, share["parse"])
+            rows += parse_rows(parsed)
+            notes += parsed.notes
         if "ingest" in chosen:
             log("a/b: cold ingest and re-poll (feed files, fresh SQLite WAL) vs bare feedparser")
             res = bench_ingest(feeds, args.rounds, share["ingest"], tmp)
@@ -773,8 +877,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(rows)
     for note in notes:
         print(f"  - {note}")
-    print(f"  ({time.perf_counter() - started:.0f}s in all)")
+    print(f"  ({time.perf_counter() - started:.0f}s in all; load average at the end {_load()})")
     return 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

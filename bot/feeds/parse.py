@@ -1,4 +1,8 @@
-"""Feed bytes to normalised entries: feedparser, then our own cleaning."""
+"""Feed bytes to normalised entries: lxml or feedparser, then our own cleaning.
+
+A well-formed RSS 2.0, RSS 1.0 or Atom 1.0 document is read by :mod:`bot.feeds.fastparse`;
+anything it declines (ill-formed, DTDs, what only feedparser knows) by feedparser, as before.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from bot.feeds.fastparse import fast_parse
 from bot.feeds.normalise import (
     SUMMARY_CHARS,
     TITLE_CHARS,
@@ -45,6 +50,7 @@ class ParsedFeed:
     bozo: str | None  # why feedparser found the XML ill-formed, when it did
     skipped: int = 0  # entries dropped because they could not be normalised
     skip_reason: str | None = None  # why the first of them was
+    fast: bool = False  # read by the lxml path rather than feedparser
 
 
 def _published(entry: Mapping[str, Any]) -> datetime | None:
@@ -189,32 +195,48 @@ def parse_feed(
     now: datetime,
     headers: Mapping[str, str] | None = None,
     base_url: str | None = None,
+    fast: bool = True,
 ) -> ParsedFeed:
     """Parse ``body`` (never a URL or path: feedparser would fetch it) into entries.
 
     HTML sanitising and URI resolving are off: we keep plain text only and never render feed
-    HTML, so both would be spent on markup that is thrown away.
+    HTML, so both would be spent on markup that is thrown away. ``fast=False`` sends every
+    body to feedparser (to compare the two paths).
     """
-    response_headers = {k: v for k, v in (headers or {}).items() if k.lower() in _PASSED_HEADERS}
+    response_headers = {
+        k.lower(): v for k, v in (headers or {}).items() if k.lower() in _PASSED_HEADERS
+    }
     if base_url and "content-location" not in response_headers:
         response_headers["content-location"] = base_url
-    parsed = _parse_repairing(body, response_headers)
-    bozo = str(parsed.get("bozo_exception") or "ill-formed") if parsed.get("bozo") else None
-    entries, skipped, reason = normalise_entries(
-        parsed.get("entries") or (), publisher=publisher, now=now, base=base_url
+    quick = (
+        fast_parse(
+            body,
+            base=response_headers.get("content-location"),
+            content_type=response_headers.get("content-type"),
+        )
+        if fast
+        else None
     )
+    if quick is not None:
+        raws, title, bozo, version = quick.entries, quick.title, None, True
+    else:
+        parsed = _parse_repairing(body, response_headers)
+        bozo = str(parsed.get("bozo_exception") or "ill-formed") if parsed.get("bozo") else None
+        raws, version = parsed.get("entries") or [], bool(parsed.get("version"))
+        title = _text((parsed.get("feed") or {}).get("title"))
+    entries, skipped, reason = normalise_entries(raws, publisher=publisher, now=now, base=base_url)
     if not entries and skipped:
         raise FeedParseError(f"no readable entry: {skipped} skipped, first: {reason}"[:300])
-    if not entries and (bozo or not parsed.get("version")):
+    if not entries and (bozo or not version):
         # An empty but well-formed feed is fine; an unrecognised document is the feed's error.
         raise FeedParseError(f"not a feed: {bozo or 'no RSS, Atom or RDF document'}"[:300])
-    feed = parsed.get("feed") or {}
     return ParsedFeed(
-        title=plain_text(_text(feed.get("title")), 200),
+        title=plain_text(title, 200),
         entries=entries,
         bozo=bozo,
         skipped=skipped,
         skip_reason=reason,
+        fast=quick is not None,
     )
 
 
