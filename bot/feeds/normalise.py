@@ -34,7 +34,6 @@ _DROP_BLOCKS = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TAG = re.compile(r"<[^>]*>?")
-_SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 # A control character (NUL above all, which PostgreSQL refuses) makes a link no link.
 _URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -77,7 +76,7 @@ def plain_text(raw: str | None, limit: int) -> str:
         text = html.unescape(text)
         if "<" in text:  # double-escaped markup (&lt;p&gt;) is still markup
             text = _TAG.sub(" ", _DROP_BLOCKS.sub(" ", text))
-    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    text = " ".join(_CONTROL.sub("", text).split())  # str.split folds what \s+ would
     if len(text) > limit:
         cut = text.rfind(" ", 0, limit - 1)
         text = text[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
@@ -102,13 +101,32 @@ def canonical_url(url: str | None) -> str | None:
     host = parts.hostname.lower().rstrip(".")
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING_NAMES
-    ]
     path = parts.path or "/"
-    return urlunsplit((scheme, host, path, urlencode(sorted(query)), ""))
+    return urlunsplit((scheme, host, path, _clean_query(parts.query), ""))
+
+
+# A query parameter that decoding and re-encoding leave as it is.
+_PLAIN_PARAM = re.compile(r"[A-Za-z0-9_.~-]*(?:=[A-Za-z0-9_.~-]*)?")
+
+
+def _tracking(name: str) -> bool:
+    name = name.lower()
+    return name.startswith(_TRACKING_PREFIXES) or name in _TRACKING_NAMES
+
+
+def _clean_query(query: str) -> str:
+    """The query without tracking parameters, sorted; decoded and re-encoded when needed."""
+    if not query:
+        return ""
+    params = query.split("&")
+    if all(_PLAIN_PARAM.fullmatch(p) for p in params):
+        # What parse_qsl and urlencode would make of it, without the round trip's cost.
+        pairs = [p.partition("=") for p in params if p]
+        return "&".join(
+            f"{k}={v}" for k, v in sorted((k, v) for k, _, v in pairs if not _tracking(k))
+        )
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not _tracking(k)]
+    return urlencode(sorted(kept))
 
 
 def short_hash(*parts: str) -> str:
