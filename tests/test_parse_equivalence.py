@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.feeds import normalise
-from bot.feeds.fastparse import _date_of
+from bot.feeds.dates import read_date
 from bot.feeds.normalise import canonical_url
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "mon", "Tues"]
@@ -49,13 +49,13 @@ def dates(draw: st.DrawFn) -> str:
 @settings(max_examples=3000, deadline=None)
 @given(dates())
 def test_dates_are_read_as_feedparser_reads_them(value: str) -> None:
-    assert _date_of(value) == feedparser_date(value)
+    assert read_date(value) == feedparser_date(value)
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_is_read_as_feedparser_reads_it(value: str) -> None:
-    assert _date_of(value.strip()) == feedparser_date(value.strip())
+    assert read_date(value.strip()) == feedparser_date(value.strip())
 
 
 def _reference(url: str | None) -> str | None:

@@ -5,10 +5,11 @@ of the ingest does. lxml builds the tree in C. This module reads only what
 :mod:`bot.feeds.parse` keeps (title, link, guid, dates, summary or content, source) and gives
 it the shape of feedparser's entries, following feedparser's own rules where they matter (the
 first non-empty title wins, a permalink guid stands in for a missing link, guids and links are
-resolved against ``xml:base``, the same date parser). Anything it is not sure to read as
-feedparser would (ill-formed XML, a DOCTYPE or entity declarations, an element feedparser
-gives a meaning this module does not know, a charset the HTTP header contradicts) is declined:
-:func:`fast_parse` returns None and the body goes to feedparser, as before.
+resolved against ``xml:base``, dates as :mod:`bot.feeds.dates` reads them). Anything it is
+not sure to read as feedparser would (ill-formed XML, a DOCTYPE or entity declarations, an
+element feedparser gives a meaning this module does not know, a charset the HTTP header
+contradicts) is declined: :func:`fast_parse` returns None and the body goes to feedparser, as
+before.
 
 The parser resolves no entity, loads no DTD and touches no network; ``huge_tree`` stays off,
 so libxml2's own limits on depth and text size hold.
@@ -20,17 +21,16 @@ import codecs
 import contextlib
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
-from feedparser.datetimes import _parse_date as feedparser_date  # the fallback's own rules
 from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from lxml import etree
+
+from bot.feeds.dates import read_date
 
 __all__ = ["FastFeed", "fast_parse"]
 
@@ -230,40 +230,6 @@ def _join(base: str | None, uri: str) -> str:
         return ""
 
 
-# The two date spellings nearly every feed uses, in their strict forms. feedparser tries its
-# W3DTF parser first and RFC 822 second; for these forms the first that accepts is the one
-# matched here, and the arithmetic below is theirs. Anything else is feedparser's to parse.
-_W3DTF = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d)(?::(\d\d)(?:\.\d+)?)?(?:[Zz]|([+-])(\d\d):(\d\d))"
-)
-_RFC822 = re.compile(
-    r"(?:[A-Za-z]{3}, *)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d)(?::(\d\d))? "
-    r"(?:GMT|UTC?|Z|([+-])(\d\d)(\d\d))",
-    re.IGNORECASE,
-)
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-
-
-def _date_of(value: str) -> time.struct_time | None:
-    """feedparser's reading of a date, faster for the usual spellings."""
-    try:
-        if w3 := _W3DTF.fullmatch(value):
-            year, month, day = int(w3[1]), int(w3[2]), int(w3[3])
-            hour, minute, second = int(w3[4]), int(w3[5]), int(w3[6] or 0)
-            sign, off_h, off_m = w3[7], w3[8], w3[9]
-        elif (rfc := _RFC822.fullmatch(value)) and rfc[2].lower() in _MONTHS:
-            year, month, day = int(rfc[3]), _MONTHS[rfc[2].lower()], int(rfc[1])
-            hour, minute, second = int(rfc[4]), int(rfc[5]), int(rfc[6] or 0)
-            sign, off_h, off_m = rfc[7], rfc[8], rfc[9]
-        else:
-            return feedparser_date(value)  # type: ignore[no-any-return]
-        stamp = datetime(year, month, day, hour, minute, second)
-        offset = timedelta(hours=int(off_h), minutes=int(off_m)) if sign else timedelta(0)
-        return (stamp - offset if sign != "-" else stamp + offset).utctimetuple()
-    except (ValueError, OverflowError):
-        return feedparser_date(value)  # type: ignore[no-any-return]
-
-
 class _Reader:
     def __init__(self, mojibake: bool) -> None:
         self.mojibake = mojibake
@@ -363,7 +329,7 @@ class _Reader:
 
 def _date(field: str) -> Callable[[_Reader, Any, dict[str, Any]], None]:
     def read(reader: _Reader, el: Any, raw: dict[str, Any]) -> None:
-        raw[field] = _date_of(reader.text(el))  # the last one wins, as in feedparser
+        raw[field] = read_date(reader.text(el))  # the last one wins, as in feedparser
 
     return read
 
