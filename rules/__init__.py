@@ -13,10 +13,12 @@ from rules.board import (
     advance,
     new_board,
 )
+from rules.diagnose import Trace
 from rules.engine import Engine, compile_ruleset
+from rules.evalreport import format_report, report_json
 from rules.examples import ExampleFailure, run_examples
 from rules.loader import load_ruleset, parse_duration
-from rules.metrics import EvalLine, EvalReport, evaluate_labelled, format_report, top_signal
+from rules.metrics import EvalLine, EvalReport, evaluate_labelled, evaluate_sets, top_signal
 from rules.model import (
     ConfirmationPolicy,
     Direction,
@@ -33,7 +35,13 @@ from rules.model import (
     TickerImpact,
     Tier,
 )
-from rules.records import LabelledItem, RecordError, item_from_record, labelled_from_record
+from rules.records import (
+    LabelEntry,
+    LabelledItem,
+    RecordError,
+    item_from_record,
+    labelled_from_record,
+)
 from rules.reload import Reload, reload_rules
 from rules.yamlsrc import Problem, YamlError
 
@@ -48,6 +56,7 @@ __all__ = [
     "Evidence",
     "ExampleFailure",
     "Item",
+    "LabelEntry",
     "LabelledItem",
     "Leg",
     "LegState",
@@ -65,11 +74,13 @@ __all__ = [
     "Thesis",
     "TickerImpact",
     "Tier",
+    "Trace",
     "Transition",
     "YamlError",
     "advance",
     "compile_ruleset",
     "evaluate_labelled",
+    "evaluate_sets",
     "format_report",
     "item_from_record",
     "labelled_from_record",
@@ -77,6 +88,7 @@ __all__ = [
     "new_board",
     "parse_duration",
     "reload_rules",
+    "report_json",
     "rule_cooldowns",
     "run_examples",
     "top_signal",

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import ahocorasick
 
+from rules.diagnose import Trace, trace_rule
 from rules.matchers import (
     GAP,
     Atoms,
@@ -119,6 +120,7 @@ class Engine:
             for atom in anchor:
                 index.setdefault(atom, []).append(number)
         self._rules = tuple(compiled)
+        self._numbers = {c.rule.id: number for number, c in enumerate(compiled)}
         self._required = tuple(required)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
         self._unanchored = tuple(unanchored)
@@ -148,8 +150,7 @@ class Engine:
             for _, found in self._literals.iter("\0".join(text.canon)):
                 text.literals.update(found)
 
-    def evaluate(self, item: Item) -> tuple[Signal, ...]:
-        """Every signal the rule set raises on ``item``, in rule-id order."""
+    def _read(self, item: Item) -> Text:
         (title, title_folded), (summary, summary_folded) = fold(item.title), fold(item.summary)
         text = Text(
             (title, summary),
@@ -157,6 +158,23 @@ class Engine:
             (title_folded.split(), summary_folded.split()),
         )
         self._scan(text)
+        return text
+
+    def trace(self, item: Item, rule_ids: Iterable[str]) -> tuple[Trace, ...]:
+        """How far each rule got on ``item``, and what stopped it (for ``rules eval``).
+
+        Slower than :meth:`evaluate`: it tries every part of each rule on its own.
+        """
+        text = self._read(item)
+        out: list[Trace] = []
+        for rule_id in rule_ids:
+            c = self._rules[self._numbers[rule_id]]
+            out.append(trace_rule(c.rule, c.matcher, c.veto, c.hedge, text, item.tier))
+        return tuple(out)
+
+    def evaluate(self, item: Item) -> tuple[Signal, ...]:
+        """Every signal the rule set raises on ``item``, in rule-id order."""
+        text = self._read(item)
         present = text.occ.keys() | text.literals
         woken: set[int] = set(self._unanchored)
         for atom in present:

@@ -23,6 +23,7 @@ __all__ = [
     "Text",
     "compile_expr",
     "required_groups",
+    "window",
 ]
 
 # Word positions in the summary are offset by this much so no "within"/"near" window can join
@@ -127,7 +128,7 @@ class _RegexM(Matcher):
         return found or None
 
 
-def _window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
+def window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
     """Occurrences, one or more from each list, whose first words lie within ``within`` words."""
     events = sorted((o[0], i, o) for i, occs in enumerate(lists) for o in occs)
     counts = [0] * len(lists)
@@ -163,10 +164,10 @@ class ExprMatcher(Matcher):
                     return None
                 lists.append(got)
             if self.within is not None:
-                window = _window(lists, self.within)
-                if window is None:
+                near = window(lists, self.within)
+                if near is None:
                     return None
-                found += window
+                found += near
             else:
                 found += [o for occs in lists for o in occs]
         if self.any:

@@ -1,38 +1,49 @@
-"""Precision, recall and the rest of ``rules eval``, as pure functions of labelled items."""
+"""Precision, recall and the rest of ``rules eval``, as pure functions of labelled items.
+
+A break means an unhedged signal that breaks or reverses a leg. Item-level figures ask whether
+an item labelled as a break fired one at all; per-leg figures ask it of each leg an item moves
+(a package deal moves several); per-rule figures ask whether each rule's signals agree with
+the labels (:mod:`rules.scores`). Misses are diagnosed with :meth:`~rules.engine.Engine.trace`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rules.diagnose import vocabularies_in
 from rules.engine import Engine
-from rules.model import EFFECTS, SEVERITIES, Signal
+from rules.model import Signal
 from rules.records import LabelledItem
+from rules.scores import (
+    POSITIVE,
+    ItemResult,
+    LegScore,
+    MissGroup,
+    MissLine,
+    RuleScore,
+    confusion,
+    leg_scores,
+    miss_groups,
+    rule_scores,
+    top_signal,
+)
 
-__all__ = ["EvalLine", "EvalReport", "evaluate_labelled", "format_report", "top_signal"]
-
-_POSITIVE = frozenset({"breaks", "reverses"})
-
-
-def top_signal(signals: Iterable[Signal]) -> Signal | None:
-    """The signal that speaks for an item: unhedged first, then reversal > break > confirmation,
-    then severity, then rule id (for determinism)."""
-    ranked = sorted(
-        signals,
-        key=lambda s: (
-            not s.hedged,
-            EFFECTS.index(s.effect),
-            SEVERITIES.index(s.severity),
-            [-ord(c) for c in s.rule_id],
-        ),
-        reverse=True,
-    )
-    return ranked[0] if ranked else None
+__all__ = [
+    "EvalLine",
+    "EvalReport",
+    "evaluate_labelled",
+    "evaluate_sets",
+    "fires_break",
+    "score_item",
+    "summarise",
+    "top_signal",
+]
 
 
 def fires_break(signals: Iterable[Signal]) -> bool:
     """An unhedged break or reversal: what the board may treat as the thesis breaking."""
-    return any(s.effect in _POSITIVE and not s.hedged for s in signals)
+    return any(s.effect in POSITIVE and not s.hedged for s in signals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,7 @@ class EvalReport:
     false_neg: int
     leg_right: int
     leg_total: int
+    hits_leg_right: int
     tickers_found: int
     tickers_total: int
     tickers_outside: tuple[str, ...]
@@ -62,14 +74,20 @@ class EvalReport:
     trap_fires: tuple[EvalLine, ...]
     leg_errors: tuple[EvalLine, ...]
     hedged: tuple[EvalLine, ...]
+    legs: tuple[LegScore, ...] = ()
+    rules: tuple[RuleScore, ...] = ()
+    confusion: tuple[tuple[str, str, int], ...] = ()
+    miss_groups: tuple[MissGroup, ...] = ()
 
     @property
     def precision(self) -> float:
+        """Of the items that fired a break, the share labelled as one (1.0 when none fired)."""
         fired = self.true_pos + self.false_pos
         return self.true_pos / fired if fired else 1.0
 
     @property
     def recall(self) -> float:
+        """Of the items labelled as a break, the share that fired one (1.0 when none)."""
         wanted = self.true_pos + self.false_neg
         return self.true_pos / wanted if wanted else 1.0
 
@@ -78,8 +96,17 @@ class EvalReport:
         return self.leg_right / self.leg_total if self.leg_total else 1.0
 
     @property
+    def hits_leg_accuracy(self) -> float:
+        """Of the breaks caught, the share where the labelled leg is among the legs that broke."""
+        return self.hits_leg_right / self.true_pos if self.true_pos else 1.0
+
+    @property
     def ticker_recall(self) -> float:
         return self.tickers_found / self.tickers_total if self.tickers_total else 1.0
+
+    @property
+    def traps_per_100(self) -> float:
+        return 100 * len(self.trap_fires) / self.items if self.items else 0.0
 
 
 def _base(symbol: str) -> str:
@@ -95,6 +122,42 @@ def _describe(signals: tuple[Signal, ...]) -> str:
     )
 
 
+def _diagnose(engine: Engine, entry: LabelledItem, leg: str, got: str) -> MissLine:
+    # A rule about expectations (hedged: true) never breaks a leg, so it is no candidate.
+    candidates = sorted(
+        r.id for r in engine.ruleset.rules if r.leg == leg and r.effect in POSITIVE and not r.hedged
+    )
+    traces = sorted(engine.trace(entry.item, candidates), key=lambda t: t.rank, reverse=True)
+    item = entry.item
+    vocab = vocabularies_in(engine.ruleset.vocabularies, item.title, item.summary)
+    best = traces[0] if traces else None
+    if best is None or best.outcome == "silent":
+        reason = f"no rule of {leg} matched any part of its match"
+        return MissLine(item.key, item.title, leg, got, None, reason, vocab)
+    return MissLine(item.key, item.title, leg, got, best.rule_id, best.reason(), vocab)
+
+
+def score_item(engine: Engine, entry: LabelledItem) -> ItemResult:
+    """Evaluate one labelled item and diagnose each leg it should have broken and did not."""
+    signals = engine.evaluate(entry.item)
+    result = ItemResult(entry, signals, ())
+    missed = sorted(result.expected_breaks - result.broken)
+    if not missed:
+        return result
+    got = _describe(signals)
+    return ItemResult(entry, signals, tuple(_diagnose(engine, entry, leg, got) for leg in missed))
+
+
+def _line(result: ItemResult) -> EvalLine:
+    entry = result.labelled
+    expected = f"{entry.leg or '-'} {entry.effect}"
+    if len(entry.entries) > 1:
+        expected += " (package: " + ", ".join(f"{e.leg} {e.effect}" for e in entry.entries) + ")"
+    return EvalLine(
+        entry.item.key, entry.item.title, expected, _describe(result.signals), entry.note
+    )
+
+
 @dataclass(slots=True)
 class _Tally:
     tp: int = 0
@@ -102,13 +165,16 @@ class _Tally:
     fn: int = 0
     leg_right: int = 0
     leg_total: int = 0
+    hits_leg_right: int = 0
     found: int = 0
     total: int = 0
 
 
-def evaluate_labelled(engine: Engine, labelled: Iterable[LabelledItem]) -> EvalReport:
-    """Run every item through ``engine`` and score the signals against the labels."""
-    universe = {_base(s) for s in engine.ruleset.thesis.tickers}
+def summarise(
+    results: Sequence[ItemResult], legs: Sequence[str], universe: Iterable[str]
+) -> EvalReport:
+    """The report over ``results``; ``legs`` are the thesis legs, ``universe`` its tickers."""
+    known = {_base(s) for s in universe}
     tally = _Tally()
     outside: set[str] = set()
     misses: list[EvalLine] = []
@@ -116,23 +182,22 @@ def evaluate_labelled(engine: Engine, labelled: Iterable[LabelledItem]) -> EvalR
     traps: list[EvalLine] = []
     leg_errors: list[EvalLine] = []
     hedged: list[EvalLine] = []
-    count = 0
-    for entry in labelled:
-        count += 1
-        signals = engine.evaluate(entry.item)
-        expected = f"{entry.leg or '-'} {entry.effect}"
-        line = EvalLine(entry.item.key, entry.item.title, expected, _describe(signals), entry.note)
-        wanted, fired = entry.effect in _POSITIVE, fires_break(signals)
+    for r in results:
+        entry, signals = r.labelled, r.signals
+        line = _line(r)
+        wanted, fired = bool(r.expected_breaks), fires_break(signals)
         tally.tp += wanted and fired
         tally.fp += fired and not wanted
         tally.fn += wanted and not fired
+        if wanted and fired and entry.leg in r.broken:
+            tally.hits_leg_right += 1
         if wanted and not fired:
             misses.append(line)
         if fired and not wanted:
             alarms.append(line)
         if fired and entry.is_trap:
             traps.append(line)
-        if any(s.hedged and s.effect in _POSITIVE for s in signals) and not fired:
+        if any(s.hedged and s.effect in POSITIVE for s in signals) and not fired:
             hedged.append(line)
         if entry.leg is not None and entry.effect != "neutral":
             top = top_signal(signals)
@@ -143,18 +208,19 @@ def evaluate_labelled(engine: Engine, labelled: Iterable[LabelledItem]) -> EvalR
                 leg_errors.append(line)
             moved = {_base(t.symbol) for s in signals if not s.hedged for t in s.tickers}
             for symbol in entry.tickers:
-                if _base(symbol) not in universe:
+                if _base(symbol) not in known:
                     outside.add(symbol)
                     continue
                 tally.total += 1
                 tally.found += _base(symbol) in moved
     return EvalReport(
-        items=count,
+        items=len(results),
         true_pos=tally.tp,
         false_pos=tally.fp,
         false_neg=tally.fn,
         leg_right=tally.leg_right,
         leg_total=tally.leg_total,
+        hits_leg_right=tally.hits_leg_right,
         tickers_found=tally.found,
         tickers_total=tally.total,
         tickers_outside=tuple(sorted(outside)),
@@ -163,38 +229,26 @@ def evaluate_labelled(engine: Engine, labelled: Iterable[LabelledItem]) -> EvalR
         trap_fires=tuple(traps),
         leg_errors=tuple(leg_errors),
         hedged=tuple(hedged),
+        legs=leg_scores(results, legs),
+        rules=rule_scores(results),
+        confusion=confusion(results),
+        miss_groups=miss_groups(results),
     )
 
 
-def _section(title: str, lines: tuple[EvalLine, ...]) -> list[str]:
-    out = [f"{title}: {len(lines)}"]
-    for line in lines:
-        out.append(f"  [{line.key}] {line.title}")
-        out.append(f"      expected {line.expected}; got {line.got}")
-    return out
+def evaluate_sets(
+    engine: Engine, sets: Sequence[tuple[str, Sequence[LabelledItem]]]
+) -> tuple[EvalReport, tuple[tuple[str, EvalReport], ...]]:
+    """The report over every set together, and one per named set (each item evaluated once)."""
+    thesis = engine.ruleset.thesis
+    legs = [leg.id for leg in thesis.legs]
+    per_set = [(name, [score_item(engine, e) for e in entries]) for name, entries in sets]
+    every = [r for _, results in per_set for r in results]
+    return summarise(every, legs, thesis.tickers), tuple(
+        (name, summarise(results, legs, thesis.tickers)) for name, results in per_set
+    )
 
 
-def format_report(report: EvalReport) -> str:
-    """The human-readable report ``rules eval`` prints."""
-    out = [
-        f"items: {report.items}",
-        f"breaks/reverses: precision {report.precision:.2f} "
-        f"({report.true_pos}/{report.true_pos + report.false_pos}), "
-        f"recall {report.recall:.2f} ({report.true_pos}/{report.true_pos + report.false_neg})",
-        f"leg accuracy (non-neutral items, top signal): {report.leg_accuracy:.2f} "
-        f"({report.leg_right}/{report.leg_total})",
-        f"ticker recall (non-neutral items, unhedged signals): {report.ticker_recall:.2f} "
-        f"({report.tickers_found}/{report.tickers_total})"
-        + (
-            f"; not in the thesis: {', '.join(report.tickers_outside)}"
-            if report.tickers_outside
-            else ""
-        ),
-        f"distractors/near-misses firing a break: {len(report.trap_fires)}",
-    ]
-    out += _section("misses", report.misses)
-    out += _section("false alarms", report.false_alarms)
-    out += _section("traps that fired", report.trap_fires)
-    out += _section("hedged breaks (not counted as fired)", report.hedged)
-    out += _section("wrong or missing leg", report.leg_errors)
-    return "\n".join(out)
+def evaluate_labelled(engine: Engine, labelled: Iterable[LabelledItem]) -> EvalReport:
+    """Run every item through ``engine`` and score the signals against the labels."""
+    return evaluate_sets(engine, [("", list(labelled))])[0]

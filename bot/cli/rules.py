@@ -22,11 +22,12 @@ from rules import (
     RuleSet,
     YamlError,
     compile_ruleset,
-    evaluate_labelled,
+    evaluate_sets,
     format_report,
     item_from_record,
     labelled_from_record,
     load_ruleset,
+    report_json,
     run_examples,
 )
 
@@ -121,23 +122,52 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return EXIT_FAIL if bad else EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Precision, recall, leg accuracy and ticker recall against labelled lines."""
-    engine = _engine_for(args)
-    if engine is None:
-        return EXIT_FAIL
+def _labelled(path: str, legs: set[str]) -> tuple[list[LabelledItem], list[str]]:
+    """The labelled items of one file, and an error line for each line that is not one."""
     labelled: list[LabelledItem] = []
-    bad = 0
-    for number, record in _records(args.file):
+    errors: list[str] = []
+    for number, record in _records(path):
         try:
             if isinstance(record, str):
                 raise RecordError(record)
-            labelled.append(labelled_from_record(record))
+            entry = labelled_from_record(record)
+            unknown = sorted({e.leg for e in entry.entries} - legs)
+            if entry.leg is not None and entry.leg not in legs:
+                unknown = sorted({*unknown, entry.leg})
+            if unknown:
+                raise RecordError(f"unknown leg {', '.join(map(repr, unknown))}")
+            labelled.append(entry)
         except RecordError as exc:
-            bad += 1
-            print(f"{args.file}:{number}: {exc}", file=sys.stderr)
-    print(format_report(evaluate_labelled(engine, labelled)))
-    return EXIT_FAIL if bad else EXIT_OK
+            errors.append(f"{path}:{number}: {exc}")
+    if not labelled and not errors:
+        errors.append(f"{path}: no labelled items")
+    return labelled, errors
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Precision and recall (overall, per leg, per rule), leg confusion and diagnosed misses
+    against labelled lines; any unlabelled or bad line is an error and no figure is printed."""
+    engine = _engine_for(args)
+    if engine is None:
+        return EXIT_FAIL
+    legs = {leg.id for leg in engine.ruleset.thesis.legs}
+    sets: list[tuple[str, list[LabelledItem]]] = []
+    errors: list[str] = []
+    for path in args.files:
+        labelled, problems = _labelled(path, legs)
+        sets.append((path, labelled))
+        errors += problems
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        print(f"{len(errors)} problem(s): no figures computed", file=sys.stderr)
+        return EXIT_FAIL
+    report, per_file = evaluate_sets(engine, sets)
+    if args.json:
+        print(json.dumps(report_json(report, per_file), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(report, per_file))
+    return EXIT_OK
 
 
 def _guard(func: Any) -> Any:
@@ -171,11 +201,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("dir", nargs="?", default=default, metavar="DIR")
     p.set_defaults(func=_guard(cmd_test))
 
-    for name, func, text in (
-        ("classify", cmd_classify, "print the signals for each JSON line of FILE ('-': stdin)"),
-        ("eval", cmd_eval, "score the rules against labelled JSON lines in FILE"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("file", metavar="FILE.jsonl")
-        p.add_argument("--rules", default=default, metavar="DIR", help="rules folder")
-        p.set_defaults(func=_guard(func))
+    p = sub.add_parser("classify", help="print the signals for each JSON line of FILE ('-': stdin)")
+    p.add_argument("file", metavar="FILE.jsonl")
+    p.add_argument("--rules", default=default, metavar="DIR", help="rules folder")
+    p.set_defaults(func=_guard(cmd_classify))
+
+    p = sub.add_parser("eval", help="score the rules against labelled JSON lines in FILEs")
+    p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="labelled items ('-': stdin)")
+    p.add_argument("--rules", default=default, metavar="DIR", help="rules folder")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(func=_guard(cmd_eval))
