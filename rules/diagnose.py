@@ -7,7 +7,7 @@ so a rule author sees which rule to look at and what it lacked.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
 from rules.matchers import GAP, ExprMatcher, GuardMatcher, Matcher, Occ, Text, window
@@ -16,10 +16,13 @@ from rules.text import canonical
 
 __all__ = ["Outcome", "Trace", "describe", "trace_rule", "vocabularies_in"]
 
-Outcome: TypeAlias = Literal["fired", "hedged", "vetoed", "excluded", "tier", "partial", "silent"]
+Outcome: TypeAlias = Literal[
+    "fired", "dropped", "hedged", "vetoed", "excluded", "tier", "partial", "silent"
+]
 # How near a complete match each outcome is, for ranking the rules that could have fired.
 _RANK: dict[Outcome, int] = {
     "fired": 7,
+    "dropped": 6,
     "hedged": 5,
     "vetoed": 4,
     "excluded": 3,
@@ -33,7 +36,8 @@ _RANK: dict[Outcome, int] = {
 class Trace:
     """One rule on one item.
 
-    ``outcome``: ``fired``; ``hedged``; ``vetoed``; ``excluded`` (a ``none`` of its match held);
+    ``outcome``: ``fired``; ``dropped`` (it fired, but the story reading overruled it:
+    rules/story.py); ``hedged``; ``vetoed``; ``excluded`` (a ``none`` of its match held);
     ``tier`` (the item's source tier is not among the rule's); ``partial`` (some parts of its
     match held); ``silent`` (none did). ``matched``/``parts`` count the top-level parts of the
     match that held (``within`` counts as a part of its own); ``missing`` describes the rest;
@@ -46,6 +50,7 @@ class Trace:
     parts: int
     missing: tuple[str, ...] = ()
     detail: str = ""
+    read: str = ""  # where the rule read the item when it reads the story ("the lead")
 
     @property
     def rank(self) -> tuple[int, float, int]:
@@ -54,11 +59,14 @@ class Trace:
 
     def reason(self) -> str:
         """One line for a report."""
+        where = f"in {self.read}: " if self.read else ""
         if self.outcome in ("partial", "silent"):
-            return f"{self.matched}/{self.parts} parts; missing {'; '.join(self.missing)}"
+            return f"{where}{self.matched}/{self.parts} parts; missing {'; '.join(self.missing)}"
         if self.outcome == "tier":
-            return f"matched, but {self.detail}"
-        return f"{self.outcome}{' by ' + self.detail if self.detail else ''}"
+            return f"{where}matched, but {self.detail}"
+        if self.outcome == "dropped":
+            return f"{where}fired, but dropped: {self.detail}"
+        return f"{where}{self.outcome}{' by ' + self.detail if self.detail else ''}"
 
 
 def describe(node: Node | Guard, within: Field = "any") -> str:
@@ -155,8 +163,21 @@ def trace_rule(
     hedge: tuple[GuardMatcher, ...],
     text: Text,
     tier: Tier,
+    read: str = "",
 ) -> Trace:
-    """How far ``rule`` (compiled as ``matcher``, ``veto``, ``hedge``) got on ``text``."""
+    """How far ``rule`` (compiled as ``matcher``, ``veto``, ``hedge``) got on ``text``;
+    ``read`` names where, for a rule read more than one way."""
+    return replace(_trace(rule, matcher, veto, hedge, text, tier), read=read)
+
+
+def _trace(
+    rule: Rule,
+    matcher: Matcher,
+    veto: tuple[GuardMatcher, ...],
+    hedge: tuple[GuardMatcher, ...],
+    text: Text,
+    tier: Tier,
+) -> Trace:
     assert isinstance(matcher, ExprMatcher)  # a rule's match is always an expression
     matched, parts, missing = _parts(rule.match, matcher, text)
     if matched < parts:

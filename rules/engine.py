@@ -6,17 +6,12 @@ phrases occur in it, so the cost hardly depends on how many rules there are.
 
 from __future__ import annotations
 
-import itertools
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
-import ahocorasick
-
-from rules.diagnose import Trace, trace_rule
+from rules.diagnose import Trace, describe, trace_rule
 from rules.matchers import (
-    GAP,
+    AS_HEADLINE,
     Atoms,
     GuardMatcher,
     Matcher,
@@ -25,20 +20,34 @@ from rules.matchers import (
     compile_expr,
     required_groups,
 )
-from rules.model import SEVERITIES, Guard, Item, Rule, RuleSet, Severity, Signal, Span
+from rules.model import (
+    SEVERITIES,
+    Field,
+    Guard,
+    Item,
+    PackagePart,
+    Rule,
+    RuleSet,
+    Severity,
+    Signal,
+    Span,
+    Tier,
+)
+from rules.scan import PhraseIndex, SpanMaker
+from rules.story import (
+    LEAD_UNIT,
+    VETOED,
+    Fired,
+    Reader,
+    Reading,
+    attempt,
+    resolve,
+    side,
+    unit_name,
+)
 from rules.text import fold
 
 __all__ = ["Engine", "compile_ruleset"]
-
-_WORDS = re.compile(r"\S+")
-
-
-@dataclass(slots=True)
-class _TrieNode:
-    """Atoms of the phrase ending at this word, and the words that may follow."""
-
-    atoms: tuple[int, ...] = ()
-    next: dict[str, _TrieNode] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,43 +56,37 @@ class _CompiledRule:
     matcher: Matcher
     veto: tuple[GuardMatcher, ...]
     hedge: tuple[GuardMatcher, ...]
+    text: Reader  # the same, with the package parts' ``when``, for story reading
+    lead: Reader | None = None  # the lead read as the headline (rules with ``lead`` only)
 
 
-def _guards(guards: tuple[Guard, ...], atoms: Atoms) -> tuple[GuardMatcher, ...]:
-    return tuple(GuardMatcher(compile_expr(g.expr, atoms, "any"), g.near) for g in guards)
+def _guards(
+    guards: tuple[Guard, ...], atoms: Atoms, retarget: Mapping[Field, Field] | None = None
+) -> tuple[GuardMatcher, ...]:
+    return tuple(GuardMatcher(compile_expr(g.expr, atoms, "any", retarget), g.near) for g in guards)
+
+
+def _compile_rule(rule: Rule, atoms: Atoms) -> _CompiledRule:
+    matcher = compile_expr(rule.match, atoms, "any")
+    veto, hedge = _guards(rule.veto, atoms), _guards(rule.hedge, atoms)
+    parts = tuple(compile_expr(p.when, atoms, "any") for p in rule.package)
+    lead = None
+    if rule.lead is not None:
+        lead = Reader(
+            compile_expr(rule.match, atoms, "any", AS_HEADLINE),
+            _guards(rule.veto, atoms, AS_HEADLINE),
+            _guards(rule.hedge, atoms, AS_HEADLINE),
+            tuple(compile_expr(p.when, atoms, "any", AS_HEADLINE) for p in rule.package),
+        )
+    return _CompiledRule(rule, matcher, veto, hedge, Reader(matcher, veto, hedge, parts), lead)
 
 
 def _downgrade(severity: Severity) -> Severity:
     return SEVERITIES[max(SEVERITIES.index(severity) - 1, 0)]
 
 
-def _phrase_index(atoms: Atoms) -> tuple[dict[str, _TrieNode], ahocorasick.Automaton | None]:
-    """A trie of whole words for the phrases, and a character automaton for regex literals.
-
-    A dictionary lookup per word of the text: the cost follows the text, not the number of
-    phrases (a character automaton over 80,000 inflected phrases was measured twice as slow as
-    over 200), and only whole words match: no "us" inside "business", no "ban" in "bank".
-    Regex literals may sit inside a word, so they get a character automaton of their own.
-    """
-    trie: dict[str, _TrieNode] = {}
-    literals: dict[str, list[int]] = {}
-    for (literal, phrase), atom in atoms.ids.items():
-        if literal:
-            literals.setdefault(phrase, []).append(atom)
-            continue
-        level, words = trie, phrase.split(" ")
-        for depth, word in enumerate(words):
-            node = level.setdefault(word, _TrieNode())
-            if depth == len(words) - 1:
-                node.atoms += (atom,)
-            level = node.next
-    if not literals:
-        return trie, None
-    automaton = ahocorasick.Automaton()
-    for key, found in literals.items():
-        automaton.add_word(key, tuple(found))
-    automaton.make_automaton()
-    return trie, automaton
+def _lower(severity: Severity, steps: int) -> Severity:
+    return SEVERITIES[max(SEVERITIES.index(severity) - steps, 0)]
 
 
 class Engine:
@@ -95,14 +98,7 @@ class Engine:
         compiled: list[_CompiledRule] = []
         required: list[tuple[frozenset[int], ...]] = []
         for rule in ruleset.rules:
-            compiled.append(
-                _CompiledRule(
-                    rule,
-                    compile_expr(rule.match, atoms, "any"),
-                    _guards(rule.veto, atoms),
-                    _guards(rule.hedge, atoms),
-                )
-            )
+            compiled.append(_compile_rule(rule, atoms))
             required.append(tuple(dict.fromkeys(required_groups(rule.match, atoms))))
         # Index each rule under the group of atoms that occurs least across the rule set, so
         # a word every rule uses ("china") does not wake them all.
@@ -120,35 +116,15 @@ class Engine:
             for atom in anchor:
                 index.setdefault(atom, []).append(number)
         self._rules = tuple(compiled)
-        self._numbers = {c.rule.id: number for number, c in enumerate(compiled)}
+        self._story = any(rule.reads_story for rule in ruleset.rules)
+        # Signal id -> (rule number, package part number or -1), for :meth:`trace`.
+        self._signal_ids = {c.rule.id: (n, -1) for n, c in enumerate(compiled)}
+        for n, c in enumerate(compiled):
+            self._signal_ids.update({p.id: (n, k) for k, p in enumerate(c.rule.package)})
         self._required = tuple(required)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
         self._unanchored = tuple(unanchored)
-        self._trie, self._literals = _phrase_index(atoms)
-
-    def _scan(self, text: Text) -> None:
-        """Find every phrase (and regex literal) in the title and the summary."""
-        top = self._trie
-        get = top.get
-        for field_number, words in enumerate(text.words):
-            offset = field_number * GAP
-            count = len(words)
-            # Most words start no phrase: find the few that do at C speed.
-            starts = [(i, node) for i, node in enumerate(map(get, words)) if node is not None]
-            for first, start_node in starts:
-                node: _TrieNode | None = start_node
-                last = first
-                while node is not None:
-                    for atom in node.atoms:
-                        text.occ.setdefault(atom, []).append((offset + first, offset + last + 1))
-                    last += 1
-                    if last == count or not node.next:
-                        break
-                    node = node.next.get(words[last])
-        if self._literals is not None:
-            # "\0" never occurs in canonical text, so no literal can span the two fields.
-            for _, found in self._literals.iter("\0".join(text.canon)):
-                text.literals.update(found)
+        self._phrases = PhraseIndex(atoms)
 
     def _read(self, item: Item) -> Text:
         (title, title_folded), (summary, summary_folded) = fold(item.title), fold(item.summary)
@@ -157,30 +133,60 @@ class Engine:
             (title_folded, summary_folded),
             (title_folded.split(), summary_folded.split()),
         )
-        self._scan(text)
+        self._phrases.scan(text)
         return text
 
-    def trace(self, item: Item, rule_ids: Iterable[str]) -> tuple[Trace, ...]:
-        """How far each rule got on ``item``, and what stopped it (for ``rules eval``).
-
-        Slower than :meth:`evaluate`: it tries every part of each rule on its own.
-        """
-        text = self._read(item)
-        out: list[Trace] = []
-        for rule_id in rule_ids:
-            c = self._rules[self._numbers[rule_id]]
-            out.append(trace_rule(c.rule, c.matcher, c.veto, c.hedge, text, item.tier))
-        return tuple(out)
-
-    def evaluate(self, item: Item) -> tuple[Signal, ...]:
-        """Every signal the rule set raises on ``item``, in rule-id order."""
-        text = self._read(item)
+    def _wake(self, text: Text) -> tuple[set[int], set[int]]:
+        """The atoms present, and the rules anchored on one of them."""
         present = text.occ.keys() | text.literals
         woken: set[int] = set(self._unanchored)
         for atom in present:
             woken.update(self._index.get(atom, ()))
+        return present, woken
+
+    def trace(self, item: Item, signal_ids: Iterable[str]) -> tuple[Trace, ...]:
+        """How far each rule (or package part, by its signal id) got on ``item``, and what
+        stopped it (for ``rules eval``). Slower than :meth:`evaluate`: it tries every part of
+        each rule on its own, in every way the rule reads the item."""
+        text = self._read(item)
+        dropped: dict[str, str] = {}
+        if self._story:
+            present, woken = self._wake(text)
+            dropped = self._read_story(item, text, woken, present, SpanMaker(text).spans)[1]
+        return tuple(self._trace(i, text, item.tier, dropped) for i in signal_ids)
+
+    def _trace(self, signal_id: str, text: Text, tier: Tier, dropped: dict[str, str]) -> Trace:
+        number, part = self._signal_ids[signal_id]
+        compiled = self._rules[number]
+        rule = compiled.rule
+        ways: list[tuple[Reader, Text, str]] = [(compiled.text, text, "")]
+        if rule.scope == "sentence":
+            ways = [(compiled.text, text.unit(n), unit_name(n)) for n in range(len(text.units))]
+        if compiled.lead is not None:
+            ways.append((compiled.lead, text, unit_name(LEAD_UNIT)))
+        traced = [
+            (trace_rule(rule, r.matcher, r.veto, r.hedge, view, tier, read), r, view)
+            for r, view, read in ways
+        ]
+        best, reader, view = max(traced, key=lambda t: t[0].rank)
+        missed_part = part >= 0 and reader.parts[part].eval(view) is None
+        if missed_part and best.outcome in ("fired", "hedged"):
+            when = f"package when: {describe(rule.package[part].when)}"
+            best = replace(best, outcome="partial", parts=best.parts + 1, missing=(when,))
+        best = replace(best, rule_id=signal_id)
+        if signal_id in dropped and best.outcome in ("fired", "hedged"):
+            best = replace(best, outcome="dropped", detail=dropped[signal_id])
+        return best
+
+    def evaluate(self, item: Item) -> tuple[Signal, ...]:
+        """Every signal the rule set raises on ``item``, in rule-id order (a package part's
+        right after its rule's), as the story reading resolves them (rules/story.py)."""
+        text = self._read(item)
+        present, woken = self._wake(text)
         signals: list[Signal] = []
-        spans_of: Callable[[list[Occ]], tuple[Span, ...]] = _SpanMaker(text).spans
+        spans_of: Callable[[list[Occ]], tuple[Span, ...]] = SpanMaker(text).spans
+        if self._story:
+            return self._read_story(item, text, woken, present, spans_of)[0]
         for number in sorted(woken):
             # Cheap check first: every group the rule needs has a word in the text.
             if any(present.isdisjoint(group) for group in self._required[number]):
@@ -189,6 +195,100 @@ class Engine:
             if signal is not None:
                 signals.append(signal)
         return tuple(signals)
+
+    def _read_story(
+        self,
+        item: Item,
+        text: Text,
+        woken: set[int],
+        present: set[int],
+        spans_of: Callable[[list[Occ]], tuple[Span, ...]],
+    ) -> tuple[tuple[Signal, ...], dict[str, str]]:
+        """:meth:`evaluate` for a rule set with story rules: every rule read, the lead read
+        for the rules it may fill in for, then the readings resolved (rules/story.py)."""
+        readings: list[Reading] = []
+        vetoed: set[tuple[str, str]] = set()
+        leads: list[int] = []
+        for number in sorted(woken):
+            if any(present.isdisjoint(group) for group in self._required[number]):
+                continue
+            compiled = self._rules[number]
+            rule = compiled.rule
+            if item.tier not in rule.tiers:
+                continue
+            sentence = rule.scope == "sentence"
+            got = attempt(compiled.text, text, sentence=sentence, always_hedged=rule.hedged)
+            if got == VETOED:
+                vetoed.add((rule.leg, side(rule.effect)))
+            elif isinstance(got, Fired):
+                readings += self._readings(compiled, number, got, item, spans_of, lead=False)
+            elif compiled.lead is not None:
+                leads.append(number)
+        for number in leads:
+            compiled = self._rules[number]
+            assert compiled.lead is not None
+            got = attempt(compiled.lead, text, sentence=False, always_hedged=compiled.rule.hedged)
+            if isinstance(got, Fired):
+                readings += self._readings(compiled, number, got, item, spans_of, lead=True)
+        return resolve(readings, vetoed, text.unit_of)
+
+    def _readings(
+        self,
+        compiled: _CompiledRule,
+        number: int,
+        fired: Fired,
+        item: Item,
+        spans_of: Callable[[list[Occ]], tuple[Span, ...]],
+        *,
+        lead: bool,
+    ) -> list[Reading]:
+        """The signal of a story rule that fired, and one per package part whose ``when``
+        holds where it fired."""
+        rule = compiled.rule
+        reader = compiled.lead if lead and compiled.lead is not None else compiled.text
+        # The lead reads at the rule's lead severity; package parts step down as far.
+        step = SEVERITIES.index(rule.severity) - SEVERITIES.index(rule.lead) if rule.lead else 0
+        step = step if lead else 0
+        package = number if rule.package else -1
+        evidence = fired.match + fired.hedges
+        severity = _lower(rule.severity, step + fired.hedged)
+        signal = self._signal(item, spans_of, rule, severity, evidence, fired.hedged)
+        out = [Reading(signal, fired.match, rule.reads_story, lead, package)]
+        for part, when in zip(rule.package, reader.parts, strict=True):
+            found = when.eval(fired.view)
+            if found is not None:
+                severity = _lower(part.severity, step + fired.hedged)
+                signal = self._signal(
+                    item, spans_of, part, severity, evidence + found, fired.hedged
+                )
+                out.append(Reading(signal, fired.match + found, rule.reads_story, lead, package))
+        return out
+
+    def _signal(
+        self,
+        item: Item,
+        spans_of: Callable[[list[Occ]], tuple[Span, ...]],
+        head: Rule | PackagePart,
+        severity: Severity,
+        evidence: list[Occ],
+        hedged: bool,
+    ) -> Signal:
+        """The signal of a rule (or a package part) that fired on ``evidence``."""
+        return Signal(
+            item_key=item.key,
+            rule_id=head.id,
+            ruleset_version=self.ruleset.version,
+            leg=head.leg,
+            effect=head.effect,
+            direction=head.direction,
+            severity=severity,
+            tickers=head.tickers,
+            spans=spans_of(evidence),
+            hedged=hedged,
+            source=item.source,
+            tier=item.tier,
+            published=item.published,
+        )
 
     def _fire(
         self,
@@ -208,51 +308,8 @@ class Engine:
         hedges = [got for g in compiled.hedge if (got := g.holds(text, match)) is not None]
         evidence = match + [o for got in hedges for o in got]
         hedged = bool(hedges) or rule.hedged
-        return Signal(
-            item_key=item.key,
-            rule_id=rule.id,
-            ruleset_version=self.ruleset.version,
-            leg=rule.leg,
-            effect=rule.effect,
-            direction=rule.direction,
-            severity=_downgrade(rule.severity) if hedged else rule.severity,
-            tickers=rule.tickers,
-            spans=spans_of(evidence),
-            hedged=hedged,
-            source=item.source,
-            tier=item.tier,
-            published=item.published,
-        )
-
-
-class _SpanMaker:
-    """Turns word positions back into character spans, finding word offsets once per field."""
-
-    def __init__(self, text: Text) -> None:
-        self._text = text
-        self._offsets: dict[int, list[tuple[int, int]]] = {}
-
-    def _offset(self, index: int, word: int) -> tuple[int, int] | None:
-        offsets = self._offsets.setdefault(index, [])
-        if word >= len(offsets):
-            # Only as far into the text as the spans need: headlines come first.
-            found = _WORDS.finditer(self._text.folded[index], offsets[-1][1] if offsets else 0)
-            for hit in itertools.islice(found, word - len(offsets) + 1):
-                offsets.append(hit.span())
-        return offsets[word] if word < len(offsets) else None
-
-    def spans(self, occs: list[Occ]) -> tuple[Span, ...]:
-        out: set[Span] = set()
-        for start, end in set(occs):
-            index = 1 if start >= GAP else 0
-            first = self._offset(index, start - index * GAP)
-            last = self._offset(index, end - index * GAP - 1)
-            if first is None or last is None:
-                continue
-            lo, hi = first[0], last[1]
-            field_name: Literal["title", "summary"] = "summary" if index else "title"
-            out.add(Span(field_name, lo, hi, self._text.display[index][lo:hi]))
-        return tuple(sorted(out, key=lambda s: (s.field != "title", s.start, s.end)))
+        severity = _downgrade(rule.severity) if hedged else rule.severity
+        return self._signal(item, spans_of, rule, severity, evidence, hedged)
 
 
 def compile_ruleset(ruleset: RuleSet) -> Engine:

@@ -24,7 +24,8 @@ class ExampleFailure:
         return f"{self.where}: rule {self.rule_id}: {self.problem}: {self.title!r}"
 
 
-def _signal(engine: Engine, rule: Rule, example: Example, number: int) -> Signal | None:
+def _signals(engine: Engine, rule: Rule, example: Example, number: int) -> list[Signal]:
+    """The rule's signals on the example: its own first, then its package parts'."""
     item = Item(
         key=f"example:{rule.id}:{number}",
         title=example.title,
@@ -34,12 +35,15 @@ def _signal(engine: Engine, rule: Rule, example: Example, number: int) -> Signal
         url="",
         published=EPOCH,
     )
-    found = [s for s in engine.evaluate(item) if s.rule_id == rule.id]
-    return found[0] if found else None
+    ids = [rule.id] + [p.id for p in rule.package]
+    found = {s.rule_id: s for s in engine.evaluate(item) if s.rule_id in ids}
+    return [found[i] for i in ids if i in found]
 
 
 def _check_match(engine: Engine, rule: Rule, example: Example, n: int) -> ExampleFailure | None:
-    signal = _signal(engine, rule, example, n)
+    signals = _signals(engine, rule, example, n)
+    signal = signals[0] if signals and signals[0].rule_id == rule.id else None
+    moved = sorted({s.leg for s in signals})
     problem = ""
     if signal is None:
         problem = "should match but did not"
@@ -47,6 +51,8 @@ def _check_match(engine: Engine, rule: Rule, example: Example, n: int) -> Exampl
         problem = "matched but was hedged (add 'hedged: true' if that is intended)"
     elif example.hedged and not signal.hedged:
         problem = "matched but was not hedged"
+    elif example.legs and moved != sorted(example.legs):
+        problem = f"moved {', '.join(moved)}, not {', '.join(sorted(example.legs))}"
     if not problem:
         return None
     return ExampleFailure(rule.id, example.where or rule.where, "match", example.title, problem)
@@ -61,7 +67,7 @@ def run_examples(engine: Engine) -> tuple[ExampleFailure, ...]:
             if failure is not None:
                 failures.append(failure)
         for n, example in enumerate(rule.should_not_match, start=len(rule.should_match)):
-            if _signal(engine, rule, example, n) is not None:
+            if any(s.rule_id == rule.id for s in _signals(engine, rule, example, n)):
                 where = example.where or rule.where
                 failures.append(
                     ExampleFailure(rule.id, where, "no_match", example.title, "should not match")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -39,6 +40,14 @@ from rules.model import (
     Vocabulary,
 )
 from rules.regexcheck import RegexProblem, analyse_regex
+from rules.storyload import (
+    STORY_KEYS,
+    example_legs,
+    lead_severity,
+    package_clashes,
+    package_parts,
+    scope,
+)
 from rules.text import expand_phrase
 from rules.yamlsrc import LocatedList, LocatedMap, Mark, Problem, YamlError, check_keys, parse_yaml
 
@@ -61,6 +70,7 @@ _RULE_KEYS = (
     "cooldown",
     "examples",
     "note",
+    *STORY_KEYS,
 )
 _POLICY_KEYS = (
     "official",
@@ -395,9 +405,11 @@ class _Loader:
             always_hedged = False
         note = self.text(node, "note", what, default="") if "note" in node else ""
         good, bad = self.examples(node, tiers) if "examples" in node else ((), ())
+        lead = lead_severity(self, node, severity)
+        rule_scope = scope(self, node)
         if match is None:
             return None
-        return Rule(
+        rule = Rule(
             id=rule_id,
             leg=leg_id,
             effect=effect,
@@ -414,7 +426,12 @@ class _Loader:
             should_not_match=bad,
             note=note,
             where=_where(node.mark),
+            lead=lead,
+            scope=rule_scope,
         )
+        if "package" in node:
+            rule = replace(rule, package=package_parts(self, node, rule, match.field))
+        return rule
 
     def tiers(self, node: LocatedMap) -> tuple[Tier, ...]:
         out: list[Tier] = []
@@ -453,7 +470,10 @@ class _Loader:
             self.err(mark, "an example is a headline, or a mapping with title (and summary, tier)")
             return None
         self.problems += check_keys(
-            value, required=("title",), optional=("summary", "tier", "hedged"), what="example"
+            value,
+            required=("title",),
+            optional=("summary", "tier", "hedged", "legs"),
+            what="example",
         )
         tier: Tier | None = default_tier
         if "tier" in value:
@@ -465,6 +485,7 @@ class _Loader:
             self.err(value.mark_of("hedged"), "hedged must be true or false")
             hedged = False
         return Example(
+            legs=example_legs(self, value),
             title=self.text(value, "title", "example"),
             summary=self.text(value, "summary", "example", default="")
             if "summary" in value
@@ -543,6 +564,15 @@ def _version(
     # Hash the meaning, not the bytes: comments, layout, file split and line moves do not
     # count. The model's repr leaves out places and is deterministic (tuples, strings, numbers).
     content = repr((thesis, sorted(vocab, key=lambda v: v.name), rules, policy))
+    # Keys added since (story reading, example legs) enter the hash only when used, so a
+    # folder that does not use them keeps its version across the upgrade.
+    later = [
+        (r.id, r.lead, r.scope, r.package, [e.legs for e in r.should_match])
+        for r in rules
+        if r.reads_story or any(e.legs for e in r.should_match)
+    ]
+    if later:
+        content += repr(later)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
@@ -606,6 +636,7 @@ def _rules(loader: _Loader, roots: list[LocatedMap]) -> list[Rule]:
             rule = loader.rule(body, seen) if body is not None else None
             if rule is not None:
                 rules.append(rule)
+    loader.problems += package_clashes(rules, seen)
     return rules
 
 

@@ -7,13 +7,15 @@ looks up and combines occurrences. A position is a word number; summary words ar
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rules.model import Field, Node, Term
 
 __all__ = [
+    "AS_HEADLINE",
     "GAP",
     "Atoms",
     "ExprMatcher",
@@ -45,6 +47,50 @@ class Text:
     literals: set[int] = field(default_factory=set)
     _canon: tuple[str, str] | None = None
     _lead: int | None = None
+    # A view of one sentence (see :meth:`unit`): only positions in [lo, hi) are seen.
+    bounds: tuple[int, int] | None = None
+    _units: list[tuple[int, int]] | None = None
+    _views: dict[int, Text] | None = None
+
+    @property
+    def units(self) -> list[tuple[int, int]]:
+        """The sentences as word ranges: the title (unit 0), then each summary sentence (unit 1
+        is the lead). Found only when a rule reads the story."""
+        if self._units is None:
+            self._units = [(0, len(self.words[0]))] + [
+                (GAP + lo, GAP + hi) for lo, hi in _sentences(self.display[1], self.folded[1])
+            ]
+        return self._units
+
+    def unit_of(self, pos: int) -> int:
+        """The sentence unit holding word position ``pos``."""
+        if pos < GAP:
+            return 0
+        units = self.units
+        return max(bisect.bisect_right(units, (pos, GAP * 2), 1) - 1, 1)
+
+    def unit(self, number: int) -> Text:
+        """This text as seen from one sentence unit only (cached per item)."""
+        views = self._views if self._views is not None else {}
+        self._views = views
+        if number not in views:
+            lo, hi = self.units[number]
+            occ = {
+                atom: kept
+                for atom, occs in self.occ.items()
+                if (kept := [o for o in occs if lo <= o[0] < hi])
+            }
+            views[number] = Text(
+                self.display,
+                self.folded,
+                self.words,
+                occ,
+                self.literals,
+                self._canon,
+                self.lead,
+                (lo, hi),
+            )
+        return views[number]
 
     @property
     def lead(self) -> int:
@@ -73,6 +119,23 @@ def _lead_words(display: str, folded: str) -> int:
     """How many words of the summary its first sentence holds (all of them if it has one)."""
     end = _SENTENCE_END.search(display)
     return len(folded[: end.start()].split()) if end else len(folded.split())
+
+
+def _sentences(display: str, folded: str) -> list[tuple[int, int]]:
+    """Each sentence of a summary as a range of word numbers (none for an empty summary)."""
+    out: list[tuple[int, int]] = []
+    start = words = 0
+    for end in _SENTENCE_END.finditer(display):
+        # The mark folds to a space, so no word straddles it: counting piecewise is exact.
+        count = len(folded[start : end.start()].split())
+        if count:
+            out.append((words, words + count))
+            words += count
+        start = end.start()
+    rest = len(folded[start:].split())
+    if rest:
+        out.append((words, words + rest))
+    return out
 
 
 def _in_field(pos: int, where: Field, lead: int = 0) -> bool:
@@ -122,6 +185,8 @@ class _RegexM(Matcher):
                 end = canon.count(" ", 0, max(hit.end() - 1, hit.start())) + 1 + index * GAP
                 if self.where == "lead" and not _in_field(start, "lead", text.lead):
                     break
+                if text.bounds is not None and not text.bounds[0] <= start < text.bounds[1]:
+                    continue
                 found.append((start, end))
                 if len(found) >= _MAX_REGEX_HITS:
                     break
@@ -243,16 +308,27 @@ def required_groups(expr: Node, atoms: Atoms) -> list[frozenset[int]]:
     return groups
 
 
-def compile_expr(expr: Node, atoms: Atoms, where: Field) -> Matcher:
+# Reading the summary's lead as if it were the headline: what the title (or the whole text)
+# would be searched for is searched for in the lead.
+AS_HEADLINE: Mapping[Field, Field] = {"title": "lead", "any": "lead"}
+
+
+def compile_expr(
+    expr: Node, atoms: Atoms, where: Field, retarget: Mapping[Field, Field] | None = None
+) -> Matcher:
+    """The matcher of ``expr`` read in ``where``; ``retarget`` maps fields to others (see
+    :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning."""
     if isinstance(expr, Term):
-        return _TermM(tuple(sorted({atoms.get(p) for p in expr.phrases})), where)
+        atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
+        return _TermM(atom_ids, retarget.get(where, where) if retarget else where)
     where = expr.field if expr.field != "any" else where
 
     def parts(nodes: Iterable[Node]) -> tuple[Matcher, ...]:
-        return tuple(compile_expr(n, atoms, where) for n in nodes)
+        return tuple(compile_expr(n, atoms, where, retarget) for n in nodes)
 
     regex = None
     if expr.regex is not None:
         literal = atoms.get(expr.regex.literal, literal=True)
-        regex = _RegexM(re.compile(expr.regex.pattern), literal, where)
+        field = retarget.get(where, where) if retarget else where
+        regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
     return ExprMatcher(parts(expr.all), parts(expr.any), parts(expr.none), regex, expr.within)

@@ -124,8 +124,10 @@ def _describe(signals: tuple[Signal, ...]) -> str:
 
 def _diagnose(engine: Engine, entry: LabelledItem, leg: str, got: str) -> MissLine:
     # A rule about expectations (hedged: true) never breaks a leg, so it is no candidate.
+    rules = [r for r in engine.ruleset.rules if not r.hedged]
     candidates = sorted(
-        r.id for r in engine.ruleset.rules if r.leg == leg and r.effect in POSITIVE and not r.hedged
+        [r.id for r in rules if r.leg == leg and r.effect in POSITIVE]
+        + [p.id for r in rules for p in r.package if p.leg == leg and p.effect in POSITIVE]
     )
     traces = sorted(engine.trace(entry.item, candidates), key=lambda t: t.rank, reverse=True)
     item = entry.item

@@ -10,6 +10,7 @@ __all__ = [
     "EFFECTS",
     "FIELDS",
     "MOVES",
+    "SCOPES",
     "SEVERITIES",
     "TIERS",
     "ConfirmationPolicy",
@@ -23,9 +24,11 @@ __all__ = [
     "Leg",
     "Move",
     "Node",
+    "PackagePart",
     "Regex",
     "Rule",
     "RuleSet",
+    "Scope",
     "Severity",
     "Signal",
     "Span",
@@ -42,6 +45,7 @@ Tier: TypeAlias = Literal["official", "wire", "press", "blog"]
 Move: TypeAlias = Literal["bullish", "bearish"]
 Direction: TypeAlias = Literal["tightening", "easing", "none"]
 Field: TypeAlias = Literal["title", "summary", "lead", "any"]
+Scope: TypeAlias = Literal["text", "sentence"]
 
 EFFECTS: tuple[Effect, ...] = ("confirms", "breaks", "reverses")
 # Ordered from least to most severe: the index is the rank.
@@ -50,6 +54,7 @@ SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 TIERS: tuple[Tier, ...] = ("official", "wire", "press", "blog")
 MOVES: tuple[Move, ...] = ("bullish", "bearish")
 FIELDS: tuple[Field, ...] = ("title", "summary", "lead", "any")
+SCOPES: tuple[Scope, ...] = ("text", "sentence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,15 @@ class Leg:
     id: str
     claim: str
     tickers: tuple[TickerImpact, ...]
+
+    def tickers_for(self, effect: Effect) -> tuple[TickerImpact, ...]:
+        """How a signal with this effect moves the leg's tickers (a confirmation the other way)."""
+        if effect != "confirms":
+            return self.tickers
+        return tuple(
+            TickerImpact(t.symbol, "bearish" if t.move == "bullish" else "bullish")
+            for t in self.tickers
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +165,23 @@ class Example:
     tier: Tier | None = None
     hedged: bool = False
     where: str = field(default="", repr=False, compare=False)
+    # The legs the rule's signals must move, its package parts included (empty: not checked).
+    # Left out of repr (the version hash adds it when used; see loader._version).
+    legs: tuple[str, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PackagePart:
+    """One more leg a package deal moves: when its rule fires and ``when`` holds in the same
+    place, it raises its own signal, with the id ``id`` (``<rule id>.<leg>``)."""
+
+    id: str
+    leg: str
+    effect: Effect
+    direction: Direction
+    severity: Severity
+    tickers: tuple[TickerImpact, ...]
+    when: Expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +203,18 @@ class Rule:
     should_not_match: tuple[Example, ...] = ()
     note: str = ""
     where: str = field(default="", repr=False, compare=False)
+    # Story reading (rules/README.md section 8). Left out of repr: the version hash adds them
+    # only when set, so a folder that does not use them keeps its version (loader._version).
+    # ``lead``: also read the summary's lead as a headline, at this severity (None: do not).
+    lead: Severity | None = field(default=None, repr=False)
+    # ``sentence``: the match, its vetoes and hedges must hold within one sentence.
+    scope: Scope = field(default="text", repr=False)
+    package: tuple[PackagePart, ...] = field(default=(), repr=False)
+
+    @property
+    def reads_story(self) -> bool:
+        """Whether the rule uses story reading (so the engine resolves its signals)."""
+        return self.lead is not None or self.scope != "text" or bool(self.package)
 
 
 @dataclass(frozen=True, slots=True)
