@@ -4,9 +4,10 @@ Only rules that read the story (``lead``, ``scope: sentence``, ``package``; READ
 take part; an item without them keeps every signal, as before. Three resolutions, per leg:
 
 1. **The lead fills in for a silent headline.** A signal read in the lead pass stands only if
-   the ordinary reading raised nothing on its leg and side (break/reversal vs confirmation)
-   and no rule of that leg and side matched and was vetoed (a headline that denies the news
-   is not overruled by a lead that repeats the rumour).
+   the ordinary reading raised nothing as certain on its leg and side (break/reversal vs
+   confirmation; a hedged signal does not stand for an unhedged one) and no rule of that leg
+   and side matched and was vetoed (a headline that denies the news is not overruled by a
+   lead that repeats the rumour).
 2. **A later sentence that reverses an earlier one wins**: an unhedged signal of a story
    rule read in the lead drops the opposite-side signals on its leg read in the title alone.
    Only the title and the lead take part: later sentences carry background.
@@ -68,7 +69,9 @@ def _lead_kept(
     if key in vetoed:
         return f"the headline vetoed a {key[1]} reading of {s.leg}"
     for other in ordinary:
-        if (other.signal.leg, side(other.signal.effect)) == key:
+        same = (other.signal.leg, side(other.signal.effect)) == key
+        # A rumour in the headline does not stand for a fact in the lead.
+        if same and (s.hedged or not other.signal.hedged):
             return f"{other.signal.rule_id} already read it outside the lead"
     return None
 

@@ -23,6 +23,7 @@ ORDERS = """\
     severity: high
     match: {in: title, all: [H20, [order~, orders, ordered]]}
     veto: [{any: [denies, deny], near: 4}]
+    hedge: [{in: title, any: [may]}]
 """
 HALTED = """\
   - id: h20-halted
@@ -110,6 +111,20 @@ def test_a_headline_that_already_says_it_wins(make_engine: MakeEngine) -> None:
     story = item("China lifts H20 ban", "Tencent ordered H20 chips on Tuesday.")
     # The title's break stands at full severity; the lead's break on the same leg adds nothing.
     assert fired(engine, story) == [("h20-lifted", "h20-ban", "critical", False)]
+
+
+def test_a_rumour_in_the_headline_does_not_stand_for_a_fact_in_the_lead(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine(rules(LIFTED + "    lead: true\n", ORDERS + "    lead: true\n"))
+    story = item("China may lift H20 ban", "Tencent ordered H20 chips on Tuesday.")
+    assert fired(engine, story) == [
+        ("h20-lifted", "h20-ban", "high", True),
+        ("h20-orders", "h20-ban", "medium", False),
+    ]
+    # A hedged lead adds nothing to a hedged headline.
+    story = item("China may lift H20 ban", "Tencent may have ordered H20 chips.")
+    assert fired(engine, story) == [("h20-lifted", "h20-ban", "high", True)]
 
 
 def test_a_headline_that_denies_is_not_overruled_by_its_lead(make_engine: MakeEngine) -> None:
