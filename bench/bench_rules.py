@@ -1,4 +1,5 @@
-"""Per-item evaluation cost with 10 and with 5,000 generated rules, and the ratio, in one run.
+"""Per-item evaluation cost with 10 and with 5,000 generated rules, and the ratio, in one run;
+then the shipped rules (rules/default) against the 10 generated rules on the same items.
 
     .venv/bin/python bench/bench_rules.py [--items N] [--repeat R]
 
@@ -24,6 +25,7 @@ from rules.model import Expr, Term
 __all__ = ["main"]
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "dev-events.jsonl"
+SHIPPED = Path(__file__).resolve().parents[1] / "rules" / "default"
 COMMON = (
     "china us beijing washington nvidia h20 chip chips ban lifts lifted eases export controls "
     "curbs rare earth magnets tariffs deal truce asml tools licence approval suspends halts "
@@ -175,6 +177,27 @@ def main() -> None:
         for count, best in results.items():
             print(f"{count:>5} rules: {best:7.1f} us/item")
         print(f"   ratio 5000/10: {results[5000] / results[10]:.2f}x")
+    shipped(batch, args.repeat)
+
+
+def shipped(batch: list[Item], repeat: int) -> None:
+    """The shipped rules' cost per item, against 10 generated topical rules in the same run."""
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(SHIPPED.glob("*.yaml"))}
+    engines = {
+        "shipped": compile_ruleset(load_ruleset(files)),
+        "10 generated": compile_ruleset(
+            load_ruleset({"thesis.yaml": THESIS, **rules_files(10, topical=True)})
+        ),
+    }
+    count = len(engines["shipped"].ruleset.rules)
+    print(f"-- shipped rules ({SHIPPED.name}, {count} rules) on the same items, unseeded")
+    results = {name: float("inf") for name in engines}
+    for _ in range(repeat):
+        for name, engine in engines.items():
+            results[name] = min(results[name], per_item_us(engine, batch, 1))
+    for name, best in results.items():
+        print(f"{name:>12}: {best:7.1f} us/item")
+    print(f"   ratio shipped/10 generated: {results['shipped'] / results['10 generated']:.2f}x")
 
 
 if __name__ == "__main__":
