@@ -155,16 +155,24 @@ class Matcher:
 class _TermM(Matcher):
     atoms: tuple[int, ...]
     where: Field
+    atom_set: frozenset[int] = frozenset()
+
+    def _found(self, occ: dict[int, list[Occ]]) -> list[Occ]:
+        # Walk the shorter side: a vocabulary has hundreds of inflected phrases, an item a
+        # few dozen distinct ones (occurrence order does not matter to any caller).
+        if len(self.atoms) > len(occ):
+            atom_set = self.atom_set
+            return [o for a, occs in occ.items() if a in atom_set for o in occs]
+        return [o for a in self.atoms for o in occ.get(a, ())]
 
     def eval(self, text: Text) -> list[Occ] | None:
         where = self.where
+        if where == "any":
+            return self._found(text.occ) or None
         if where == "lead":
             lead = text.lead
-            return [
-                o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], where, lead)
-            ] or None
-        found = [o for a in self.atoms for o in text.occ.get(a, ()) if _in_field(o[0], where)]
-        return found or None
+            return [o for o in self._found(text.occ) if _in_field(o[0], where, lead)] or None
+        return [o for o in self._found(text.occ) if _in_field(o[0], where)] or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +328,8 @@ def compile_expr(
     :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning."""
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
-        return _TermM(atom_ids, retarget.get(where, where) if retarget else where)
+        field = retarget.get(where, where) if retarget else where
+        return _TermM(atom_ids, field, frozenset(atom_ids))
     where = expr.field if expr.field != "any" else where
 
     def parts(nodes: Iterable[Node]) -> tuple[Matcher, ...]:
