@@ -38,6 +38,7 @@ from bot.telegram.delivery import TelegramNotifier
 from bot.telegram.link import TelegramLink
 from bot.telegram.updates import PerChatProcessor
 from storage.feeds import active_feeds, sync_feeds
+from storage.notify import listen_outbox
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]
 
@@ -47,7 +48,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # How often the board is advanced with no news (evidence decays), rule files are checked for
-# edits, and the outbox is delivered.
+# edits, and the outbox is delivered to the console (Telegram delivery wakes on each alert and
+# has its own fallback tick, THESISWATCH_DELIVERY_TICK_S).
 TICK_S = 60
 RELOAD_S = 5
 DELIVER_S = 2
@@ -88,6 +90,8 @@ class Pipeline:
     evaluator: Evaluator
     clock: Clock = utcnow
     telegram: TelegramNotifier | None = None
+    # Set once Telegram answered and the notifier exists (the link brings it up later).
+    telegram_up: asyncio.Event = field(default_factory=asyncio.Event)
     metrics: Metrics = field(default_factory=Metrics)
     # Jobs running now: a shutdown lets them finish their writes.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -117,12 +121,18 @@ class Pipeline:
     async def evaluate(self) -> EvalSummary:
         summary = await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
         self.metrics.record_evaluation(summary)
+        if summary.alerts and self.telegram is not None:
+            self.telegram.wake()  # out at once, not at the next tick
         return summary
 
     async def deliver(self) -> int:
         if self.telegram is not None:
             return await self.telegram.deliver_due()
         return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+
+    async def delivery_problem(self, stall: timedelta) -> str | None:
+        """For /healthz: a delivery pass failing, or alerts waiting with nothing sent."""
+        return await self.telegram.health_problem(stall) if self.telegram else None
 
     async def free_dead_leases(self) -> None:
         def free() -> None:
@@ -198,7 +208,7 @@ async def run(
                 link = bot = None
                 if app is not None:
                     bot = _Bot(app, Leadership(engine)) if role in ("all", "bot") else None
-                    link = _telegram(app, pipeline, bot, role=role, owner=me)
+                    link = _telegram(app, pipeline, bot, settings, role=role, owner=me)
                     stack.push_async_callback(link.close)
                 await _ops(stack, pipeline, settings, polls, link)
                 await _serve(
@@ -209,6 +219,7 @@ async def run(
                     bot=bot,
                     link=link,
                     retention_days=settings.retention_days if polls else 0,
+                    delivery_tick=settings.delivery_tick_s,
                 )
             return RunResult([])
         finally:
@@ -216,19 +227,22 @@ async def run(
 
 
 def _telegram(
-    app: Any, pipeline: Pipeline, bot: _Bot | None, *, role: str, owner: str
+    app: Any, pipeline: Pipeline, bot: _Bot | None, settings: Settings, *, role: str, owner: str
 ) -> TelegramLink:
     """The link that brings Telegram up in the background; then delivery and the bot start."""
 
     async def on_up() -> None:
         if role in ("all", "notifier"):
+            max_age = settings.delivery_max_age_s
             pipeline.telegram = TelegramNotifier(
                 app.bot,
                 pipeline.db,
                 pipeline.poller.in_db,
                 owner=owner,
                 on_outcome=pipeline.metrics.record_delivery,
+                max_age=timedelta(seconds=max_age) if max_age else None,
             )
+            pipeline.telegram_up.set()
         if bot is not None:
             await bot.step()  # not ten seconds from now, at the next leader tick
 
@@ -248,6 +262,7 @@ async def _ops(
     """/healthz and /metrics; a taken port is logged, and the bot runs on without them."""
     if settings.ops_port < 0:
         return
+    stall = timedelta(seconds=settings.health_max_delivery_stall_s)
     server = OpsServer(
         pipeline.metrics,
         engine_check(pipeline.db),
@@ -255,6 +270,7 @@ async def _ops(
         port=settings.ops_port,
         max_poll_age=timedelta(seconds=settings.health_max_poll_age_s) if polls else None,
         components={"telegram": link.health} if link is not None else None,
+        checks={"delivery": partial(pipeline.delivery_problem, stall)},
     )
     try:
         await stack.enter_async_context(server)
@@ -327,6 +343,7 @@ async def _serve(
     bot: _Bot | None,
     link: TelegramLink | None = None,
     retention_days: int = 0,
+    delivery_tick: float = DELIVER_S,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -343,7 +360,12 @@ async def _serve(
     every(
         pipeline.tracked(pipeline.free_dead_leases), IntervalTrigger(seconds=LEADER_S), id="leases"
     )
-    if deliver:
+    if deliver and link is not None:
+        # Not a scheduler job: it runs until stopped, then lets chats finish the message in hand.
+        delivering = asyncio.create_task(_deliver_telegram(pipeline, stop, delivery_tick))
+        pipeline.inflight.add(delivering)  # a shutdown waits for it
+        delivering.add_done_callback(pipeline.inflight.discard)
+    elif deliver:
         every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
     if retention_days:
         every(
@@ -379,3 +401,22 @@ async def _serve(
             await link.cancel()  # no bot start racing the stop below
         if bot is not None:
             await bot.stop()
+
+
+async def _deliver_telegram(pipeline: Pipeline, stop: asyncio.Event, tick: float) -> None:
+    """Telegram delivery once the link is up: woken by every alert committed, here or by
+    another worker (PostgreSQL NOTIFY), the tick only a fallback; returns once ``stop`` is set
+    and the chats being served have finished the message in hand."""
+    up = asyncio.ensure_future(pipeline.telegram_up.wait())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({up, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    up.cancel()
+    stopped.cancel()
+    notifier = pipeline.telegram
+    if stop.is_set() or notifier is None:
+        return
+    listener = asyncio.create_task(listen_outbox(pipeline.db, notifier.wake))
+    try:
+        await notifier.serve(stop, tick=tick)
+    finally:
+        listener.cancel()

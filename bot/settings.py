@@ -71,6 +71,18 @@ class Settings(BaseSettings):
     max_alert_age_h: int = Field(
         72, ge=1, description="news published longer ago than this, in hours, never alerts"
     )
+    delivery_max_age_s: int = Field(
+        1800,
+        ge=0,
+        description="alerts older than this when they can be sent go out as one summary per"
+        " chat; 0 sends every one",
+    )
+    delivery_tick_s: float = Field(
+        2.0, gt=0, le=3600, description="fallback delivery pass interval; passes run on alerts"
+    )
+    health_max_delivery_stall_s: int = Field(
+        120, ge=10, description="/healthz fails when alerts waited this long and none went out"
+    )
 
     _split_ids = field_validator("allowed_chats", "admins", mode="before")(_id_list)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlmodel import Session
 
 from storage.models import alert_t, delivery_t
+from storage.notify import notify_outbox
 
 __all__ = [
     "PendingDelivery",
@@ -117,6 +118,7 @@ def add_alert(
                 for target in targets
             ],
         )
+        notify_outbox(session)  # PostgreSQL: listeners wake when this transaction commits
     return alert_id
 
 
@@ -128,12 +130,16 @@ def due_deliveries(
     limit: int = 50,
     owner: str = "",
     lease: timedelta = DELIVERY_LEASE,
+    exclude_targets: Collection[str] = (),
+    per_target: int | None = None,
 ) -> list[PendingDelivery]:
     """Claim pending deliveries whose time has come, oldest alert first, for ``owner``.
 
     A delivery waits while an older one to the same target is backing off (after a 429, say)
     or is held by another worker: each chat gets its alerts in order. The claim is a lease, so
     a worker that dies mid-send leaves its deliveries to the others once the lease expires.
+    ``exclude_targets`` are chats this worker is sending to already; ``per_target`` caps what
+    one chat takes of the batch, so a long queue for one chat leaves room for the others.
     """
     earlier = delivery_t.alias("earlier")
     blocked = (
@@ -166,12 +172,20 @@ def due_deliveries(
         .order_by(delivery_t.c.alert_id, delivery_t.c.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if exclude_targets:
+        query = query.where(delivery_t.c.target.not_in(list(exclude_targets)))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
         query = query.with_for_update(of=delivery_t, skip_locked=True)
-    due = [
-        PendingDelivery(row[0], row[1], row[2], row[3], StoredAlert(*row[4:]))
-        for row in session.execute(query)
-    ]
+    due: list[PendingDelivery] = []
+    taken: dict[str, int] = {}
+    for row in session.execute(query):
+        n = taken.get(row[1], 0)
+        if per_target is None or n < per_target:
+            taken[row[1]] = n + 1
+            due.append(PendingDelivery(row[0], row[1], row[2], row[3], StoredAlert(*row[4:])))
+    if postgres and due:
+        due = _heads_only(session, due)
     if due:
         session.execute(
             update(delivery_t)
@@ -179,6 +193,26 @@ def due_deliveries(
             .values(lease_owner=owner[:100] or None, lease_until=now + lease)
         )
     return due
+
+
+def _heads_only(session: Session, due: list[PendingDelivery]) -> list[PendingDelivery]:
+    """Drop targets whose oldest pending delivery is not ours.
+
+    SKIP LOCKED passes over rows another worker is claiming at this very moment, and the
+    ``blocked`` test cannot see a lease that is not committed yet: without this check two
+    workers could split one chat's queue between them and send it out of order.
+    """
+    first: dict[str, int] = {}
+    for d in due:
+        first.setdefault(d.target, d.alert.id)
+    heads = dict(
+        session.execute(
+            select(delivery_t.c.target, func.min(delivery_t.c.alert_id))
+            .where(delivery_t.c.status == "pending", delivery_t.c.target.in_(list(first)))
+            .group_by(delivery_t.c.target)
+        ).all()
+    )
+    return [d for d in due if heads.get(d.target) == first[d.target]]
 
 
 def mark_progress(session: Session, delivery_id: int, parts_sent: int) -> None:
@@ -189,9 +223,10 @@ def mark_progress(session: Session, delivery_id: int, parts_sent: int) -> None:
 
 
 def mark_sent(session: Session, delivery_id: int, now: datetime) -> None:
+    """Recorded once Telegram took it; a repeat (a retried write) changes nothing."""
     session.execute(
         update(delivery_t)
-        .where(delivery_t.c.id == delivery_id)
+        .where(delivery_t.c.id == delivery_id, delivery_t.c.status == "pending")
         .values(
             status="sent",
             sent_at=now,

@@ -29,19 +29,25 @@ class Pruned:
     items: int = 0
     deliveries: int = 0
     stories: int = 0
+    pending: int = 0  # of ``deliveries``: never delivered, their alert past its age
 
 
 def prune(session: Session, *, before: datetime, keep_items: Collection[int]) -> Pruned:
-    """Delete deliveries settled before ``before`` and items first seen before it.
+    """Delete deliveries of alerts created before ``before`` and items first seen before it.
 
-    Kept: items the rules have not evaluated yet, and ``keep_items`` (the evidence behind the
-    current leg states). Alerts stay: their payload is the record of what was said and why.
+    Deliveries go whatever their status: one still pending that long (a chat unreachable for
+    the whole retention period) will never be worth sending. Kept: items the rules have not
+    evaluated yet, and ``keep_items`` (the evidence behind the current leg states). Alerts
+    stay: their payload is the record of what was said and why.
     """
-    deliveries = session.execute(
+    old_alerts = select(alert_t.c.id).where(alert_t.c.created_at < before)
+    pending = session.execute(
         delete(delivery_t).where(
-            delivery_t.c.status.in_(("sent", "failed")),
-            delivery_t.c.alert_id.in_(select(alert_t.c.id).where(alert_t.c.created_at < before)),
+            delivery_t.c.status == "pending", delivery_t.c.alert_id.in_(old_alerts)
         )
+    ).rowcount  # type: ignore[attr-defined]
+    settled = session.execute(
+        delete(delivery_t).where(delivery_t.c.alert_id.in_(old_alerts))
     ).rowcount  # type: ignore[attr-defined]
     keep = set(keep_items)
     old = [
@@ -66,4 +72,9 @@ def prune(session: Session, *, before: datetime, keep_items: Collection[int]) ->
         .values(story_id=None)
     )
     stories = session.execute(delete(story_t).where(orphan)).rowcount  # type: ignore[attr-defined]
-    return Pruned(items=len(old), deliveries=int(deliveries), stories=int(stories))
+    return Pruned(
+        items=len(old),
+        deliveries=int(pending) + int(settled),
+        stories=int(stories),
+        pending=int(pending),
+    )

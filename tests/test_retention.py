@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 
 from bot.ops.retention import prune_old
@@ -13,7 +13,9 @@ from bot.pipeline.console import CONSOLE, deliver_console
 from bot.pipeline.evaluate import Evaluator
 from bot.pipeline.rulebook import Rulebook
 from storage.models import alert_t, delivery_t, item_revision_t, item_t, signal_t, story_t
-from tests.helpers.db import T0, count, entry, feeds, store
+from storage.retention import Pruned
+from storage.retention import prune as prune_rows
+from tests.helpers.db import T0, count, entry, feeds, queue_alert, store
 from tests.helpers.inline_rules import make_rules_dir
 
 
@@ -71,3 +73,23 @@ def test_an_old_rewritten_item_goes_with_its_earlier_texts(engine: Engine, tmp_p
 
     assert pruned.items == 1
     assert (count(engine, item_t), count(engine, item_revision_t)) == (0, 0)
+
+
+def test_deliveries_never_delivered_expire_with_their_alert(engine: Engine) -> None:
+    old = queue_alert(engine, "old news", [1001, 1002], created_at=T0 - timedelta(days=100))
+    new = queue_alert(engine, "new news", [1001], created_at=T0 - timedelta(days=1))
+    with Session(engine) as s, s.begin():
+        s.execute(  # one of the old ones went out; the other chat never got it
+            update(delivery_t)
+            .where(delivery_t.c.target == "chat:1001", delivery_t.c.alert_id == old)
+            .values(status="sent")
+        )
+
+    with Session(engine) as s, s.begin():
+        pruned: Pruned = prune_rows(s, before=T0 - timedelta(days=90), keep_items=())
+
+    assert (pruned.deliveries, pruned.pending) == (2, 1)
+    with Session(engine) as s:
+        left = s.execute(select(delivery_t.c.alert_id, delivery_t.c.status)).all()
+    assert left == [(new, "pending")]
+    assert count(engine, alert_t) == 2  # the record of what was said stays

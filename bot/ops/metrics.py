@@ -39,7 +39,7 @@ FailureReason = Literal[
     "redirects",
     "other",
 ]
-DeliveryOutcome = Literal["sent", "retry", "failed"]
+DeliveryOutcome = Literal["sent", "retry", "failed", "collapsed"]
 
 POLL_STATUSES: Final[tuple[PollStatus, ...]] = get_args(PollStatus)
 FAILURE_REASONS: Final[tuple[FailureReason, ...]] = get_args(FailureReason)

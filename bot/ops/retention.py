@@ -29,9 +29,11 @@ def prune_old(db: Engine, thesis: Thesis, now: datetime, days: int) -> Pruned:
         pruned = prune(session, before=now - timedelta(days=days), keep_items=keep)
     if pruned.items or pruned.deliveries:
         log.info(
-            "retention: pruned %d items, %d deliveries, %d stories older than %d days",
+            "retention: pruned %d items, %d deliveries (%d never delivered), %d stories"
+            " older than %d days",
             pruned.items,
             pruned.deliveries,
+            pruned.pending,
             pruned.stories,
             days,
         )

@@ -20,12 +20,15 @@ from sqlalchemy import Engine, text
 
 from bot.ops.metrics import Metrics
 
-__all__ = ["Component", "DbCheck", "OpsServer", "engine_check"]
+__all__ = ["Check", "Component", "DbCheck", "OpsServer", "engine_check"]
 
 log = logging.getLogger(__name__)
 
 DbCheck = Callable[[], Awaitable[object]]
 """Raises (or times out) when the database cannot answer; the result is ignored."""
+Check = Callable[[], Awaitable[str | None]]
+"""A part's health that must ask (the database, say): None when fine, else the reason (fixed
+words, no secrets). Bounded by the database timeout."""
 
 Component = Callable[[], tuple[Any, str | None]]
 """Another part's health: what ``/healthz`` shows under its name, and why it is unhealthy
@@ -55,7 +58,8 @@ class OpsServer:
     ``/healthz`` is 200 while the database answers within ``db_timeout`` and a poll has
     succeeded within ``max_poll_age`` (counted from start-up until the first one); ``None``
     skips the poll check, for processes that do not poll. Each of ``components`` (e.g. the
-    Telegram link) adds its state under its name, and a reason when it is unhealthy. Otherwise
+    Telegram link) adds its state under its name, and a reason when it is unhealthy; so does
+    each of ``checks`` (delivery, say), shown as "ok" or its reason. Otherwise
     503 with the reasons.
     """
 
@@ -70,6 +74,7 @@ class OpsServer:
         db_timeout: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
         components: Mapping[str, Component] | None = None,
+        checks: Mapping[str, Check] | None = None,
     ) -> None:
         self.metrics = metrics
         self.components = dict(components or {})
@@ -79,6 +84,7 @@ class OpsServer:
         self._db_check = db_check
         self._db_timeout = db_timeout
         self._clock = clock
+        self._checks = dict(checks or {})
         self._started_at = clock()
         self._runner: web.AppRunner | None = None
 
@@ -115,10 +121,23 @@ class OpsServer:
             body[name], reason = component()
             if reason:
                 reasons.append(reason)
+        for name, check in self._checks.items():
+            problem = await self._ask(name, check)
+            body[name] = problem or "ok"
+            if problem:
+                reasons.append(problem)
         body["status"] = "fail" if reasons else "ok"
         if reasons:
             body["reason"] = "; ".join(reasons)
         return (503 if reasons else 200), body
+
+    async def _ask(self, name: str, check: Check) -> str | None:
+        try:
+            return await asyncio.wait_for(check(), self._db_timeout)
+        except TimeoutError:
+            return f"{name} check timed out"
+        except Exception as exc:  # its database, most likely: reported above
+            return f"{name} check failed: {type(exc).__name__}"
 
     async def _healthz(self, request: web.Request) -> web.Response:
         status, body = await self.health()

@@ -1,8 +1,20 @@
 """Delivering the outbox to Telegram: in order per chat, marked sent only once accepted.
 
-A sender says whether a failure is worth retrying: a 429 waits out ``retry_after``, network
-errors and 5xx back off; a blocked bot or a vanished chat fails that chat's delivery and pauses
-the chat, and never holds up the others.
+Each chat is served by one task at a time (a lock per chat, not per pass), so a private chat
+never waits behind a paced group. A pass claims what is due for the chats not being served; it
+runs when an alert is committed (:meth:`TelegramNotifier.wake`, in-process or from PostgreSQL
+NOTIFY), when a chat's task ends, and on a fallback tick.
+
+A sender says whether a failure is worth retrying: a 429 waits out ``retry_after``; a network
+error or a 5xx pauses every send and probes Telegram with ``getMe`` every few seconds, and once
+it answers the deferred deliveries go at full rate; a blocked bot or a vanished chat fails that
+chat's delivery and pauses the chat, and never holds up the others. Alerts older than
+``max_age`` by the time they can be sent go out as one summary message per chat.
+
+The database can fail too. A write it refuses is kept and replayed before the next claim, and
+what a failed pass had claimed is given back by the next one, so chats resume seconds after the
+database does; only a message Telegram took while the database was away can repeat, and only
+if the process dies before it is recorded.
 """
 
 from __future__ import annotations
@@ -11,27 +23,29 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.clock import Clock, utcnow
 from bot.pipeline.routing import target_chat
 from bot.process import worker_id
 from bot.telegram.html import split_html
-from bot.telegram.render import alert_html
+from bot.telegram.ledger import DatabaseDown, DeliveryLedger, RunDb
+from bot.telegram.reach import Reachability
+from bot.telegram.render import alert_html, collapsed_html
+from storage.backlog import claim_stale, delivery_backlog, mark_collapsed, resume_deferred
 from storage.chats import pause_chat
-from storage.leases import release_ids
 from storage.outbox import (
     PendingDelivery,
     StoredAlert,
-    due_deliveries,
     fail_target,
     mark_failed,
     mark_progress,
@@ -39,18 +53,25 @@ from storage.outbox import (
     mark_sent,
 )
 
-__all__ = ["CHAT_PREFIX", "TelegramNotifier", "alert_buttons"]
+__all__ = ["CHAT_PREFIX", "TICK_S", "TelegramNotifier", "alert_buttons"]
 
 log = logging.getLogger(__name__)
 
 CHAT_PREFIX = "chat:"
-# Telegram's advice: about one message a second to one chat; a margin for clock and network.
-PER_CHAT_GAP_S = 1.05
-MAX_BACKOFF_S = 300
-# Deliveries claimed per pass: a group takes 20 a minute, so 60 fit well inside the lease.
+# Telegram's advice: about one message a second to one chat. Counted from Telegram's answer to
+# the previous one, which it had taken by then: the server never sees two closer than this.
+PER_CHAT_GAP_S = 1.0
+# A delivery's own backoff, for errors that may be its own (a 5xx on that message); an outage
+# is noticed by the probe, which brings every deferred delivery forward when Telegram is back.
+MAX_BACKOFF_S = 60
+# Claimed per pass, and per chat in a pass: a group takes 20 a minute, so both fit well inside
+# the lease; a chat with more waits for its next turn and leaves room for the others.
 PASS = 60
-T = TypeVar("T")
-RunDb = Callable[[Callable[[], T]], Awaitable[T]]
+PER_CHAT = 20
+# The fallback tick: passes run when woken; this finds what no wake-up announced (a backoff
+# that ran out, an alert committed by a process on SQLite).
+TICK_S = 2.0
+NETWORK = "network: "
 
 
 class OnOutcome(Protocol):
@@ -85,51 +106,173 @@ class TelegramNotifier:
         per_chat_gap: float = PER_CHAT_GAP_S,
         owner: str | None = None,
         on_outcome: OnOutcome | None = None,
+        max_age: timedelta | None = None,
     ) -> None:
+        """``max_age``: alerts older than this when their turn comes are summed up in one
+        message per chat (None: every alert is sent, however old)."""
         self._on_outcome = on_outcome
         self.bot = bot
         self.owner = owner or worker_id()
         self.per_chat_gap = per_chat_gap
         self.db = db
-        self._run_db = run_db
+        self.ledger = DeliveryLedger(db, run_db, self.owner)
+        self.reach = Reachability(bot)
         self.clock = clock
         self.rng = rng or random.Random()
+        self.max_age = max_age
         self._last_send: dict[int, float] = {}
-        self._lock = asyncio.Lock()
+        self._claiming = asyncio.Lock()
+        self._serving: dict[str, asyncio.Task[int]] = {}  # the per-chat locks
+        self._held: set[int] = set()  # claimed by a chat task still running
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.passes = 0  # claims made, for tests and benchmarks
 
-    async def _db(self, fn: Callable[[Session], object]) -> object:
-        def work() -> object:
-            with Session(self.db) as session, session.begin():
-                return fn(session)
+    # ---- running
 
-        return await self._run_db(work)
+    def wake(self) -> None:
+        """Something may be due (an alert committed, a chat freed): a pass runs soon."""
+        self._wake.set()
 
     async def deliver_due(self) -> int:
-        """Send what is due; chats in parallel, each chat's alerts in order."""
-        async with self._lock:  # one pass at a time, or two could send the same delivery
-            due = await self._db(
-                lambda s: due_deliveries(
-                    s, target_prefix=CHAT_PREFIX, now=self.clock(), limit=PASS, owner=self.owner
+        """One pass, waited for: what is due for the chats not being served, sent."""
+        if not await self._reachable():
+            return 0
+        tasks = await self._pass()
+        return sum(await asyncio.gather(*tasks))
+
+    async def serve(self, stop: asyncio.Event, *, tick: float = TICK_S) -> None:
+        """Deliver until ``stop`` is set: a pass whenever woken, and at least every ``tick``
+        seconds; then the chats being served finish the message in hand."""
+        stopped = asyncio.ensure_future(stop.wait())
+        delay = 0.0
+        try:
+            while not stop.is_set():
+                woken = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait(
+                    {woken, stopped}, timeout=delay, return_when=asyncio.FIRST_COMPLETED
                 )
+                woken.cancel()
+                if stop.is_set():
+                    break
+                self._wake.clear()
+                delay = await self._step(tick)
+        finally:
+            stopped.cancel()
+            await self.stop()
+
+    async def _step(self, tick: float) -> float:
+        """One turn of :meth:`serve`; how long to wait for the next one if nothing wakes it."""
+        try:
+            if not await self._reachable():
+                return self.reach.probe_in
+            await self._pass()
+        except SQLAlchemyError:
+            return self.ledger.retry_delay  # logged by the ledger, shown by /healthz
+        except Exception:  # a bug: keep delivering the rest, loudly
+            log.exception("delivery pass failed")
+            return tick
+        if self.reach.down:
+            return self.reach.probe_in
+        return self.ledger.retry_delay if self.ledger.pending_writes else tick
+
+    async def stop(self) -> None:
+        """No new sends; chats being served finish the message in hand and give back the rest."""
+        self._stopping = True
+        if self._serving:
+            await asyncio.gather(*self._serving.values(), return_exceptions=True)
+
+    # ---- health
+
+    def problem(self) -> str | None:
+        """What keeps delivery from working right now, as /healthz says it, or None."""
+        return self.ledger.problem()
+
+    async def health_problem(self, stall: timedelta) -> str | None:
+        """For /healthz: a pass failing now, or alerts waiting ``stall`` with nothing sent."""
+        return self.problem() or await self.stalled(stall)
+
+    async def stalled(self, limit: timedelta) -> str | None:
+        """Alerts waiting longer than ``limit`` with nothing delivered meanwhile, by any
+        worker: a stall whatever its cause. Queries on a thread of its own."""
+
+        def check() -> str | None:
+            since = self.clock() - limit
+            with Session(self.db) as session:
+                backlog = delivery_backlog(session, target_prefix=CHAT_PREFIX, since=since)
+            if backlog.oldest_pending is None or backlog.oldest_pending >= since:
+                return None
+            if backlog.sent_since:
+                return None
+            waited = (self.clock() - backlog.oldest_pending).total_seconds()
+            quiet = limit.total_seconds()
+            return f"alerts waiting for {waited:.0f}s and nothing delivered for {quiet:.0f}s"
+
+        return await asyncio.to_thread(check)
+
+    # ---- passes and chats
+
+    async def _pass(self) -> list[asyncio.Task[int]]:
+        """Claim what is due for chats not being served; a task per chat sends it."""
+        async with self._claiming:
+            due = await self.ledger.claim(
+                target_prefix=CHAT_PREFIX,
+                now=self.clock(),
+                limit=PASS,
+                per_target=PER_CHAT,
+                busy=tuple(self._serving),
+                held=frozenset(self._held),
             )
-            assert isinstance(due, list)
+            self.passes += 1
             by_chat: dict[str, list[PendingDelivery]] = {}
             for d in due:
                 by_chat.setdefault(d.target, []).append(d)
-            counts = await asyncio.gather(*(self._chat(t, ds) for t, ds in by_chat.items()))
-            return sum(counts)
+            tasks = []
+            for target, ds in by_chat.items():
+                self._held.update(d.id for d in ds)
+                task = asyncio.create_task(self._chat(target, ds), name=f"deliver {target}")
+                self._serving[target] = task
+                tasks.append(task)
+            if len(due) >= PASS:
+                self.wake()  # more may be due for the chats left out
+            return tasks
 
     async def _chat(self, target: str, deliveries: list[PendingDelivery]) -> int:
         chat_id = target_chat(target)
+        left = deque(deliveries)
         sent = 0
-        for index, d in enumerate(deliveries):
-            if not await self._send(chat_id, d):
-                # Later alerts wait for this one (order per chat); give back their claims.
-                rest = [later.id for later in deliveries[index + 1 :]]
-                await self._db(lambda s, ids=rest: release_ids(s, ids))  # type: ignore[misc]
-                break
-            sent += 1
+        try:
+            while left and not self._stopping and not self.reach.down:
+                d = left[0]
+                if self._stale(d.alert):
+                    settled = await self._collapse(chat_id, d)
+                    if settled is None:
+                        left.popleft()  # deferred or failed by _collapse itself
+                        break
+                    if settled:
+                        sent += 1
+                        left = deque(x for x in left if x.id not in settled)
+                        continue
+                left.popleft()
+                go_on = await self._send(chat_id, d)
+                self._held.discard(d.id)
+                if not go_on:
+                    break
+                sent += 1
+            if left:  # later alerts wait for this one (order per chat); give back their claims
+                await self.ledger.release([d.id for d in left])
+            elif not self._stopping and not self.reach.down:
+                self.wake()  # anything that came for this chat meanwhile
+        except DatabaseDown:
+            pass  # the rest stays claimed until the next pass, which gives it back
+        finally:
+            self._held.difference_update(d.id for d in deliveries)
+            if self._serving.get(target) is asyncio.current_task():
+                del self._serving[target]
         return sent
+
+    def _stale(self, alert: StoredAlert) -> bool:
+        return self.max_age is not None and alert.created_at < self.clock() - self.max_age
 
     async def _pace(self, chat_id: int) -> None:
         gap = self.per_chat_gap - (time.monotonic() - self._last_send.get(chat_id, -1e9))
@@ -156,35 +299,90 @@ class TelegramNotifier:
                 self._sent(chat_id)
                 if index < len(parts) - 1:
                     done = index + 1
-                    await self._db(lambda s, n=done: mark_progress(s, d.id, n))  # type: ignore[misc]
-            await self._db(lambda s: mark_sent(s, d.id, self.clock()))
-            if self._on_outcome:
-                self._on_outcome("sent", created_at=d.alert.created_at, now=self.clock())
-            return True
-        except RetryAfter as exc:
+                    await self.ledger.record(
+                        d.id,
+                        lambda s, n=done: mark_progress(s, d.id, n),  # type: ignore[misc]
+                    )
+            await self.ledger.record(d.id, lambda s: mark_sent(s, d.id, self.clock()))
+        except TelegramError as exc:
+            return await self._failed(chat_id, d, exc)
+        if self._on_outcome:
+            self._on_outcome("sent", created_at=d.alert.created_at, now=self.clock())
+        return True
+
+    async def _collapse(self, chat_id: int, d: PendingDelivery) -> set[int] | None:
+        """Every stale alert queued for this chat as one message; the deliveries it settled,
+        empty when ``d`` is the only stale one (sent as it is), None when the chat stops."""
+        assert self.max_age is not None
+        now = self.clock()
+        before = now - self.max_age
+        try:
+            run = await self.ledger.run(
+                lambda s: claim_stale(s, target=d.target, before=before, owner=self.owner, now=now)
+            )
+        except SQLAlchemyError as exc:
+            raise DatabaseDown from exc
+        if run is None or len(run.ids) < 2:
+            return set()
+        ids = run.ids
+        self._held.update(ids)
+        try:
+            await self._pace(chat_id)
+            await self.bot.send_message(
+                chat_id,
+                collapsed_html(len(ids), run.first, run.last),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+            self._sent(chat_id)
+            await self.ledger.record(d.id, lambda s: mark_collapsed(s, ids, self.clock()))
+        except TelegramError as exc:
+            await self._failed(chat_id, d, exc)
+            await self.ledger.release([i for i in ids if i != d.id])
+            return None
+        finally:
+            self._held.difference_update(ids)
+        log.warning(
+            "delivery: %d alerts to %s older than %s sent as one summary",
+            len(ids),
+            d.target,
+            self.max_age,
+        )
+        if self._on_outcome:
+            self._on_outcome("collapsed")
+        return set(ids)
+
+    async def _failed(self, chat_id: int, d: PendingDelivery, exc: TelegramError) -> bool:
+        """Telegram refused ``d``: record why; True when the chat may go on to its next alert."""
+        if isinstance(exc, RetryAfter):
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             await self._retry(d, seconds, f"429: retry after {seconds:g}s")
+            asyncio.get_running_loop().call_later(seconds, self.wake)
             return False
-        except (Forbidden, ChatMigrated) as exc:
+        if isinstance(exc, Forbidden | ChatMigrated):
             await self._give_up(chat_id, d, exc, pause=True)
             return False
-        except BadRequest as exc:
+        if isinstance(exc, BadRequest):
             gone = "chat not found" in exc.message.lower()
             await self._give_up(chat_id, d, exc, pause=gone)
             # A message Telegram will never take (bad HTML, say) must not block the chat.
             return not gone
-        except NetworkError as exc:  # timeouts, refused connections, 5xx
-            backoff = min(MAX_BACKOFF_S, 2 ** min(d.attempts, 10)) * self.rng.uniform(0.5, 1.0)
-            await self._retry(d, backoff, f"network: {exc.message}")
-            return False
+        # Timeouts, refused connections, 5xx: Telegram itself may be away.
+        self.reach.lost(exc.message)
+        self.wake()  # to probe it
+        backoff = min(MAX_BACKOFF_S, 2 ** min(d.attempts, 10)) * self.rng.uniform(0.5, 1.0)
+        await self._retry(d, backoff, f"{NETWORK}{exc.message}")
+        return False
 
     async def _retry(self, d: PendingDelivery, seconds: float, why: str) -> None:
         if self._on_outcome:
             self._on_outcome("retry")
         when = self.clock() + timedelta(seconds=seconds)
         log.warning("delivery %d to %s deferred %.0fs: %s", d.id, d.target, seconds, why)
-        await self._db(lambda s: mark_retry(s, d.id, next_attempt_at=when, error=why))
+        await self.ledger.record(
+            d.id, lambda s: mark_retry(s, d.id, next_attempt_at=when, error=why)
+        )
 
     async def _give_up(
         self, chat_id: int, d: PendingDelivery, exc: Exception, *, pause: bool
@@ -200,4 +398,22 @@ class TelegramNotifier:
                 pause_chat(session, chat_id, why, self.clock())
                 fail_target(session, d.target, error=why)
 
-        await self._db(record)
+        await self.ledger.record(d.id, record)
+
+    async def _reachable(self) -> bool:
+        """Whether to send; after a confirmed outage, what it deferred is due at once."""
+        if not self.reach.down:
+            return True
+        back, outage = await self.reach.probe()
+        if back and outage is not None:
+            now = self.clock()
+            try:
+                n: int | str = await self.ledger.run(
+                    lambda s: resume_deferred(s, target_prefix=CHAT_PREFIX, now=now, error=NETWORK)
+                )
+            except SQLAlchemyError:
+                n = "no"  # they keep their own backoff; the tick finds them
+            log.warning(
+                "Telegram reachable again after %.0fs: %s deferred deliveries resume", outage, n
+            )
+        return back

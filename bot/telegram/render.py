@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.telegram.html import esc, link
@@ -19,6 +19,7 @@ __all__ = [
     "alert_html",
     "board_html",
     "cashtags",
+    "collapsed_html",
     "feeds_html",
     "recent_html",
     "signals_html",
@@ -156,3 +157,15 @@ def feeds_html(rows: Sequence[FeedHealth], now: datetime) -> str:
                 f"{h.failures_total} total)"
             )
     return "\n".join(lines)
+
+
+def collapsed_html(count: int, first: datetime, last: datetime, *, recent_max: int = 50) -> str:
+    """The one message that stands for alerts too old to send one by one after an outage."""
+    span = f"{first:%Y-%m-%d %H:%M}"
+    if last - first >= timedelta(minutes=1):
+        span += f"–{last:%H:%M}"
+    return (
+        f"⚠️ <b>{count} alerts while delivery was down</b>\n"
+        f"raised {esc(span)} UTC, too old now to send one by one.\n"
+        f"/recent {min(count, recent_max)} lists the latest alerts."
+    )
