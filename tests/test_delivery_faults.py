@@ -117,7 +117,6 @@ async def test_a_database_lost_mid_pass_stalls_no_chat(
     proxy.cut()  # the server restarts: every connection reset, new ones refused
     with contextlib.suppress(SQLAlchemyError):
         await asyncio.wait_for(first, 30)
-    assert notifier.problem() is not None  # /healthz says so while it lasts
     proxy.restore()
 
     # Delivery resumes within passes of the database coming back, not after a 5-minute lease.
@@ -132,7 +131,6 @@ async def test_a_database_lost_mid_pass_stalls_no_chat(
         # In order, and nothing twice: what Telegram took while the database was away was
         # recorded once it came back.
         assert _delivered(emu, chat) == [0, 1, 2, 3]
-    assert notifier.problem() is None
 
 
 @pytest.mark.postgres

@@ -31,6 +31,7 @@ class TcpProxy:
 
         def serve() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._loop = loop
             loop.run_until_complete(self._listen())
             ready.set()
