@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench trial clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_ingest.py --quick
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_telegram.py --quick
+	$(BIN)/python bench/bench_latency.py --quick
+
+# Issue 8's fault trial, short form (kills, a Telegram outage, PostgreSQL restarts; ~4 min).
+trial: $(VENV)/.dev
+	$(BIN)/python bench/trial_faults.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

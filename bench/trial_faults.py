@@ -398,8 +398,8 @@ def show_kill(r: KillRun) -> str:
     c = r.count
     return (
         f"   {r.db:<11}{r.workers:>8}{r.kills:>7}{r.mid_delivery:>6}{c.expected:>7}"
-        f"{c.delivered:>7}{c.lost:>6}{c.duplicated:>6}{c.out_of_order:>7}{r.tracebacks:>7}"
-        f"{r.wall:>8.0f}s"
+        f"{c.delivered:>7}{c.lost:>6}{c.duplicated:>6}{c.out_of_order:>7}{r.tracebacks:>8}"
+        f"{r.wall:>7.0f}s"
     )
 
 

@@ -29,14 +29,19 @@ __all__ = [
 ]
 
 
-def release_claims(session: Session, owner: str, *, keep: Collection[int] = ()) -> int:
-    """Give back every delivery ``owner`` holds but ``keep``.
+def release_claims(
+    session: Session, owner: str, *, until: datetime, keep: Collection[int] = ()
+) -> int:
+    """Give back the deliveries ``owner`` holds on leases ending by ``until``, but ``keep``.
 
     A pass that failed half-way (the database went away) could not release what it claimed;
     the owner's next pass does it, so the chats behind those claims wait seconds, not a lease.
+    ``until`` (the failure's time plus a lease) spares claims made since, still in use.
     """
     query = update(delivery_t).where(
-        delivery_t.c.lease_owner == owner[:100], delivery_t.c.status == "pending"
+        delivery_t.c.lease_owner == owner[:100],
+        delivery_t.c.status == "pending",
+        delivery_t.c.lease_until <= until,
     )
     if keep:
         query = query.where(delivery_t.c.id.not_in(list(keep)))

@@ -27,6 +27,7 @@ from bot.telegram.bot import BotDeps, build_application
 from bot.telegram.delivery import TelegramNotifier
 from storage.db import make_engine, migrate
 from storage.models import delivery_t
+from storage.outbox import due_deliveries
 from tests.conftest import FakeClock
 from tests.helpers.botapi import BotApiEmulator, run_emulator
 from tests.helpers.db import T0, queue_alert
@@ -229,3 +230,18 @@ async def test_alerts_too_old_to_send_go_out_as_one_summary_per_chat(
     with Session(db) as s:
         rows = s.execute(select(delivery_t.c.target, delivery_t.c.status)).all()
     assert sorted(status for _, status in rows) == ["collapsed"] * 10 + ["sent"] * 3
+
+
+@pytest.mark.postgres
+def test_two_workers_claiming_at_once_never_split_a_chats_queue(pg: Engine) -> None:
+    now = datetime.now(UTC)
+    for i in range(3):
+        queue_alert(pg, f"news {i}", [DESK, TRADER], created_at=now)
+    with Session(pg) as a, a.begin():
+        # Worker A has claimed the first delivery of each chat and not committed yet.
+        first = due_deliveries(a, target_prefix="chat:", now=now, limit=2, owner="a")
+        assert [d.alert.id for d in first] == [1, 1]
+        with Session(pg) as b, b.begin():
+            # SKIP LOCKED passes over A's rows; what comes after them is not B's to send.
+            second = due_deliveries(b, target_prefix="chat:", now=now, owner="b")
+    assert second == []

@@ -115,7 +115,7 @@ class TelegramNotifier:
         self.owner = owner or worker_id()
         self.per_chat_gap = per_chat_gap
         self.db = db
-        self.ledger = DeliveryLedger(db, run_db, self.owner)
+        self.ledger = DeliveryLedger(db, run_db, self.owner, clock)
         self.reach = Reachability(bot)
         self.clock = clock
         self.rng = rng or random.Random()

@@ -18,9 +18,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from bot.clock import Clock
 from storage.backlog import release_claims
 from storage.leases import release_ids
-from storage.outbox import PendingDelivery, due_deliveries
+from storage.outbox import DELIVERY_LEASE, PendingDelivery, due_deliveries
 
 __all__ = ["DatabaseDown", "DeliveryLedger", "RunDb", "Write"]
 
@@ -42,12 +43,14 @@ class DatabaseDown(Exception):
 class DeliveryLedger:
     """Every database call of one notifier, on the process's database thread (``run_db``)."""
 
-    def __init__(self, db: Engine, run_db: RunDb[object], owner: str) -> None:
+    def __init__(self, db: Engine, run_db: RunDb[object], owner: str, clock: Clock) -> None:
         self.db = db
         self.owner = owner
+        self.clock = clock
         self._run_db = run_db
         self._unrecorded: dict[int, Write] = {}
-        self._stranded = False  # claims of ours may be left over from a failed pass
+        # Claims of ours may be left over from a failed pass: those on leases ending by then.
+        self._stranded: datetime | None = None
         self._failing: tuple[float, str] | None = None
         self.retry_delay = RETRY_S
 
@@ -102,8 +105,8 @@ class DeliveryLedger:
         def claim(session: Session) -> list[PendingDelivery]:
             for write in journal.values():
                 write(session)
-            if stranded:
-                release_claims(session, self.owner, keep=keep)
+            if stranded is not None:
+                release_claims(session, self.owner, until=stranded, keep=keep)
             return due_deliveries(
                 session,
                 target_prefix=target_prefix,
@@ -118,8 +121,8 @@ class DeliveryLedger:
         for key, write in journal.items():
             if self._unrecorded.get(key) is write:
                 del self._unrecorded[key]
-        if stranded:
-            self._stranded = False
+        if self._stranded == stranded:
+            self._stranded = None
         if self._failing is not None and not self._unrecorded:
             log.info("delivery: database back after %.1fs", time.monotonic() - self._failing[0])
             self._failing = None
@@ -144,4 +147,4 @@ class DeliveryLedger:
             log.error("delivery: database unavailable, retrying: %s", str(exc).splitlines()[0])
         else:
             self.retry_delay = min(RETRY_MAX_S, self.retry_delay * 2)
-        self._stranded = True
+        self._stranded = self.clock() + DELIVERY_LEASE
