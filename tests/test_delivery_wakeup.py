@@ -60,9 +60,8 @@ async def app(emu: BotApiEmulator, tmp_path: Path, sqlite_engine: Engine) -> Asy
 async def test_an_alert_is_sent_as_soon_as_the_poll_that_raised_it_is_stored(
     app: Any, emu: BotApiEmulator, engine: Engine, tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    path = feed_server.route(
-        "/gov.xml", rss(("China lifts ban on Nvidia H20 purchases", "https://gov.example/1"))
-    )
+    news = ("China lifts ban on Nvidia H20 purchases", "https://gov.example/1")
+    path = feed_server.route("/gov.xml", rss(news, published=datetime.now(UTC)))
     with Session(engine) as s, s.begin():
         [feed] = sync_feeds(s, [FeedDef("gov", path, "official", 300)], deactivate_others=False)
     rulebook = Rulebook(make_rules_dir(tmp_path), datetime.now(UTC))
