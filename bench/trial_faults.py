@@ -418,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--keep", action="store_true", help="keep the workers' logs (path on stderr)")
     args = p.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: workers stopped, the private cluster stopped and removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     quick = args.quick
     runs = args.runs or 3
     kills = args.kills or (6 if quick else 24)

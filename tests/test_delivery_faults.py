@@ -27,7 +27,7 @@ from bot.telegram.bot import BotDeps, build_application
 from bot.telegram.delivery import TelegramNotifier
 from storage.db import make_engine, migrate
 from storage.models import delivery_t
-from storage.outbox import due_deliveries
+from storage.outbox import add_alert, due_deliveries
 from tests.conftest import FakeClock
 from tests.helpers.botapi import BotApiEmulator, run_emulator
 from tests.helpers.db import T0, queue_alert
@@ -245,3 +245,29 @@ def test_two_workers_claiming_at_once_never_split_a_chats_queue(pg: Engine) -> N
             # SKIP LOCKED passes over A's rows; what comes after them is not B's to send.
             second = due_deliveries(b, target_prefix="chat:", now=now, owner="b")
     assert second == []
+
+
+async def test_an_alert_that_cannot_be_rendered_holds_up_nothing(
+    app: Any, emu: BotApiEmulator, sqlite_engine: Engine, clock: FakeClock
+) -> None:
+    db = sqlite_engine
+    with Session(db) as s, s.begin():  # a payload without the fields an alert needs
+        add_alert(
+            s,
+            kind="transition",
+            leg="h20-ban",
+            severity="high",
+            old_state="intact",
+            new_state="broken",
+            confirmed=True,
+            created_at=clock(),
+            payload={"leg": "h20-ban"},
+            targets=[f"chat:{DESK}"],
+        )
+    queue_alert(db, "news 1", [DESK], created_at=clock())
+    notifier = TelegramNotifier(app.bot, db, run_db, clock=clock, per_chat_gap=0.01)
+
+    await notifier.deliver_due()
+
+    assert _delivered(emu, DESK) == [1]
+    assert _statuses(db) == ["failed", "sent"]

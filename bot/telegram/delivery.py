@@ -41,7 +41,7 @@ from bot.telegram.html import split_html
 from bot.telegram.ledger import DatabaseDown, DeliveryLedger, RunDb
 from bot.telegram.reach import Reachability
 from bot.telegram.render import alert_html, collapsed_html
-from storage.backlog import claim_stale, delivery_backlog, mark_collapsed, resume_deferred
+from storage.backlog import claim_stale, mark_collapsed, resume_deferred
 from storage.chats import pause_chat
 from storage.outbox import (
     PendingDelivery,
@@ -190,25 +190,7 @@ class TelegramNotifier:
 
     async def health_problem(self, stall: timedelta) -> str | None:
         """For /healthz: a pass failing now, or alerts waiting ``stall`` with nothing sent."""
-        return self.problem() or await self.stalled(stall)
-
-    async def stalled(self, limit: timedelta) -> str | None:
-        """Alerts waiting longer than ``limit`` with nothing delivered meanwhile, by any
-        worker: a stall whatever its cause. Queries on a thread of its own."""
-
-        def check() -> str | None:
-            since = self.clock() - limit
-            with Session(self.db) as session:
-                backlog = delivery_backlog(session, target_prefix=CHAT_PREFIX, since=since)
-            if backlog.oldest_pending is None or backlog.oldest_pending >= since:
-                return None
-            if backlog.sent_since:
-                return None
-            waited = (self.clock() - backlog.oldest_pending).total_seconds()
-            quiet = limit.total_seconds()
-            return f"alerts waiting for {waited:.0f}s and nothing delivered for {quiet:.0f}s"
-
-        return await asyncio.to_thread(check)
+        return self.problem() or await self.ledger.stalled(stall, target_prefix=CHAT_PREFIX)
 
     # ---- passes and chats
 
@@ -265,6 +247,9 @@ class TelegramNotifier:
                 self.wake()  # anything that came for this chat meanwhile
         except DatabaseDown:
             pass  # the rest stays claimed until the next pass, which gives it back
+        except Exception:  # a bug: this chat stops, the next pass gives back its claims
+            log.exception("delivery to %s failed", target)
+            self.ledger.strand()
         finally:
             self._held.difference_update(d.id for d in deliveries)
             if self._serving.get(target) is asyncio.current_task():
@@ -285,7 +270,12 @@ class TelegramNotifier:
 
     async def _send(self, chat_id: int, d: PendingDelivery) -> bool:
         """True when the chat may go on to its next alert."""
-        parts = split_html(alert_html(d.alert))
+        try:
+            parts = split_html(alert_html(d.alert))
+        except Exception as exc:  # a payload we cannot render must not block the chat
+            log.exception("alert %d cannot be rendered", d.alert.id)
+            await self._give_up(chat_id, d, exc, pause=False)
+            return True
         try:
             for index in range(d.parts_sent, len(parts)):
                 await self._pace(chat_id)

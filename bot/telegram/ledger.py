@@ -7,11 +7,12 @@ the next claim, and the claims of a failed pass are given back by the next one t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
 from sqlalchemy import Engine
@@ -19,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.clock import Clock
-from storage.backlog import release_claims
+from storage.backlog import delivery_backlog, release_claims
 from storage.leases import release_ids
 from storage.outbox import DELIVERY_LEASE, PendingDelivery, due_deliveries
 
@@ -128,6 +129,10 @@ class DeliveryLedger:
             self._failing = None
         return due
 
+    def strand(self) -> None:
+        """Claims of ours may be left over: the next claim gives back those not held."""
+        self._stranded = self.clock() + DELIVERY_LEASE
+
     @property
     def pending_writes(self) -> int:
         """Outcomes the database has not taken yet."""
@@ -140,6 +145,24 @@ class DeliveryLedger:
         since, error = self._failing
         return f"delivery failing for {time.monotonic() - since:.0f}s: database {error}"
 
+    async def stalled(self, limit: timedelta, *, target_prefix: str) -> str | None:
+        """Alerts waiting longer than ``limit`` with nothing delivered meanwhile, by any
+        worker: a stall whatever its cause. Asks on a thread of its own, not ``run_db``'s."""
+
+        def check() -> str | None:
+            since = self.clock() - limit
+            with Session(self.db) as session:
+                backlog = delivery_backlog(session, target_prefix=target_prefix, since=since)
+            if backlog.oldest_pending is None or backlog.oldest_pending >= since:
+                return None
+            if backlog.sent_since:
+                return None
+            waited = (self.clock() - backlog.oldest_pending).total_seconds()
+            quiet = limit.total_seconds()
+            return f"alerts waiting for {waited:.0f}s and nothing delivered for {quiet:.0f}s"
+
+        return await asyncio.to_thread(check)
+
     def _failed(self, exc: Exception) -> None:
         if self._failing is None:
             self._failing = (time.monotonic(), type(exc).__name__)
@@ -147,4 +170,4 @@ class DeliveryLedger:
             log.error("delivery: database unavailable, retrying: %s", str(exc).splitlines()[0])
         else:
             self.retry_delay = min(RETRY_MAX_S, self.retry_delay * 2)
-        self._stranded = self.clock() + DELIVERY_LEASE
+        self.strand()
