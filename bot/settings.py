@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         default_factory=list, description="user ids allowed to change things"
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    library_log_level: str = Field(
+        "WARNING", description="the same for libraries (alembic, APScheduler, httpx, PTB)"
+    )
     max_feed_bytes: int = Field(10 * 1024 * 1024, gt=0, description="body-size cap per fetch")
     fetch_concurrency: int = Field(20, ge=1, le=500, description="fetches in flight overall")
     allow_private_redirects: bool = Field(
@@ -107,7 +110,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("log_level")
+    @field_validator("log_level", "library_log_level")
     @classmethod
     def _level(cls, value: str) -> str:
         value = value.upper()

@@ -86,12 +86,12 @@ def test_plain_text_on_a_terminal() -> None:
 def test_json_can_be_forced_either_way() -> None:
     tty = Terminal()
     setup_logging("INFO", stream=tty, json=True)
-    logging.getLogger("x").info("hello")
+    logging.getLogger("bot.x").info("hello")
     assert json.loads(tty.getvalue())["message"] == "hello"
     pipe = io.StringIO()
     setup_logging("INFO", stream=pipe, json=False)
-    logging.getLogger("x").info("hello")
-    assert pipe.getvalue().rstrip().endswith("INFO x: hello")
+    logging.getLogger("bot.x").info("hello")
+    assert pipe.getvalue().rstrip().endswith("INFO bot.x: hello")
 
 
 def test_stack_info_is_redacted() -> None:
@@ -99,7 +99,7 @@ def test_stack_info_is_redacted() -> None:
     setup_logging("INFO", stream=out)
 
     def deep(url: str) -> None:
-        logging.getLogger("x").info("at %s", url, stack_info=True)
+        logging.getLogger("bot.x").info("at %s", url, stack_info=True)
 
     deep(f"https://api.telegram.org/bot{TOKEN}/getMe")
     entry = json.loads(out.getvalue())
@@ -111,3 +111,22 @@ def test_noisy_libraries_stay_quiet() -> None:
     setup_logging("DEBUG", stream=io.StringIO())
     assert logging.getLogger("httpx").level == logging.WARNING
     assert logging.getLogger().level == logging.DEBUG
+
+
+def test_libraries_log_warnings_only_unless_asked() -> None:
+    out = io.StringIO()
+    setup_logging("DEBUG", stream=out)
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("apscheduler.scheduler").info("Added job")
+    logging.getLogger("apscheduler.scheduler").warning("job missed")
+    logging.getLogger("bot.app").debug("ours")
+    logged = [(e["logger"], e["message"]) for e in map(json.loads, out.getvalue().splitlines())]
+    assert logged == [("apscheduler.scheduler", "job missed"), ("bot.app", "ours")]
+
+    asked = io.StringIO()
+    setup_logging("WARNING", stream=asked, library_level="INFO")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("bot.app").info("not asked for")
+    assert [json.loads(line)["logger"] for line in asked.getvalue().splitlines()] == [
+        "alembic.runtime.migration"
+    ]

@@ -45,9 +45,12 @@ def _engine(settings: Settings) -> Engine:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run
+    from bot.feeds.config import load_feeds
 
     settings = _settings()
-    setup_logging(settings.log_level, _secrets(settings))
+    setup_logging(settings.log_level, _secrets(settings), library_level=settings.library_log_level)
+    # A broken feeds file is reported before the database is opened (or created).
+    load_feeds(settings.feeds, min_interval=settings.min_feed_interval)
     result = asyncio.run(run(_engine(settings), settings, once=args.once, role=args.role))
     if args.once:
         for o in result.outcomes:
@@ -65,7 +68,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from bot.feeds.ingest import feed_files, ingest_paths
 
     settings = _settings()
-    setup_logging("ERROR" if not args.verbose else settings.log_level, _secrets(settings))
+    setup_logging(
+        "ERROR" if not args.verbose else settings.log_level,
+        _secrets(settings),
+        library_level="ERROR" if not args.verbose else settings.library_log_level,
+    )
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         print(f"thesiswatch ingest: no such file or folder: {missing[0]}", file=sys.stderr)
