@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     min_feed_interval: int = Field(
         60, ge=1, description="shortest feed interval the feeds file may ask for, in seconds"
     )
+    timezone: str = Field("UTC", description="zone times are shown in: UTC or an IANA name")
     max_alert_age_h: int = Field(
         72, ge=1, description="news published longer ago than this, in hours, never alerts"
     )
@@ -93,6 +95,24 @@ class Settings(BaseSettings):
     def max_alert_age(self) -> timedelta:
         """``max_alert_age_h`` as a duration."""
         return timedelta(hours=self.max_alert_age_h)
+
+    @property
+    def zone(self) -> tzinfo:
+        """``timezone`` as a tzinfo."""
+        return UTC if self.timezone == "UTC" else ZoneInfo(self.timezone)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
+            return "UTC"
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: UTC or a name like Europe/London"
+            ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -9,8 +9,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from bot.cli.demo import run_demo
+from bot.cli.main import main
+from bot.views.times import set_display_zone
 from tests.helpers.feedserver import FeedServer, rss
 
 
@@ -83,3 +90,76 @@ def test_a_running_process_logs_only_its_own_lines(tmp_path: Path, feed_server: 
     assert any("polling 1 feeds" in e["message"] for e in lines)
     strangers = [e for e in lines if not e["logger"].startswith(("bot.", "rules.", "storage."))]
     assert strangers == [], strangers[0].get("exc")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's folder
+    monkeypatch.setenv("THESISWATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'tw.db'}")
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _utc() -> Iterator[None]:
+    yield
+    set_display_zone(UTC)  # the CLI sets the process's zone from THESISWATCH_TIMEZONE
+
+
+def test_status_of_a_fresh_database_says_no_evidence_yet(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest", "--no-rules", str(env)])  # makes the database, evaluates nothing
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    legs = [line for line in out.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert len(legs) == 4
+    assert all(line.endswith("INTACT      no evidence yet") for line in legs)
+    assert "since" not in out
+
+
+async def test_the_demo_gives_every_alert_and_the_board_their_times() -> None:
+    lines: list[str] = []
+    assert await run_demo(out=lines.append) == 0
+    out = "\n".join(lines)
+    assert "    published 2025-05-12 08:00 UTC\n" in out  # the Geneva joint statement
+    assert "  alert #3, 2025-05-12 08:00 UTC, as the news came out" in out
+    assert "The thesis board at the last item (2025-11-10 21:14 UTC)" in out
+    assert "no-trade-deal          BROKEN      since 2025-05-12 08:00 UTC (182d ago)" in out
+
+
+def test_times_are_shown_in_the_configured_zone(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.telegram.render import alert_html
+    from storage.outbox import StoredAlert
+
+    monkeypatch.setenv("THESISWATCH_TIMEZONE", "Europe/London")
+    assert main(["status"]) == 0
+    headline = {
+        "title": "t",
+        "source": "s",
+        "tier": "wire",
+        "url": None,
+        "published": "2025-08-12T08:00:00+00:00",
+    }
+    at = datetime(2025, 8, 12, 8, 5, tzinfo=UTC)
+    alert = StoredAlert(
+        1,
+        "transition",
+        "h20-ban",
+        "high",
+        "intact",
+        "broken",
+        True,
+        at,
+        {"claim": "c", "sources": 1, "headlines": [headline], "tickers": {}},
+    )
+    text = alert_html(alert)
+    assert "published 2025-08-12 09:00 BST" in text
+    assert "🕒 alert 2025-08-12 09:05 BST, 5m after the news" in text
+
+    monkeypatch.setenv("THESISWATCH_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SystemExit):
+        main(["status"])
+    assert "THESISWATCH_TIMEZONE: unknown time zone 'Mars/Olympus'" in capsys.readouterr().err

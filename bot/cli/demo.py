@@ -18,7 +18,9 @@ from bot.pipeline.console import CONSOLE, deliver_console
 from bot.pipeline.evaluate import Evaluator
 from bot.pipeline.rulebook import Rulebook
 from bot.settings import DATA_DIR, DEFAULT_RULES
+from bot.views.board import read_board
 from bot.views.text import board_text
+from bot.views.times import stamp
 from storage.db import open_database
 from storage.feeds import sync_feeds
 from storage.models import item_t, sighting_t, story_t
@@ -67,14 +69,15 @@ def _replay_alerts(engine: Engine, out: Callable[[str], None]) -> None:
     sent = deliver_console(engine, times[-1], write=out)
     if not sent:
         out("  none")
-    with Session(engine) as session:
-        stored = load_board(session, rulebook.engine.ruleset.thesis.name)
-        titles = {str(i.id): i.title for i in items_between(session, None, None)}
     thesis = rulebook.engine.ruleset.thesis
-    board = board_from_json(stored[0], thesis, times[-1]) if stored else None
-    if board is not None:
-        out("\nThe thesis board at the last item:\n")
-        out(board_text(board, thesis, times[-1], titles))
+    with Session(engine) as session:
+        stored = load_board(session, thesis.name)
+        if stored is None:
+            return
+        board = board_from_json(stored[0], thesis, times[-1])
+        view = read_board(session, thesis, board, times[-1])
+    out(f"\nThe thesis board at the last item ({stamp(times[-1])}):\n")
+    out(board_text(view))
 
 
 def _print_stories(session: Session, out: Callable[[str], None]) -> None:

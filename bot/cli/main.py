@@ -30,11 +30,15 @@ EXIT_USAGE = 2
 
 
 def _settings() -> Settings:
+    from bot.views.times import set_display_zone
+
     try:
-        return load()
+        settings = load()
     except SettingsError as exc:
         print(f"thesiswatch: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+    set_display_zone(settings.zone)
+    return settings
 
 
 def _engine(settings: Settings) -> Engine:
@@ -127,9 +131,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from bot.pipeline.board_codec import board_from_json
     from bot.pipeline.rulebook import Rulebook
+    from bot.views.board import read_board
     from bot.views.text import board_text
     from rules.board import new_board
-    from storage.signals import items_by_ids, load_board
+    from storage.signals import load_board
 
     settings = _settings()
     now = utcnow()
@@ -137,11 +142,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Session(_engine(settings)) as session:
         stored = load_board(session, thesis.name)
         board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
-        keys = [int(e.item_key) for s in board.legs for e in s.evidence]
-        titles = {str(k): i.title for k, i in items_by_ids(session, keys).items()}
+        view = read_board(session, thesis, board, now)
     if not stored:
         print("no evaluation yet: every leg starts intact")
-    print(board_text(board, thesis, now, titles))
+    print(board_text(view))
     return 0
 
 

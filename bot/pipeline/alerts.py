@@ -32,6 +32,7 @@ def _headline(item: StoredItem) -> dict[str, Any]:
         "tier": item.tier,
         "url": item.url,
         "published": item.published_at.isoformat(),
+        "seen": item.first_seen_at.isoformat(),  # how late we read it, shown beside the time
     }
 
 

@@ -18,17 +18,25 @@ from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
-from rules import Item
+from bot.views.board import BoardView, read_board
+from rules import Item, Thesis
 from rules.board import new_board
 from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
 from storage.outbox import alert_by_id, recent_alerts
-from storage.signals import items_by_ids, load_board
+from storage.signals import load_board
 
-__all__ = ["HANDLERS", "MAX_TEST_CHARS", "cmd_unknown"]
+__all__ = ["HANDLERS", "MAX_TEST_CHARS", "board_view", "cmd_unknown"]
 
 MAX_TEST_CHARS = 500  # a headline and its lead; longer is not what /test is for
+
+
+def board_view(session: Session, thesis: Thesis, now: datetime) -> BoardView:
+    """The stored board (or a fresh one) with its times, as /status and the digest show it."""
+    stored = load_board(session, thesis.name)
+    board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
+    return read_board(session, thesis, board, now)
 
 
 async def cmd_start(update: Update, context: Ctx) -> None:
@@ -58,16 +66,8 @@ async def cmd_status(update: Update, context: Ctx) -> None:
         await usage(update, "status", f"No leg {quote(leg)} (legs: {legs})")
         return
     now = deps.clock()
-
-    def read(session: Session) -> tuple[Any, dict[str, str]]:
-        stored = load_board(session, thesis.name)
-        board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
-        keys = [int(e.item_key) for s in board.legs for e in s.evidence]
-        titles = {str(k): i.title for k, i in items_by_ids(session, keys).items()}
-        return board, titles
-
-    board, titles = await deps.read(read)
-    await reply(update, board_html(board, thesis, now, titles, leg))
+    view = await deps.read(lambda s: board_view(s, thesis, now))
+    await reply(update, board_html(view, leg))
 
 
 async def cmd_recent(update: Update, context: Ctx) -> None:

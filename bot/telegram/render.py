@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.telegram.html import esc, link
+from bot.views.board import BoardView
 from bot.views.report import ago
-from bot.views.text import ARROWS
-from rules import Signal, Thesis
-from rules.board import Board
+from bot.views.text import ARROWS, alert_time, headline_time, leg_since
+from bot.views.times import stamp
+from rules import Signal
 from storage.outbox import StoredAlert
 from storage.records import FeedHealth
 
@@ -35,8 +36,10 @@ def cashtags(tickers: Mapping[str, str]) -> str:
     return " ".join(f"${esc(sym)} {ARROWS.get(move, '?')}" for sym, move in sorted(tickers.items()))
 
 
-def _headline(h: Mapping[str, Any]) -> str:
-    return f"• {link(h.get('url'), h['title'])} — {esc(h['source'])} <i>({esc(h['tier'])})</i>"
+def _headline(h: Mapping[str, Any], alert_at: datetime | None = None) -> str:
+    line = f"• {link(h.get('url'), h['title'])} — {esc(h['source'])} <i>({esc(h['tier'])})</i>"
+    when = headline_time(h, alert_at) if alert_at else None
+    return f"{line}\n  {esc(when)}" if when else line
 
 
 def alert_html(alert: StoredAlert) -> str:
@@ -57,40 +60,42 @@ def alert_html(alert: StoredAlert) -> str:
         f"{mark} <b>{esc(alert.severity.upper())}</b> · <b>{esc(alert.leg)}</b>: {change}",
         f"<i>{esc(p['claim'])}</i>",
         "",
-        *(_headline(h) for h in p.get("headlines", [])),
+        *(_headline(h, alert.created_at) for h in p.get("headlines", [])),
     ]
     if p.get("more_headlines"):
         lines.append(f"… and {p['more_headlines']} more")
     lines += [
         "",
         cashtags(p.get("tickers", {})),
+        f"🕒 {esc(alert_time(alert))}",
         f"{status} · alert #{alert.id}",
     ]
     return "\n".join(lines)
 
 
-def board_html(
-    board: Board, thesis: Thesis, now: datetime, titles: Mapping[str, str], leg: str | None = None
-) -> str:
-    lines = [f"<b>{esc(thesis.name)}</b>"]
-    for status in board.legs:
-        if leg and status.leg != leg:
+def board_html(view: BoardView, leg: str | None = None) -> str:
+    """Each leg (or one, with five pieces of evidence) with absolute times."""
+    asof = f"board as of {stamp(view.evaluated_at)}" if view.evaluated_at else "not evaluated yet"
+    lines = [f"<b>{esc(view.thesis)}</b> <i>({esc(asof)})</i>"]
+    for line in view.legs:
+        if leg and line.leg != leg:
             continue
-        spec = thesis.leg(status.leg)
         lines += [
             "",
-            f"{STATE_MARK[status.state]} <b>{esc(status.leg)}</b>: {esc(status.state)} "
-            f"<i>since {esc(ago(status.since, now))}</i>",
-            f"<i>{esc(spec.claim)}</i>",
-            f"a break moves {cashtags({t.symbol: t.move for t in spec.tickers})}",
+            f"{STATE_MARK[line.state]} <b>{esc(line.leg)}</b>: {esc(line.state)} "
+            f"<i>{esc(leg_since(line, view.now))}</i>",
+            f"<i>{esc(line.claim)}</i>",
+            f"a break moves {cashtags(line.tickers)}",
         ]
-        evidence = sorted(status.evidence, key=lambda e: e.at, reverse=True)
-        for e in evidence[: 5 if leg else 1]:
-            title = titles.get(e.item_key, f"item {e.item_key}")
+        for e in line.evidence[: 5 if leg else 1]:
             hedged = " (hedged)" if e.hedged else ""
             lines.append(
-                f"  {esc(e.effect)}{hedged}: {esc(title)} — {esc(e.source)} "
-                f"<code>{esc(e.rule_id)}</code>"
+                f"  {esc(e.effect)}{hedged}: {esc(e.title)} — {esc(e.source)}, "
+                f"{esc(stamp(e.published))} <code>{esc(e.rule_id)}</code>"
+            )
+        if not line.evidence and line.last_signal is not None:
+            lines.append(
+                f"  <i>no live evidence; last matched news {esc(stamp(line.last_signal))}</i>"
             )
     return "\n".join(lines)
 
@@ -105,7 +110,7 @@ def recent_html(alerts: Sequence[StoredAlert], now: datetime) -> str:
         title = head[0].get("title", a.payload.get("reason", "")) if head else ""
         lines.append(
             f"#{a.id} {SEVERITY_MARK.get(a.severity, '')} <b>{esc(a.leg)}</b> {esc(change)} "
-            f"<i>{esc(ago(a.created_at, now))}</i>\n  {esc(title)}"
+            f"<i>{esc(stamp(a.created_at))} ({esc(ago(a.created_at, now))})</i>\n  {esc(title)}"
         )
     return "\n".join(lines)
 
@@ -118,7 +123,7 @@ def why_html(alert: StoredAlert) -> str:
         f"rules: {', '.join(f'<code>{esc(r)}</code>' for r in p.get('rules', [])) or '-'}",
         f"rule set <code>{esc(str(p.get('ruleset_version', ''))[:12])}</code>",
         "",
-        *(_headline(h) for h in p.get("headlines", [])),
+        *(_headline(h, alert.created_at) for h in p.get("headlines", [])),
     ]
     if p.get("spans"):
         lines.append("matched: " + ", ".join(f"«{esc(s)}»" for s in p["spans"]))

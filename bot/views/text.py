@@ -1,23 +1,73 @@
-"""Alerts and the board as plain text for the console. Pure: values in, text out."""
+"""Alerts and the board as plain text for the console. Pure: values in, text out.
+
+Every time is absolute (see :mod:`bot.views.times`): when the news was published, how much
+later we read it, when the alert was raised and how late that was.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+from bot.views.board import BoardView, LegLine
 from bot.views.report import ago
-from rules import Thesis
-from rules.board import Board
+from bot.views.times import duration, late_by, stamp
 from storage.outbox import StoredAlert
 
-__all__ = ["ARROWS", "alert_text", "board_text", "tickers_text"]
+__all__ = [
+    "ARROWS",
+    "alert_text",
+    "alert_time",
+    "board_text",
+    "headline_time",
+    "leg_since",
+    "tickers_text",
+]
 
 ARROWS = {"bullish": "▲", "bearish": "▼"}
+# First seen later than the alert itself: a replay (demo, backtest) read it long after.
+_SEEN_SLACK = timedelta(minutes=1)
 
 
 def tickers_text(tickers: Mapping[str, str]) -> str:
     return " ".join(f"${sym} {ARROWS.get(move, '?')}" for sym, move in sorted(tickers.items()))
+
+
+def _when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def headline_time(headline: Mapping[str, Any], alert_at: datetime) -> str | None:
+    """``published 2025-08-12 08:00 UTC, read 2m later``; None when the payload has no time."""
+    published = _when(headline.get("published"))
+    if published is None:
+        return None
+    text = f"published {stamp(published)}"
+    seen = _when(headline.get("seen"))
+    if seen is not None and seen <= alert_at + _SEEN_SLACK:
+        text += f", read {late_by(seen, published)}"
+    return text
+
+
+def alert_time(alert: StoredAlert) -> str:
+    """When the alert was raised, and how long after the newest news behind it."""
+    times = [_when(h.get("published")) for h in alert.payload.get("headlines", [])]
+    newest = max((t for t in times if t is not None), default=None)
+    text = f"alert {stamp(alert.created_at)}"
+    if newest is None:
+        return text
+    lag = alert.created_at - newest
+    if lag < timedelta(seconds=30):
+        return f"{text}, as the news came out"
+    return f"{text}, {duration(lag)} after the news"
 
 
 def alert_text(alert: StoredAlert) -> str:
@@ -35,29 +85,41 @@ def alert_text(alert: StoredAlert) -> str:
     lines = [f"{head} ({status})"]
     for h in p.get("headlines", []):
         lines.append(f"  - {h['title']} ({h['source']}, {h['tier']}) {h['url'] or ''}".rstrip())
+        when = headline_time(h, alert.created_at)
+        if when:
+            lines.append(f"    {when}")
     if p.get("more_headlines"):
         lines.append(f"  ... and {p['more_headlines']} more")
     lines.append(f"  tickers: {tickers_text(p.get('tickers', {}))}")
-    rules = f"rules: {', '.join(p['rules'])}    " if p.get("rules") else ""
-    lines.append(f"  {rules}alert #{alert.id}")
+    if p.get("rules"):
+        lines.append(f"  rules: {', '.join(p['rules'])}")
+    lines.append(f"  alert #{alert.id}, {alert_time(alert).removeprefix('alert ')}")
     return "\n".join(lines)
 
 
-def board_text(
-    board: Board, thesis: Thesis, now: datetime, titles: Mapping[str, str] | None = None
-) -> str:
-    """Each leg: state, since when, the latest evidence, the tickers a break moves."""
-    titles = titles or {}
-    lines = [f"thesis: {thesis.name}"]
-    for status in board.legs:
-        leg = thesis.leg(status.leg)
-        latest: Sequence[Any] = sorted(status.evidence, key=lambda e: e.at)[-1:]
-        lines.append(
-            f"  {status.leg:<22} {status.state.upper():<11} since {ago(status.since, now)}"
-        )
-        lines.append(f"    {leg.claim}")
-        for e in latest:
-            title = titles.get(e.item_key, f"item {e.item_key}")
-            lines.append(f"    latest: {e.effect} via {e.rule_id}: {title} ({e.source})")
-        lines.append(f"    a break moves: {tickers_text({t.symbol: t.move for t in leg.tickers})}")
+def leg_since(line: LegLine, now: datetime) -> str:
+    """``since 2025-08-12 08:00 UTC (3d ago)``, ``never moved`` or ``no evidence yet``."""
+    if line.since is not None:
+        return f"since {stamp(line.since)} ({ago(line.since, now)})"
+    if not line.evidence and line.last_signal is None:
+        return "no evidence yet"
+    return "never moved"
+
+
+def board_text(view: BoardView) -> str:
+    """Each leg: state, since when, the latest evidence with its time, what a break moves."""
+    asof = f"board as of {stamp(view.evaluated_at)}" if view.evaluated_at else "not evaluated yet"
+    lines = [f"thesis: {view.thesis} ({asof})"]
+    for line in view.legs:
+        lines.append(f"  {line.leg:<22} {line.state.upper():<11} {leg_since(line, view.now)}")
+        lines.append(f"    {line.claim}")
+        for e in line.evidence[:1]:
+            hedged = " (hedged)" if e.hedged else ""
+            lines.append(
+                f"    latest: {e.effect}{hedged} via {e.rule_id}: {e.title} ({e.source}), "
+                f"published {stamp(e.published)}"
+            )
+        if not line.evidence and line.last_signal is not None:
+            lines.append(f"    no live evidence; last matched news {stamp(line.last_signal)}")
+        lines.append(f"    a break moves: {tickers_text(line.tickers)}")
     return "\n".join(lines)

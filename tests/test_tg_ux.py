@@ -1,0 +1,168 @@
+"""What a trader sees in the chat, against the Bot API emulator: times, context, buttons.
+
+Every message here went through the emulator's strict HTML parser (a malformed one is a 400
+and fails the test), and the assertions read the plain text Telegram would show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from bot.pipeline.evaluate import Evaluator, chat_router
+from bot.pipeline.rulebook import Rulebook
+from bot.telegram.bot import BotDeps, build_application
+from bot.telegram.delivery import TelegramNotifier
+from bot.views.times import set_display_zone
+from storage.models import delivery_t
+from tests.conftest import FakeClock
+from tests.helpers.botapi import BotApiEmulator, parse_html, run_emulator
+from tests.helpers.db import T0, entry, feeds, store
+from tests.helpers.inline_rules import RULES, THESIS
+
+GROUP = -100_2001
+USER = 77
+
+# The inline thesis with a second leg no rule ever matches: "no evidence yet".
+TWO_LEGS = THESIS.replace(
+    "      tickers: {NVDA: bullish, AMD: bullish}\n",
+    "      tickers: {NVDA: bullish, AMD: bullish}\n"
+    "    rare-earth:\n"
+    "      claim: China keeps its rare-earth leverage.\n"
+    "      tickers: {MP: bearish}\n",
+)
+RARE_EARTH_RULE = """\
+  - id: rare-earth-eased
+    leg: rare-earth
+    effect: breaks
+    severity: high
+    match: {all: [rare earth, [suspend~]]}
+"""
+
+
+async def run_db(fn: Callable[[], Any]) -> Any:
+    return await asyncio.to_thread(fn)
+
+
+@dataclass
+class Chat:
+    emu: BotApiEmulator
+    db: Engine
+    app: Any
+    notifier: TelegramNotifier
+    evaluator: Evaluator
+    clock: FakeClock
+
+    def pending(self) -> list[int]:
+        with Session(self.db) as s:
+            q = select(delivery_t.c.id).where(delivery_t.c.status == "pending")
+            return list(s.execute(q).scalars())
+
+    async def deliver_all(self) -> None:
+        for _ in range(10):
+            await self.notifier.deliver_due()
+            if not self.pending():
+                return
+            self.clock.advance(seconds=2)
+        raise AssertionError(f"still pending: {self.pending()}")
+
+    async def ask(self, text: str, user: int = USER) -> str:
+        before = len(self.emu.sent_to(GROUP))
+        self.emu.push_message(GROUP, user, text)
+        await self.emu.wait_for(lambda: len(self.emu.sent_to(GROUP)) > before, what=text)
+        return self.emu.sent_to(GROUP)[-1].plain_text
+
+    def news(self, title: str, *, published: timedelta, read: timedelta, summary: str = "") -> None:
+        """An official item published at T0 + ``published``, first read at T0 + ``read``."""
+        [gov] = feeds(self.db, "gov", tier="official")
+        url = f"https://gov.example/{abs(hash(title))}"
+        store(
+            self.db,
+            gov,
+            entry(title, url, at=T0 + published, summary=summary, publisher="Commerce"),
+            tier="official",
+            now=T0 + read,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _utc() -> Iterator[None]:
+    set_display_zone(UTC)  # another test may have set a zone
+    yield
+    set_display_zone(UTC)
+
+
+@pytest.fixture
+async def chat(engine: Engine, tmp_path: Path, clock: FakeClock) -> AsyncIterator[Chat]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "thesis.yaml").write_text(TWO_LEGS)
+    (rules / "rules.yaml").write_text(RULES + RARE_EARTH_RULE)
+    rulebook = Rulebook(rules, T0)
+    async with run_emulator() as emu:
+        emu.add_chat(GROUP, "supergroup", "desk")
+        deps = BotDeps(engine, run_db, rulebook, frozenset({GROUP}), frozenset(), clock)
+        app = build_application(emu.token, deps, base_url=emu.base_url, rate_limit=False)
+        async with app:
+            notifier = TelegramNotifier(app.bot, engine, run_db, clock=clock, per_chat_gap=0.01)
+            evaluator = Evaluator(rulebook, chat_router([GROUP]))
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=1)
+            try:
+                yield Chat(emu, engine, app, notifier, evaluator, clock)
+            finally:
+                await app.updater.stop()
+                await app.stop()
+
+
+def _valid_html(emu: BotApiEmulator) -> None:
+    for message in emu.sent_to(GROUP):
+        if message.parse_mode == "HTML":
+            parse_html(message.text)  # what the emulator already did on send: raises if bad
+
+
+async def test_an_alert_says_when_the_news_came_out_and_how_late_we_are(chat: Chat) -> None:
+    chat.news(
+        "China lifts ban on Nvidia H20 purchases", published=timedelta(0), read=timedelta(minutes=2)
+    )
+    chat.clock.now = T0 + timedelta(minutes=3)
+    chat.evaluator.run(chat.db, chat.clock())
+    await chat.deliver_all()
+
+    [alert] = chat.emu.sent_to(GROUP)
+    assert "published 2025-08-12 08:00 UTC, read 2m later" in alert.plain_text
+    assert "🕒 alert 2025-08-12 08:03 UTC, 3m after the news" in alert.plain_text
+    recent = await chat.ask("/recent")
+    assert "#1 🟠 h20-ban intact → broken 2025-08-12 08:03 UTC (0s ago)" in recent
+    _valid_html(chat.emu)
+
+
+async def test_status_gives_times_and_says_which_legs_have_no_evidence(chat: Chat) -> None:
+    fresh = await chat.ask("/status")
+    chat.evaluator.run(chat.db, T0 - timedelta(hours=1))  # the bot was running before the news
+    chat.news(
+        "China lifts ban on Nvidia H20 purchases", published=timedelta(0), read=timedelta(minutes=1)
+    )
+    chat.clock.now = T0 + timedelta(hours=3)
+    chat.evaluator.run(chat.db, chat.clock())
+    moved = await chat.ask("/status")
+    one = await chat.ask("/status h20-ban")
+
+    assert "not evaluated yet" in fresh
+    assert "h20-ban: intact no evidence yet" in fresh
+    assert "rare-earth: intact no evidence yet" in fresh
+    assert "since" not in fresh  # the database's age is no leg's age
+    assert "board as of 2025-08-12 11:00 UTC" in moved
+    assert "h20-ban: broken since 2025-08-12 08:00 UTC (3h ago)" in moved
+    assert "rare-earth: intact no evidence yet" in moved
+    assert "breaks: China lifts ban on Nvidia H20 purchases — Commerce, 2025-08-12 08:00 UTC" in one
+    assert "rare-earth" not in one
+    _valid_html(chat.emu)
