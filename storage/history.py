@@ -5,6 +5,7 @@ Read-only queries behind /status, /why, /chart and the digest. Nothing here writ
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from storage.models import (
     board_t,
     feed_t,
+    item_revision_t,
     item_t,
     sighting_t,
     signal_t,
@@ -21,12 +23,14 @@ from storage.models import (
 )
 
 __all__ = [
+    "Matched",
     "Move",
     "board_updated_at",
     "first_seen_at",
     "last_moves",
     "last_signal_times",
     "latest_sightings",
+    "matched_in",
     "moves_between",
 ]
 
@@ -108,3 +112,75 @@ def latest_sightings(session: Session) -> dict[str, datetime]:
         .group_by(feed_t.c.name)
     )
     return {name: at for name, at in rows if at is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """What one rule matched in one item: the field's text and the spans in it."""
+
+    item_id: int
+    rule_id: str
+    field: str  # title | summary
+    text: str  # the field as the rules read it (the revision the signal was made from)
+    spans: tuple[tuple[int, int], ...]
+
+
+def matched_in(
+    session: Session, item_ids: Collection[int], rules: Collection[str] | None = None
+) -> list[Matched]:
+    """The words each rule matched in these items, with the text they were matched in.
+
+    A signal made from an earlier text of an item (the feed rewrote it since) is read against
+    that text, so offsets land on the words the rule saw.
+    """
+    if not item_ids:
+        return []
+    query = select(
+        signal_t.c.item_id, signal_t.c.revision, signal_t.c.rule_id, signal_t.c.spans
+    ).where(signal_t.c.item_id.in_(list(item_ids)))
+    if rules is not None:
+        query = query.where(signal_t.c.rule_id.in_(list(rules)))
+    signals = list(session.execute(query.order_by(signal_t.c.item_id, signal_t.c.id)))
+    texts = _texts(session, {(s.item_id, s.revision) for s in signals})
+    out: dict[tuple[int, str, str], Matched] = {}
+    for s in signals:
+        text = texts.get((s.item_id, s.revision))
+        if text is None:
+            continue
+        for span in s.spans:
+            field = str(span.get("field", "title"))
+            if field not in text:
+                continue
+            key = (s.item_id, s.rule_id, field)
+            got = out.get(key)
+            pair = (int(span["start"]), int(span["end"]))
+            if got is None:
+                out[key] = Matched(s.item_id, s.rule_id, field, text[field], (pair,))
+            elif pair not in got.spans:
+                out[key] = Matched(got.item_id, got.rule_id, field, got.text, (*got.spans, pair))
+    return list(out.values())
+
+
+def _texts(session: Session, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], dict[str, str]]:
+    ids = sorted({item for item, _ in wanted})
+    found: dict[tuple[int, int], dict[str, str]] = {}
+    for row in session.execute(
+        select(item_t.c.id, item_t.c.revision, item_t.c.title, item_t.c.summary).where(
+            item_t.c.id.in_(ids)
+        )
+    ):
+        found[(row.id, row.revision)] = {"title": row.title, "summary": row.summary}
+    older = [pair for pair in wanted if pair not in found]
+    if older:
+        for row in session.execute(
+            select(
+                item_revision_t.c.item_id,
+                item_revision_t.c.revision,
+                item_revision_t.c.title,
+                item_revision_t.c.summary,
+            ).where(item_revision_t.c.item_id.in_(sorted({i for i, _ in older})))
+        ):
+            found.setdefault(
+                (row.item_id, row.revision), {"title": row.title, "summary": row.summary}
+            )
+    return found

@@ -166,3 +166,49 @@ async def test_status_gives_times_and_says_which_legs_have_no_evidence(chat: Cha
     assert "breaks: China lifts ban on Nvidia H20 purchases — Commerce, 2025-08-12 08:00 UTC" in one
     assert "rare-earth" not in one
     _valid_html(chat.emu)
+
+
+def _styled(message: Any, kind: str) -> list[str]:
+    """The pieces of a message shown as ``kind`` (bold, italic); offsets count UTF-16 units."""
+    units = message.plain_text.encode("utf-16-le")
+    return [
+        units[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le")
+        for e in message.entities
+        if e["type"] == kind
+    ]
+
+
+async def test_the_lead_sentence_stands_under_the_headline_and_why_shows_the_words(
+    chat: Chat,
+) -> None:
+    chat.news(
+        "Beijing changes course on Nvidia chips",
+        published=timedelta(0),
+        read=timedelta(minutes=1),
+        summary=(
+            "China has lifted its ban on H20 purchases by <b>state</b> firms, the U.S. Commerce "
+            "Department said. Shipments could resume within weeks."
+        ),
+    )
+    chat.clock.now = T0 + timedelta(minutes=2)
+    chat.evaluator.run(chat.db, chat.clock())
+    await chat.deliver_all()
+    [alert] = chat.emu.sent_to(GROUP)
+    why = await chat.ask("/why 1")
+
+    lead = (
+        "China has lifted its ban on H20 purchases by <b>state</b> firms, the U.S. Commerce "
+        "Department said."
+    )
+    assert (
+        f"Beijing changes course on Nvidia chips — Commerce (official)\n  {lead}\n"
+        in alert.plain_text
+    )
+    assert "Shipments could resume" not in alert.plain_text  # the lead only
+    assert lead in _styled(alert, "italic")
+    assert f"• h20-ban-lifted in the summary: {lead}" in why
+    assert "• h20-sales-resume in the summary: China has lifted its ban on H20 purchases" in why
+    assert "Department said. … Shipments could resume within weeks.\n" in why
+    bold = _styled(chat.emu.sent_to(GROUP)[-1], "bold")
+    assert bold == ["Why alert #1", "What the rules matched", "lifted", "H20", "H20", "resume"]
+    _valid_html(chat.emu)

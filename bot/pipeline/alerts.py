@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.views.context import lead_sentence
 from rules import Leg, Signal, Thesis
 from rules.board import Evidence, Outcome, Transition
 from rules.model import SEVERITIES, TIERS
@@ -33,6 +34,7 @@ def _headline(item: StoredItem) -> dict[str, Any]:
         "url": item.url,
         "published": item.published_at.isoformat(),
         "seen": item.first_seen_at.isoformat(),  # how late we read it, shown beside the time
+        "lead": lead_sentence(item.summary, item.title),  # context under the headline
     }
 
 

@@ -15,11 +15,11 @@ from telegram import CallbackQuery, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_span, quote
+from bot.telegram.commands import why_of
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
 from bot.telegram.render import why_html
 from bot.telegram.replies import reply
-from storage.outbox import alert_by_id
 
 __all__ = ["MAX_CALLBACK_BYTES", "on_button"]
 
@@ -56,12 +56,12 @@ async def _why(update: Update, context: Ctx, query: CallbackQuery, rest: str) ->
     alert_id = parse_id(rest)
     if alert_id is None:
         return False
-    alert = await deps_of(context).read(lambda s: alert_by_id(s, alert_id))
-    if alert is None:
+    found = await deps_of(context).read(lambda s: why_of(s, alert_id))
+    if found is None:
         await query.answer(f"No alert #{alert_id}")
         return True
     await query.answer()
-    await reply(update, why_html(alert))
+    await reply(update, why_html(*found))
     return True
 
 

@@ -19,15 +19,16 @@ from bot.telegram.html import esc
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
 from bot.views.board import BoardView, read_board
+from bot.views.why import MatchLine, read_why
 from rules import Item, Thesis
 from rules.board import new_board
 from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
-from storage.outbox import alert_by_id, recent_alerts
+from storage.outbox import StoredAlert, alert_by_id, recent_alerts
 from storage.signals import load_board
 
-__all__ = ["HANDLERS", "MAX_TEST_CHARS", "board_view", "cmd_unknown"]
+__all__ = ["HANDLERS", "MAX_TEST_CHARS", "board_view", "cmd_unknown", "why_of"]
 
 MAX_TEST_CHARS = 500  # a headline and its lead; longer is not what /test is for
 
@@ -86,11 +87,17 @@ async def cmd_why(update: Update, context: Ctx) -> None:
     if alert_id is None:
         await usage(update, "why", "ID is an alert number, as /recent lists them")
         return
-    alert = await deps.read(lambda s: alert_by_id(s, alert_id))
-    if alert is None:
+    found = await deps.read(lambda s: why_of(s, alert_id))
+    if found is None:
         await reply(update, f"No alert #{alert_id}.")
         return
-    await reply(update, why_html(alert))
+    await reply(update, why_html(*found))
+
+
+def why_of(session: Session, alert_id: int) -> tuple[StoredAlert, list[MatchLine]] | None:
+    """An alert and what its rules matched, or None if there is no such alert."""
+    alert = alert_by_id(session, alert_id)
+    return None if alert is None else (alert, read_why(session, alert))
 
 
 async def cmd_rules(update: Update, context: Ctx) -> None:

@@ -8,9 +8,11 @@ from typing import Any
 
 from bot.telegram.html import esc, link
 from bot.views.board import BoardView
+from bot.views.context import LEAD_CAP, Sentence, cap_text
 from bot.views.report import ago
 from bot.views.text import ARROWS, alert_time, headline_time, leg_since
 from bot.views.times import stamp
+from bot.views.why import MatchLine
 from rules import Signal
 from storage.outbox import StoredAlert
 from storage.records import FeedHealth
@@ -37,9 +39,18 @@ def cashtags(tickers: Mapping[str, str]) -> str:
 
 
 def _headline(h: Mapping[str, Any], alert_at: datetime | None = None) -> str:
-    line = f"• {link(h.get('url'), h['title'])} — {esc(h['source'])} <i>({esc(h['tier'])})</i>"
+    lines = [f"• {link(h.get('url'), h['title'])} — {esc(h['source'])} <i>({esc(h['tier'])})</i>"]
+    lead = cap_text(str(h.get("lead") or ""), LEAD_CAP)  # cut before escaping: no split entity
+    if lead:
+        lines.append(f"  <i>{esc(lead)}</i>")
     when = headline_time(h, alert_at) if alert_at else None
-    return f"{line}\n  {esc(when)}" if when else line
+    if when:
+        lines.append(f"  {esc(when)}")
+    return "\n".join(lines)
+
+
+def _sentence_html(sentence: Sentence) -> str:
+    return "".join(f"<b>{esc(p)}</b>" if hit else esc(p) for p, hit in sentence.pieces)
 
 
 def alert_html(alert: StoredAlert) -> str:
@@ -115,8 +126,8 @@ def recent_html(alerts: Sequence[StoredAlert], now: datetime) -> str:
     return "\n".join(lines)
 
 
-def why_html(alert: StoredAlert) -> str:
-    """The evidence and rules behind one alert."""
+def why_html(alert: StoredAlert, matches: Sequence[MatchLine] = ()) -> str:
+    """The evidence and rules behind one alert: each rule's words in their sentence."""
     p = alert.payload
     lines = [
         f"<b>Why alert #{alert.id}</b> ({esc(alert.leg)}): {esc(p.get('reason', ''))}",
@@ -125,9 +136,14 @@ def why_html(alert: StoredAlert) -> str:
         "",
         *(_headline(h, alert.created_at) for h in p.get("headlines", [])),
     ]
-    if p.get("spans"):
+    if matches:
+        lines += ["", "<b>What the rules matched</b>"]
+        for m in matches:
+            said = " … ".join(_sentence_html(one) for one in m.sentences)
+            lines.append(f"• <code>{esc(m.rule_id)}</code> in the {esc(m.field)}: {said}")
+    elif p.get("spans"):  # the item is gone (retention): the words the payload kept
         lines.append("matched: " + ", ".join(f"«{esc(s)}»" for s in p["spans"]))
-    lines.append(cashtags(p.get("tickers", {})))
+    lines += ["", cashtags(p.get("tickers", {}))]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.views.board import BoardView, LegLine
+from bot.views.context import LEAD_CAP, cap_text
 from bot.views.report import ago
 from bot.views.times import duration, late_by, stamp
 from storage.outbox import StoredAlert
@@ -85,6 +86,9 @@ def alert_text(alert: StoredAlert) -> str:
     lines = [f"{head} ({status})"]
     for h in p.get("headlines", []):
         lines.append(f"  - {h['title']} ({h['source']}, {h['tier']}) {h['url'] or ''}".rstrip())
+        lead = cap_text(str(h.get("lead") or ""), LEAD_CAP)
+        if lead:
+            lines.append(f"    {lead}")
         when = headline_time(h, alert.created_at)
         if when:
             lines.append(f"    {when}")
