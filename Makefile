@@ -33,6 +33,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_telegram.py --quick
 	$(BIN)/python bench/bench_latency.py --quick
+	$(BIN)/python bench/bench_chart.py
 
 # Issue 8's fault trial, short form (kills, a Telegram outage, PostgreSQL restarts; ~4 min).
 trial: $(VENV)/.dev

@@ -34,6 +34,7 @@ from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
 from bot.telegram.bot import BotDeps, build_application, register_commands
+from bot.telegram.commands import warm_up_chart
 from bot.telegram.delivery import TelegramNotifier
 from bot.telegram.link import TelegramLink
 from bot.telegram.updates import PerChatProcessor
@@ -375,6 +376,8 @@ async def _serve(
         )
     if bot is not None:
         every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")
+        # Once, now: matplotlib loaded in the background, not by the first /chart.
+        scheduler.scheduler.add_job(pipeline.tracked(warm_up_chart), id="chart-warm-up")
     scheduler.start()
     if link is not None:
         link.start()  # in the background: feeds do not wait for Telegram

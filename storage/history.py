@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from storage.models import (
+    alert_t,
     board_t,
     feed_t,
     item_revision_t,
@@ -23,9 +24,12 @@ from storage.models import (
 )
 
 __all__ = [
+    "AlertMark",
     "Matched",
     "Move",
+    "alerts_between",
     "board_updated_at",
+    "chart_moves",
     "first_seen_at",
     "last_moves",
     "last_signal_times",
@@ -112,6 +116,56 @@ def latest_sightings(session: Session) -> dict[str, datetime]:
         .group_by(feed_t.c.name)
     )
     return {name: at for name, at in rows if at is not None}
+
+
+def chart_moves(session: Session, since: datetime, until: datetime) -> list[Move]:
+    """What a chart from ``since`` to ``until`` needs: each leg's last move before ``since``
+    (its state when the chart starts) and every move in between."""
+    latest = (
+        select(transition_t.c.leg, func.max(transition_t.c.id).label("id"))
+        .where(transition_t.c.at <= since)
+        .group_by(transition_t.c.leg)
+        .subquery()
+    )
+    before = session.execute(
+        select(
+            transition_t.c.at,
+            transition_t.c.leg,
+            transition_t.c.old_state,
+            transition_t.c.new_state,
+            transition_t.c.reason,
+        ).join(latest, latest.c.id == transition_t.c.id)
+    )
+    return [Move(*row) for row in before] + moves_between(session, since, until)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMark:
+    """An alert as a chart marks it."""
+
+    id: int
+    at: datetime
+    leg: str
+    kind: str  # transition | early
+    new_state: str | None
+    severity: str
+
+
+def alerts_between(session: Session, since: datetime, until: datetime) -> list[AlertMark]:
+    """Alerts raised from ``since`` to ``until``, oldest first."""
+    rows = session.execute(
+        select(
+            alert_t.c.id,
+            alert_t.c.created_at,
+            alert_t.c.leg,
+            alert_t.c.kind,
+            alert_t.c.new_state,
+            alert_t.c.severity,
+        )
+        .where(alert_t.c.created_at >= since, alert_t.c.created_at <= until)
+        .order_by(alert_t.c.id)
+    )
+    return [AlertMark(*row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,3 +164,27 @@ def test_times_are_shown_in_the_configured_zone(
     with pytest.raises(SystemExit):
         main(["status"])
     assert "THESISWATCH_TIMEZONE: unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+
+
+def test_the_backtest_chart_labels_its_alerts(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.views.chart as chart
+    from bot.cli.demo import DEMO_FEEDS
+
+    drawn: list[list[chart.Marker]] = []
+    real = chart.draw_states
+
+    def spy(*args: Any, **kwargs: Any) -> bytes:
+        drawn.append(list(args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(chart, "draw_states", spy)
+    assert main(["ingest", "--no-rules", "--tier", "wire", str(DEMO_FEEDS.parent)]) == 0
+    assert main(["backtest", "--since", "2025-01-01", "--chart", str(env / "legs.png")]) == 0
+    replay = capsys.readouterr().out
+    [markers] = drawn
+    alerts = [line for line in replay.splitlines() if line.startswith("2025-")]
+    assert len(markers) == len(alerts) > 0
+    assert {m.label for m in markers} <= {"early", "challenged", "broken", "reversed", "intact"}
+    assert any(m.label == "broken" and m.leg == "h20-ban" for m in markers)

@@ -7,12 +7,14 @@ and fails the test), and the assertions read the plain text Telegram would show.
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+import matplotlib.image
 import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
@@ -212,3 +214,16 @@ async def test_the_lead_sentence_stands_under_the_headline_and_why_shows_the_wor
     bold = _styled(chat.emu.sent_to(GROUP)[-1], "bold")
     assert bold == ["Why alert #1", "What the rules matched", "lifted", "H20", "H20", "resume"]
     _valid_html(chat.emu)
+
+
+async def test_chart_of_a_young_database_marks_its_alerts(chat: Chat) -> None:
+    chat.news("China lifts ban on Nvidia H20 purchases", published=timedelta(0), read=timedelta(0))
+    chat.clock.now = T0 + timedelta(minutes=1)
+    chat.evaluator.run(chat.db, chat.clock())
+    chat.emu.push_message(GROUP, USER, "/chart 7")
+    await chat.emu.wait_for(lambda: len(chat.emu.photos) == 1, timeout=30, what="chart")
+
+    [photo] = chat.emu.photos
+    assert photo.caption == "test: leg states, last 7 days"
+    image = matplotlib.image.imread(io.BytesIO(photo.data))
+    assert image.shape[:2] == (260, 1100)  # two legs, 11 x 2.6 inches at 100 dpi

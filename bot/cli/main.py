@@ -154,7 +154,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     from bot.pipeline.backtest import backtest
     from bot.pipeline.rulebook import Rulebook
-    from bot.views.chart import draw_states
+    from bot.views.chart import Marker, draw_states
     from bot.views.text import tickers_text
     from storage.signals import versions_between
 
@@ -179,7 +179,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         png = draw_states(
             [leg.id for leg in engine.ruleset.thesis.legs],
             [(p.at, p.leg, p.state) for p in result.timeline],
-            [(at, d.leg) for at, d in result.alerts],
+            [
+                Marker(at, d.leg, "early" if d.kind == "early" else str(d.new_state))
+                for at, d in result.alerts
+            ],
             start=args.since or items[0].published_at,
             end=args.until or items[-1].published_at,
             title=f"{engine.ruleset.thesis.name}: replay of {result.items} items",

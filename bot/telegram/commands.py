@@ -5,6 +5,7 @@ Handlers only translate; the gate has already refused strangers by the time one 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,21 +15,31 @@ from telegram import Update
 
 from bot.pipeline.board_codec import board_from_json
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span, quote
-from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
+from bot.telegram.deps import BotDeps, Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
 from bot.views.board import BoardView, read_board
+from bot.views.times import stamp
 from bot.views.why import MatchLine, read_why
 from rules import Item, Thesis
 from rules.board import new_board
 from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
+from storage.history import AlertMark, Move, alerts_between, chart_moves, first_seen_at
 from storage.outbox import StoredAlert, alert_by_id, recent_alerts
 from storage.signals import load_board
 
-__all__ = ["HANDLERS", "MAX_TEST_CHARS", "board_view", "cmd_unknown", "why_of"]
+__all__ = [
+    "HANDLERS",
+    "MAX_TEST_CHARS",
+    "board_view",
+    "chart_png",
+    "cmd_unknown",
+    "warm_up_chart",
+    "why_of",
+]
 
 MAX_TEST_CHARS = 500  # a headline and its lead; longer is not what /test is for
 
@@ -213,42 +224,51 @@ async def cmd_feeds(update: Update, context: Ctx) -> None:
     await reply(update, feeds_html(rows, deps.clock()))
 
 
+async def chart_png(deps: BotDeps, start: datetime, end: datetime, title: str) -> bytes:
+    """The legs' states from ``start`` to ``end`` with each alert labelled, as PNG bytes.
+
+    Read on the database thread, drawn on a thread of its own: a draw takes a tenth of a
+    second or more, and neither the chats nor the poller's writes should wait for it.
+    """
+    from bot.views.chart import Marker, draw_states  # matplotlib: only a process that draws
+
+    thesis = deps.rulebook.engine.ruleset.thesis
+
+    def read(session: Session) -> tuple[list[Move], list[AlertMark], datetime | None]:
+        moves = chart_moves(session, start, end)
+        return moves, alerts_between(session, start, end), first_seen_at(session)
+
+    moves, alerts, data_from = await deps.read(read)
+    marks = [Marker(a.at, a.leg, f"#{a.id} {a.new_state or 'early'}") for a in alerts]
+    return await asyncio.to_thread(
+        draw_states,
+        [lg.id for lg in thesis.legs],
+        [(m.at, m.leg, m.new) for m in moves],
+        marks,
+        start=start,
+        end=end,
+        title=title,
+        data_from=data_from,
+    )
+
+
+async def warm_up_chart() -> None:
+    """Load matplotlib and draw once off the event loop, so the first /chart is quick."""
+    from bot.views.chart import warm_up
+
+    await asyncio.to_thread(warm_up)
+
+
 async def cmd_chart(update: Update, context: Ctx) -> None:
-    from sqlalchemy import select
-
-    from bot.views.chart import draw_states  # matplotlib: loaded by the process that draws, only
-    from storage.models import transition_t  # only the chart reads the ledger directly
-
     deps = deps_of(context)
     days = parse_int(context.args[0], 1, 365) if context.args else 30
     if days is None:
         await usage(update, "chart", "DAYS must be a number from 1 to 365")
         return
     now = deps.clock()
-    start = now - timedelta(days=days)
     thesis = deps.rulebook.engine.ruleset.thesis
-
-    def read(
-        session: Session,
-    ) -> tuple[list[tuple[datetime, str, str]], list[tuple[datetime, str]]]:
-        rows = session.execute(
-            select(transition_t.c.at, transition_t.c.leg, transition_t.c.new_state).order_by(
-                transition_t.c.at
-            )
-        )
-        timeline = [(at, leg, state) for at, leg, state in rows]
-        alerts = [(a.created_at, a.leg) for a in recent_alerts(session, 500)]
-        return timeline, alerts
-
-    timeline, alerts = await deps.read(read)
-    png = draw_states(
-        [lg.id for lg in thesis.legs],
-        timeline,
-        alerts,
-        start=start,
-        end=now,
-        title=f"{thesis.name}: last {days} days",
-    )
+    title = f"{thesis.name}: last {days} days, to {stamp(now)}"
+    png = await chart_png(deps, now - timedelta(days=days), now, title)
     message = update.effective_message
     if message is not None:
         await message.reply_photo(png, caption=f"{thesis.name}: leg states, last {days} days")
