@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +15,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 import rules
 
-__all__ = ["DATA_DIR", "DEFAULT_FEEDS", "DEFAULT_RULES", "Settings", "SettingsError", "load"]
+__all__ = [
+    "DATA_DIR",
+    "DEFAULT_FEEDS",
+    "DEFAULT_RULES",
+    "PREFIX",
+    "Settings",
+    "SettingsError",
+    "load",
+    "unknown_variables",
+]
+
+PREFIX = "THESISWATCH_"
+# Read by the test suite and the benchmarks, not by the program: no warning for them.
+_NOT_SETTINGS = frozenset({"THESISWATCH_TEST_PG", "THESISWATCH_REQUIRE_PG", "THESISWATCH_BENCH_PG"})
 
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_FEEDS = DATA_DIR / "feeds.yaml"
@@ -23,11 +39,31 @@ class SettingsError(Exception):
     """One line naming the setting and what is wrong with it."""
 
 
-def _id_list(value: object) -> object:
+def _id_list(value: object, what: str) -> object:
     """'123, -100456' -> [123, -100456]; chats and users are Telegram's integer ids."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+    if not isinstance(value, str):
+        return value
+    ids = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a {what}: {_ID_HELP[what]}") from None
+    return ids
+
+
+_ID_HELP = {
+    "chat id": (
+        "Telegram needs the numeric id (like -1001234567890 for a group), not a @username "
+        "or a title; the bot's refusal in a chat it does not serve names that chat's id"
+    ),
+    "user id": (
+        "Telegram needs the numeric id (like 123456789), not a @username; "
+        "the bot logs the user id of each update it refuses"
+    ),
+}
 
 
 class Settings(BaseSettings):
@@ -89,7 +125,15 @@ class Settings(BaseSettings):
         120, ge=10, description="/healthz fails when alerts waited this long and none went out"
     )
 
-    _split_ids = field_validator("allowed_chats", "admins", mode="before")(_id_list)
+    @field_validator("allowed_chats", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: object) -> object:
+        return _id_list(value, "chat id")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _user_ids(cls, value: object) -> object:
+        return _id_list(value, "user id")
 
     @property
     def max_alert_age(self) -> timedelta:
@@ -151,6 +195,31 @@ class Settings(BaseSettings):
         if not value.is_dir():
             raise ValueError(f"no such folder: {value}")
         return value
+
+
+def unknown_variables(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> list[str]:
+    """A warning per THESISWATCH_* variable (environment or .env) that is no setting.
+
+    A misspelt one (``THESISWATCH_TELEGRAM_TOKNE``) was silently ignored, and the bot ran on
+    the console without saying why. Names are compared as pydantic-settings does, ignoring case.
+    """
+    names = [k for k in (environ if environ is not None else os.environ)]
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        names += [k for k in dotenv_values(dotenv) if k not in names]
+    known = [PREFIX + name.upper() for name in Settings.model_fields]
+    warnings = []
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper in known or upper in _NOT_SETTINGS:
+            continue
+        near = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {near[0]}?" if near else " (README.md lists the settings)"
+        warnings.append(f"{name} is not a setting, ignored{hint}")
+    return warnings
 
 
 def load(**overrides: object) -> Settings:

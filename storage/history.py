@@ -36,6 +36,7 @@ __all__ = [
     "latest_sightings",
     "matched_in",
     "moves_between",
+    "newer_move",
 ]
 
 
@@ -166,6 +167,24 @@ def alerts_between(session: Session, since: datetime, until: datetime) -> list[A
         .order_by(alert_t.c.id)
     )
     return [AlertMark(*row) for row in rows]
+
+
+def newer_move(session: Session, alert_id: int, leg: str) -> AlertMark | None:
+    """The newest transition alert on ``leg`` after alert ``alert_id``: the leg moved since."""
+    row = session.execute(
+        select(
+            alert_t.c.id,
+            alert_t.c.created_at,
+            alert_t.c.leg,
+            alert_t.c.kind,
+            alert_t.c.new_state,
+            alert_t.c.severity,
+        )
+        .where(alert_t.c.leg == leg, alert_t.c.id > alert_id, alert_t.c.kind == "transition")
+        .order_by(alert_t.c.id.desc())
+        .limit(1)
+    ).first()
+    return AlertMark(*row) if row else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("ADMINS", "12,abc", "THESISWATCH_ADMINS: Input should be a valid integer"),
+        ("ADMINS", "12,abc", "THESISWATCH_ADMINS: 'abc' is not a user id: Telegram needs"),
         ("DATABASE_URL", "mysql://x", "THESISWATCH_DATABASE_URL: must be a sqlite:/// or"),
         ("FEEDS", "/nonexistent/feeds.yaml", "THESISWATCH_FEEDS: no such file"),
         ("TELEGRAM_API_URL", "api.telegram.org", "THESISWATCH_TELEGRAM_API_URL: must start"),
@@ -161,7 +161,7 @@ def test_ingest_of_a_missing_path_is_a_usage_error(
 def test_demo_runs_offline_from_a_fresh_process(tmp_path: Path) -> None:
     # A separate process: the demo is the Quick start, it must work from nothing.
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"],
+        [sys.executable, "-m", "bot", "demo", "--verbose"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

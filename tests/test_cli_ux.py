@@ -136,7 +136,7 @@ def test_times_are_shown_in_the_configured_zone(
     from storage.outbox import StoredAlert
 
     monkeypatch.setenv("THESISWATCH_TIMEZONE", "Europe/London")
-    assert main(["status"]) == 0
+    assert main(["ingest", "--no-rules", str(env)]) == 0  # any command sets the zone
     headline = {
         "title": "t",
         "source": "s",
@@ -188,3 +188,119 @@ def test_the_backtest_chart_labels_its_alerts(
     assert len(markers) == len(alerts) > 0
     assert {m.label for m in markers} <= {"early", "challenged", "broken", "reversed", "intact"}
     assert any(m.label == "broken" and m.leg == "h20-ban" for m in markers)
+
+
+def test_a_misspelt_setting_is_warned_of_with_the_likely_name(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("THESISWATCH_TELEGRAM_TOKNE", "123:abc")
+    (env / ".env").write_text("THESISWATCH_ALOWED_CHATS=-1001\nTHESISWATCH_FROBNICATE=1\n")
+    main(["ingest", "--no-rules", str(env)])
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        "thesiswatch: warning: THESISWATCH_TELEGRAM_TOKNE is not a setting, ignored; "
+        "did you mean THESISWATCH_TELEGRAM_TOKEN?"
+    ) in err
+    assert (
+        "thesiswatch: warning: THESISWATCH_ALOWED_CHATS is not a setting, ignored; "
+        "did you mean THESISWATCH_ALLOWED_CHATS?"
+    ) in err
+    assert (
+        "thesiswatch: warning: THESISWATCH_FROBNICATE is not a setting, ignored "
+        "(README.md lists the settings)"
+    ) in err
+    assert not any("DATABASE_URL" in line for line in err)  # a real one is no stranger
+
+
+def test_a_chat_given_by_username_is_told_to_use_the_numeric_id(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("THESISWATCH_ALLOWED_CHATS", "-1001234, @desk")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["status"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "thesiswatch: THESISWATCH_ALLOWED_CHATS: '@desk' is not a chat id: Telegram needs the "
+        "numeric id (like -1001234567890 for a group), not a @username or a title; the bot's "
+        "refusal in a chat it does not serve names that chat's id\n"
+    )
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["recent"], ["feeds"]])
+def test_reading_commands_make_no_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("THESISWATCH_DATABASE_URL", raising=False)
+    assert main(command) == 1
+    assert capsys.readouterr().err == (
+        "thesiswatch: no database at data/thesiswatch.db (THESISWATCH_DATABASE_URL): "
+        "`thesiswatch run` or `thesiswatch ingest` creates it\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"thesiswatch {version('thesiswatch')}\n"
+
+
+def test_status_and_recent_as_json_for_scripts(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.demo import DEMO_FEEDS
+    from storage.db import open_database
+    from tests.helpers.db import queue_alert
+
+    # The snapshots are months old: history, no alert. Two alerts written as the bot would.
+    assert main(["ingest", "--tier", "wire", str(DEMO_FEEDS.parent)]) == 0
+    capsys.readouterr()
+    db = open_database(f"sqlite:///{env / 'tw.db'}")
+    queue_alert(db, "China lifts ban", (), created_at=datetime(2025, 8, 12, 9, 0, tzinfo=UTC))
+    queue_alert(db, "China bans again", (), created_at=datetime(2025, 8, 13, 9, 0, tzinfo=UTC))
+    db.dispose()
+
+    assert main(["status", "--json"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert main(["recent", "--json", "5"]) == 0
+    recent = json.loads(capsys.readouterr().out)
+    assert main(["recent", "1"]) == 0
+    text = capsys.readouterr().out
+
+    assert [leg["leg"] for leg in board["legs"]] == [
+        "h20-ban",
+        "wfe-controls",
+        "rare-earth-leverage",
+        "no-trade-deal",
+    ]
+    assert all(
+        leg["state"] in ("intact", "challenged", "broken", "reversed") for leg in board["legs"]
+    )
+    assert datetime.fromisoformat(board["now"]).tzinfo is not None
+    assert [a["id"] for a in recent] == [2, 1]
+    assert recent[0]["created_at"] == "2025-08-13T09:00:00+00:00"
+    assert recent[0]["payload"]["headlines"][0]["title"] == "China bans again"
+    assert text.splitlines()[0].startswith("#2     2025-08-13 09:00 UTC (")
+    assert text.splitlines()[1] == "       China bans again"
+
+
+async def test_the_demo_leads_with_alerts_and_board_and_lists_stories_on_request() -> None:
+    short: list[str] = []
+    assert await run_demo(out=short.append) == 0
+    long: list[str] = []
+    assert await run_demo(out=long.append, verbose=True) == 0
+    brief, full = "\n".join(short), "\n".join(long)
+
+    assert short[0].startswith("thesiswatch demo: 4 bundled feed snapshots, 33 items in 32 stories")
+    assert brief.index("Alerts (rules") < brief.index("The thesis board at the last item")
+    assert "[2 feeds]" not in brief
+    assert "demo --verbose" in short[-1]
+    assert full.index("The thesis board at the last item") < full.index("The feeds:")
+    assert "[2 feeds]" in full  # the syndicated story, stored once

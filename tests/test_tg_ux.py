@@ -27,7 +27,7 @@ from bot.views.times import set_display_zone
 from storage.models import delivery_t
 from tests.conftest import FakeClock
 from tests.helpers.botapi import BotApiEmulator, parse_html, run_emulator
-from tests.helpers.db import T0, entry, feeds, store
+from tests.helpers.db import T0, entry, feeds, queue_alert, store
 from tests.helpers.inline_rules import RULES, THESIS
 
 GROUP = -100_2001
@@ -227,3 +227,65 @@ async def test_chart_of_a_young_database_marks_its_alerts(chat: Chat) -> None:
     assert photo.caption == "test: leg states, last 7 days"
     image = matplotlib.image.imread(io.BytesIO(photo.data))
     assert image.shape[:2] == (260, 1100)  # two legs, 11 x 2.6 inches at 100 dpi
+
+
+def _buttons(markup: Any) -> list[str]:
+    return [b["text"] for row in (markup or {}).get("inline_keyboard", []) for b in row]
+
+
+async def test_ack_keeps_the_other_buttons(chat: Chat) -> None:
+    alert_id = queue_alert(
+        chat.db, "China lifts ban on Nvidia H20 purchases", (GROUP,), created_at=chat.clock()
+    )
+    await chat.deliver_all()
+    [message] = chat.emu.sent_to(GROUP)
+    chat.emu.push_callback(GROUP, USER, message.message_id, f"ack:{alert_id}", username="trader")
+    await chat.emu.wait_for(lambda: len(chat.emu.edits) == 1, what="the ack edit")
+
+    [edit] = chat.emu.edits
+    assert edit.text.endswith("\n\n✔ acknowledged by @trader")
+    assert _buttons(edit.reply_markup) == ["Why?", "Mute leg 4h"]
+    assert [a.text for a in chat.emu.callback_answers] == ["Acknowledged"]
+
+
+async def test_buttons_on_old_alerts_say_they_are_stale(chat: Chat) -> None:
+    chat.clock.now = T0
+    old = queue_alert(chat.db, "China lifts ban on Nvidia H20 purchases", (GROUP,), created_at=T0)
+    await chat.deliver_all()
+    chat.clock.now = T0 + timedelta(hours=2)
+    newer = queue_alert(chat.db, "China bans the H20 again", (GROUP,), created_at=chat.clock())
+    await chat.deliver_all()
+    first, second = chat.emu.sent_to(GROUP)
+    chat.clock.now = T0 + timedelta(days=2)
+
+    for data in (f"why:{old}", "mute:h20-ban:4h", f"ack:{old}"):
+        chat.emu.push_callback(GROUP, USER, first.message_id, data)
+        n = len(chat.emu.callback_answers) + 1
+        await chat.emu.wait_for(lambda n=n: len(chat.emu.callback_answers) == n, what=data)
+    chat.emu.push_callback(GROUP, USER, second.message_id, "mute:h20-ban:4h")
+    await chat.emu.wait_for(lambda: len(chat.emu.callback_answers) == 4, what="fresh mute")
+    chat.clock.now = T0 + timedelta(hours=3)
+    chat.emu.push_callback(GROUP, USER, second.message_id, f"why:{newer}")
+    await chat.emu.wait_for(
+        lambda: any(
+            m.plain_text.startswith(f"Why alert #{newer}") for m in chat.emu.sent_to(GROUP)
+        ),
+        what="fresh why",
+    )
+
+    stale = (
+        f"Stale: alert #{old} is from 2025-08-12 08:00 UTC (2d ago); "
+        f"h20-ban moved since (#{newer}: now broken)."
+    )
+    answers = [a.text for a in chat.emu.callback_answers]
+    assert answers[0] == stale
+    assert answers[1] == f"h20-ban muted for 4h. {stale}"
+    assert answers[2] == f"Acknowledged. {stale}"
+    assert answers[3] == (
+        f"h20-ban muted for 4h. Stale: alert #{newer} is from 2025-08-12 10:00 UTC (1d ago)."
+    )
+    assert answers[4] is None  # fresh: no note
+    whys = [m.plain_text for m in chat.emu.sent_to(GROUP) if m.plain_text.startswith(("⚠️", "Why"))]
+    assert whys[0].startswith(f"⚠️ {stale}\n\nWhy alert #{old}")
+    assert whys[1].startswith(f"Why alert #{newer}")
+    _valid_html(chat.emu)

@@ -31,26 +31,40 @@ __all__ = ["DEMO_FEEDS", "run_demo"]
 DEMO_FEEDS = DATA_DIR / "demo" / "feeds.yaml"
 
 
-async def run_demo(out: Callable[[str], None] = print, db_dir: Path | None = None) -> int:
+async def run_demo(
+    out: Callable[[str], None] = print, db_dir: Path | None = None, *, verbose: bool = False
+) -> int:
+    """The alerts the snapshots raise and the board they leave, first; with ``verbose``, then
+    each feed's outcome and every story stored (what a trader looks at comes first)."""
     with tempfile.TemporaryDirectory(prefix="thesiswatch-demo-") as tmp:
         folder = db_dir or Path(tmp)
         engine = open_database(f"sqlite:///{folder / 'demo.db'}")
         defs = load_feeds(DEMO_FEEDS)
         with Session(engine) as session, session.begin():
             ids = sync_feeds(session, defs, deactivate_others=True)
-        out(f"thesiswatch demo: {len(defs)} bundled feed snapshots -> {folder / 'demo.db'}\n")
         async with make_client(FetchLimits()) as client:
             poller = Poller(engine, Fetcher(client))
             try:
                 outcomes = await poll_feeds(poller, ids)
             finally:
                 poller.close()
-        for o in outcomes:
-            detail = o.error or f"{o.entries} entries, {o.new_items} new items"
-            out(f"  {o.feed:<16} {o.status:<12} {detail}")
         with Session(engine) as session:
-            _print_stories(session, out)
+            items = session.scalar(select(func.count()).select_from(item_t)) or 0
+            stories = session.scalar(select(func.count()).select_from(story_t)) or 0
+        out(
+            f"thesiswatch demo: {len(defs)} bundled feed snapshots, {items} items in {stories} "
+            f"stories -> {folder / 'demo.db'}"
+        )
         _replay_alerts(engine, out)
+        if verbose:
+            out("\nThe feeds:\n")
+            for o in outcomes:
+                detail = o.error or f"{o.entries} entries, {o.new_items} new items"
+                out(f"  {o.feed:<16} {o.status:<12} {detail}")
+            with Session(engine) as session:
+                _print_stories(session, out)
+        else:
+            out("\n(thesiswatch demo --verbose also lists each feed's outcome and every story)")
         engine.dispose()
     return 0
 

@@ -6,7 +6,7 @@ later we read it, when the alert was raised and how late that was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +18,13 @@ from storage.outbox import StoredAlert
 
 __all__ = [
     "ARROWS",
+    "alert_json",
     "alert_text",
     "alert_time",
     "board_text",
     "headline_time",
     "leg_since",
+    "recent_text",
     "tickers_text",
 ]
 
@@ -99,6 +101,41 @@ def alert_text(alert: StoredAlert) -> str:
         lines.append(f"  rules: {', '.join(p['rules'])}")
     lines.append(f"  alert #{alert.id}, {alert_time(alert).removeprefix('alert ')}")
     return "\n".join(lines)
+
+
+def _change(alert: StoredAlert) -> str:
+    return "early warning" if alert.kind == "early" else f"{alert.old_state} -> {alert.new_state}"
+
+
+def recent_text(alerts: Sequence[StoredAlert], now: datetime) -> str:
+    """One line per alert, newest first: number, time, leg, move, severity, lead headline."""
+    if not alerts:
+        return "no alerts yet"
+    lines = []
+    for a in alerts:
+        heads = a.payload.get("headlines") or [{}]
+        title = heads[0].get("title") or a.payload.get("reason", "")
+        lines.append(
+            f"#{a.id:<5} {stamp(a.created_at)} ({ago(a.created_at, now)})  {a.severity.upper():<8} "
+            f"{a.leg}: {_change(a)}"
+        )
+        lines.append(f"       {title}")
+    return "\n".join(lines)
+
+
+def alert_json(alert: StoredAlert) -> dict[str, Any]:
+    """An alert for scripts: its fields with ISO 8601 times, and what it said (the payload)."""
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "leg": alert.leg,
+        "severity": alert.severity,
+        "old_state": alert.old_state,
+        "new_state": alert.new_state,
+        "confirmed": alert.confirmed,
+        "created_at": alert.created_at.isoformat(),
+        "payload": alert.payload,
+    }
 
 
 def leg_since(line: LegLine, now: datetime) -> str:
