@@ -34,9 +34,10 @@ from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
 from bot.telegram.bot import BotDeps, build_application, register_commands
-from bot.telegram.commands import warm_up_chart
 from bot.telegram.delivery import TelegramNotifier
+from bot.telegram.digest import send_due_digests
 from bot.telegram.link import TelegramLink
+from bot.telegram.reads import warm_up_chart
 from bot.telegram.updates import PerChatProcessor
 from storage.feeds import active_feeds, sync_feeds
 from storage.notify import listen_outbox
@@ -54,6 +55,7 @@ R = TypeVar("R")
 TICK_S = 60
 RELOAD_S = 5
 DELIVER_S = 2
+DIGEST_S = 60  # digests are scheduled to the minute
 
 
 @dataclass(slots=True)
@@ -246,6 +248,7 @@ def _telegram(
             pipeline.telegram_up.set()
         if bot is not None:
             await bot.step()  # not ten seconds from now, at the next leader tick
+            await _digests(bot)  # those due while Telegram was away: now, not a minute on
 
     link = TelegramLink(app, on_up)
     if bot is not None:
@@ -335,6 +338,12 @@ class _Bot:
         await asyncio.to_thread(self.leadership.release)
 
 
+async def _digests(bot: _Bot) -> None:
+    """Scheduled digests, from the process that holds the bot (one sender, no duplicates)."""
+    if bot.running:
+        await send_due_digests(bot.app.bot, bot.app.bot_data["deps"])
+
+
 async def _serve(
     pipeline: Pipeline,
     feeds: list[ScheduledFeed],
@@ -378,6 +387,9 @@ async def _serve(
         every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")
         # Once, now: matplotlib loaded in the background, not by the first /chart.
         scheduler.scheduler.add_job(pipeline.tracked(warm_up_chart), id="chart-warm-up")
+        every(
+            pipeline.tracked(partial(_digests, bot)), IntervalTrigger(seconds=DIGEST_S), id="digest"
+        )
     scheduler.start()
     if link is not None:
         link.start()  # in the background: feeds do not wait for Telegram

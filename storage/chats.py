@@ -1,4 +1,5 @@
-"""Chat preferences: subscriptions, mutes, and chats paused after a permanent send error."""
+"""Chat preferences: subscriptions, mutes, digests, and chats paused after a permanent send
+error."""
 
 from __future__ import annotations
 
@@ -12,7 +13,17 @@ from sqlmodel import Session
 
 from storage.models import chat_pref_t
 
-__all__ = ["ChatPrefs", "load_prefs", "pause_chat", "save_prefs"]
+__all__ = [
+    "DIGESTS",
+    "ChatPrefs",
+    "digest_sent",
+    "due_digests",
+    "load_prefs",
+    "pause_chat",
+    "save_prefs",
+]
+
+DIGESTS = ("off", "daily", "weekly")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +37,11 @@ class ChatPrefs:
     muted_legs: dict[str, datetime] = field(default_factory=dict)
     paused: bool = False
     paused_reason: str | None = None
+    digest: str = "off"  # off | daily | weekly
+    digest_minute: int = 480  # local time of day, minutes after midnight (08:00)
+    digest_weekday: int = 0  # weekly: 0 Monday .. 6 Sunday
+    digest_due_at: datetime | None = None
+    last_digest_at: datetime | None = None
 
     def but(self, **changes: Any) -> ChatPrefs:
         return replace(self, **changes)
@@ -42,6 +58,11 @@ def _prefs(row: Any) -> ChatPrefs:
         muted_legs={leg: datetime.fromisoformat(at) for leg, at in row.muted_legs.items()},
         paused=row.paused,
         paused_reason=row.paused_reason,
+        digest=row.digest,
+        digest_minute=row.digest_minute,
+        digest_weekday=row.digest_weekday,
+        digest_due_at=row.digest_due_at,
+        last_digest_at=row.last_digest_at,
     )
 
 
@@ -65,6 +86,11 @@ def save_prefs(session: Session, prefs: ChatPrefs, now: datetime) -> None:
         "muted_legs": {leg: at.isoformat() for leg, at in prefs.muted_legs.items()},
         "paused": prefs.paused,
         "paused_reason": prefs.paused_reason,
+        "digest": prefs.digest,
+        "digest_minute": prefs.digest_minute,
+        "digest_weekday": prefs.digest_weekday,
+        "digest_due_at": prefs.digest_due_at,
+        "last_digest_at": prefs.last_digest_at,
         "updated_at": now,
     }
     done = session.execute(
@@ -77,3 +103,30 @@ def save_prefs(session: Session, prefs: ChatPrefs, now: datetime) -> None:
 def pause_chat(session: Session, chat_id: int, reason: str, now: datetime) -> None:
     prefs = load_prefs(session, [chat_id])[chat_id]
     save_prefs(session, prefs.but(paused=True, paused_reason=reason[:300]), now)
+
+
+def due_digests(session: Session, chat_ids: Iterable[int], now: datetime) -> list[ChatPrefs]:
+    """The chats among ``chat_ids`` whose scheduled digest is due (and that are not paused)."""
+    rows = session.execute(
+        select(chat_pref_t).where(
+            chat_pref_t.c.chat_id.in_(list(chat_ids)),
+            chat_pref_t.c.digest != "off",
+            chat_pref_t.c.digest_due_at <= now,
+            chat_pref_t.c.paused.is_(False),
+        )
+    )
+    return [_prefs(row) for row in rows]
+
+
+def digest_sent(session: Session, chat_id: int, *, at: datetime, next_due: datetime | None) -> None:
+    """A digest went out at ``at``: the next covers from there; ``next_due`` None keeps the
+    schedule as it is (an on-demand digest)."""
+    values: dict[str, Any] = {"last_digest_at": at}
+    if next_due is not None:
+        values["digest_due_at"] = next_due
+    done = session.execute(
+        update(chat_pref_t).where(chat_pref_t.c.chat_id == chat_id).values(**values)
+    )
+    if done.rowcount == 0:  # type: ignore[attr-defined]
+        prefs = ChatPrefs(chat_id, last_digest_at=at)
+        save_prefs(session, prefs, at)

@@ -25,6 +25,7 @@ from storage.models import (
 
 __all__ = [
     "AlertMark",
+    "Found",
     "Matched",
     "Move",
     "alerts_between",
@@ -37,6 +38,8 @@ __all__ = [
     "matched_in",
     "moves_between",
     "newer_move",
+    "signals_between",
+    "states_at",
 ]
 
 
@@ -138,6 +141,59 @@ def chart_moves(session: Session, since: datetime, until: datetime) -> list[Move
         ).join(latest, latest.c.id == transition_t.c.id)
     )
     return [Move(*row) for row in before] + moves_between(session, since, until)
+
+
+def states_at(session: Session, at: datetime) -> dict[str, str]:
+    """Each leg's state at ``at`` by the ledger; a leg that had not moved by then is absent
+    (it was intact)."""
+    return {m.leg: m.new for m in chart_moves(session, at, at) if m.at <= at}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A signal with the item it was found in: evidence, as a digest lists it."""
+
+    item_id: int
+    leg: str
+    rule_id: str
+    effect: str
+    severity: str
+    hedged: bool
+    title: str
+    url: str | None
+    publisher: str
+    tier: str
+    published_at: datetime
+    read_at: datetime
+
+
+def signals_between(
+    session: Session, since: datetime | None, until: datetime, *, published_after: datetime
+) -> list[Found]:
+    """Signals made (items read) from ``since`` to ``until`` on news published after
+    ``published_after`` (an archive read today is history, not news), oldest first."""
+    query = (
+        select(
+            signal_t.c.item_id,
+            signal_t.c.leg,
+            signal_t.c.rule_id,
+            signal_t.c.effect,
+            signal_t.c.severity,
+            signal_t.c.hedged,
+            item_t.c.title,
+            item_t.c.url,
+            item_t.c.publisher,
+            item_t.c.tier,
+            item_t.c.published_at,
+            signal_t.c.created_at,
+        )
+        .join(item_t, item_t.c.id == signal_t.c.item_id)
+        .where(signal_t.c.created_at <= until, item_t.c.published_at > published_after)
+        .order_by(signal_t.c.id)
+    )
+    if since is not None:
+        query = query.where(signal_t.c.created_at > since)
+    return [Found(*row) for row in session.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)

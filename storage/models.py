@@ -272,6 +272,14 @@ class ChatPref(SQLModel, table=True):
     paused: bool = False  # Telegram said the chat is gone or blocked us
     paused_reason: str | None = Field(default=None, max_length=300)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # The "what changed" digest: off | daily | weekly, at a local time (minutes after midnight
+    # in the display zone) and, weekly, on a weekday (0 Monday); when it is next due, and when
+    # the last one went out (the next one covers what happened since).
+    digest: str = Field(default="off", max_length=10, sa_column_kwargs={"server_default": "off"})
+    digest_minute: int = Field(default=480, sa_column_kwargs={"server_default": "480"})
+    digest_weekday: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    digest_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 chat_pref_t: Table = ChatPref.__table__  # type: ignore[attr-defined]

@@ -20,9 +20,9 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, LinkPreviewOptions, Up
 from telegram.constants import ParseMode
 
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_span, quote
-from bot.telegram.commands import why_of
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
+from bot.telegram.reads import why_of
 from bot.telegram.render import why_html
 from bot.telegram.replies import reply
 from bot.views.report import ago

@@ -5,50 +5,30 @@ Handlers only translate; the gate has already refused strangers by the time one 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
 from telegram import Update
 
-from bot.pipeline.board_codec import board_from_json
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span, quote
-from bot.telegram.deps import BotDeps, Ctx, deps_of, muted, update_prefs
+from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
+from bot.telegram.digest import cmd_digest
 from bot.telegram.html import esc
+from bot.telegram.reads import board_view, chart_png, why_of
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
-from bot.views.board import BoardView, read_board
 from bot.views.times import stamp
-from bot.views.why import MatchLine, read_why
-from rules import Item, Thesis
-from rules.board import new_board
+from rules import Item
 from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
-from storage.history import AlertMark, Move, alerts_between, chart_moves, first_seen_at
-from storage.outbox import StoredAlert, alert_by_id, recent_alerts
-from storage.signals import load_board
+from storage.outbox import recent_alerts
 
-__all__ = [
-    "HANDLERS",
-    "MAX_TEST_CHARS",
-    "board_view",
-    "chart_png",
-    "cmd_unknown",
-    "warm_up_chart",
-    "why_of",
-]
+__all__ = ["HANDLERS", "MAX_TEST_CHARS", "cmd_unknown"]
 
 MAX_TEST_CHARS = 500  # a headline and its lead; longer is not what /test is for
-
-
-def board_view(session: Session, thesis: Thesis, now: datetime) -> BoardView:
-    """The stored board (or a fresh one) with its times, as /status and the digest show it."""
-    stored = load_board(session, thesis.name)
-    board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
-    return read_board(session, thesis, board, now)
 
 
 async def cmd_start(update: Update, context: Ctx) -> None:
@@ -103,12 +83,6 @@ async def cmd_why(update: Update, context: Ctx) -> None:
         await reply(update, f"No alert #{alert_id}.")
         return
     await reply(update, why_html(*found))
-
-
-def why_of(session: Session, alert_id: int) -> tuple[StoredAlert, list[MatchLine]] | None:
-    """An alert and what its rules matched, or None if there is no such alert."""
-    alert = alert_by_id(session, alert_id)
-    return None if alert is None else (alert, read_why(session, alert))
 
 
 async def cmd_rules(update: Update, context: Ctx) -> None:
@@ -224,41 +198,6 @@ async def cmd_feeds(update: Update, context: Ctx) -> None:
     await reply(update, feeds_html(rows, deps.clock()))
 
 
-async def chart_png(deps: BotDeps, start: datetime, end: datetime, title: str) -> bytes:
-    """The legs' states from ``start`` to ``end`` with each alert labelled, as PNG bytes.
-
-    Read on the database thread, drawn on a thread of its own: a draw takes a tenth of a
-    second or more, and neither the chats nor the poller's writes should wait for it.
-    """
-    from bot.views.chart import Marker, draw_states  # matplotlib: only a process that draws
-
-    thesis = deps.rulebook.engine.ruleset.thesis
-
-    def read(session: Session) -> tuple[list[Move], list[AlertMark], datetime | None]:
-        moves = chart_moves(session, start, end)
-        return moves, alerts_between(session, start, end), first_seen_at(session)
-
-    moves, alerts, data_from = await deps.read(read)
-    marks = [Marker(a.at, a.leg, f"#{a.id} {a.new_state or 'early'}") for a in alerts]
-    return await asyncio.to_thread(
-        draw_states,
-        [lg.id for lg in thesis.legs],
-        [(m.at, m.leg, m.new) for m in moves],
-        marks,
-        start=start,
-        end=end,
-        title=title,
-        data_from=data_from,
-    )
-
-
-async def warm_up_chart() -> None:
-    """Load matplotlib and draw once off the event loop, so the first /chart is quick."""
-    from bot.views.chart import warm_up
-
-    await asyncio.to_thread(warm_up)
-
-
 async def cmd_chart(update: Update, context: Ctx) -> None:
     deps = deps_of(context)
     days = parse_int(context.args[0], 1, 365) if context.args else 30
@@ -333,6 +272,7 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
         ("unmute", cmd_unmute, 0),
         ("feeds", cmd_feeds, 0),
         ("chart", cmd_chart, 1),
+        ("digest", cmd_digest, 3),
         ("reload", cmd_reload, 0),
     )
 )

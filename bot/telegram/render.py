@@ -9,11 +9,13 @@ from typing import Any
 from bot.telegram.html import esc, link
 from bot.views.board import BoardView
 from bot.views.context import LEAD_CAP, Sentence, cap_text
+from bot.views.digest import Digest, LegChange
 from bot.views.report import ago
 from bot.views.text import ARROWS, alert_time, headline_time, leg_since
-from bot.views.times import stamp
+from bot.views.times import duration, stamp
 from bot.views.why import MatchLine
 from rules import Signal
+from storage.history import Move
 from storage.outbox import StoredAlert
 from storage.records import FeedHealth
 
@@ -23,6 +25,7 @@ __all__ = [
     "board_html",
     "cashtags",
     "collapsed_html",
+    "digest_html",
     "feeds_html",
     "recent_html",
     "signals_html",
@@ -190,3 +193,77 @@ def collapsed_html(count: int, first: datetime, last: datetime, *, recent_max: i
         f"raised {esc(span)} UTC, too old now to send one by one.\n"
         f"/recent {min(count, recent_max)} lists the latest alerts."
     )
+
+
+def _move_line(m: Move) -> str:
+    return f"   {esc(stamp(m.at))}: {esc(m.old)} → {esc(m.new)}"
+
+
+def _digest_leg(leg: LegChange) -> list[str]:
+    head = f"{STATE_MARK.get(leg.now, '')} <b>{esc(leg.leg)}</b>: "
+    if leg.moves:
+        count = f"{len(leg.moves)} move{'s' if len(leg.moves) != 1 else ''}"
+        head += f"{esc(leg.then)} → <b>{esc(leg.now)}</b> ({count})"
+    elif leg.no_evidence:
+        head += f"{esc(leg.now)}, unchanged <i>(no evidence yet)</i>"
+    else:
+        since = f" since {stamp(leg.since)}" if leg.since else ""
+        head += f"{esc(leg.now)}, unchanged<i>{esc(since)}</i>"
+    lines = [head, *(_move_line(m) for m in leg.moves[-5:])]
+    if len(leg.moves) > 5:
+        lines.append(f"   <i>… and {len(leg.moves) - 5} earlier</i>")
+    return lines
+
+
+def _digest_evidence(d: Digest) -> list[str]:
+    lines = ["<b>Strongest evidence</b>"]
+    if not d.evidence:
+        lines.append("<i>no rule matched any news in this period</i>")
+    for f in d.evidence:
+        hedged = " (hedged)" if f.hedged else ""
+        lines.append(
+            f"{SEVERITY_MARK.get(f.severity, '')} <b>{esc(f.leg)}</b> {esc(f.effect)}{hedged}: "
+            f"{link(f.url, f.title)} — {esc(f.publisher)} <i>({esc(f.tier)})</i>, "
+            f"{esc(stamp(f.published_at))}"
+        )
+    if d.signals > len(d.evidence):
+        lines.append(f"<i>{d.signals} signals in all; /recent lists the alerts</i>")
+    return lines
+
+
+def _digest_feeds(d: Digest) -> list[str]:
+    lines = ["<b>Feeds</b>"]
+    if not d.feeds:
+        lines.append(f"🟢 all {d.feeds_total} feeds delivering")
+    for n in d.feeds:
+        if n.failing:
+            ok = f", last ok {stamp(n.last_ok)}" if n.last_ok else ", never ok"
+            lines.append(
+                f"🔴 <b>{esc(n.name)}</b> failing: {esc(n.error or '?')} "
+                f"({n.failures} in a row{esc(ok)})"
+            )
+        elif n.last_item:
+            quiet = f"no new item since {stamp(n.last_item)} ({duration(d.until - n.last_item)})"
+            lines.append(f"🟡 <b>{esc(n.name)}</b> quiet: {esc(quiet)}")
+        else:
+            lines.append(f"🟡 <b>{esc(n.name)}</b> quiet: no item yet")
+    return lines
+
+
+def digest_html(d: Digest, schedule: str = "") -> str:
+    """What changed: each leg then and now with its moves, the strongest evidence read, the
+    feeds that failed or went quiet; ``schedule`` says when the next one comes."""
+    period = f"{stamp(d.since)} → {stamp(d.until)} ({duration(d.until - d.since)})"
+    lines = [
+        f"📰 <b>What changed</b> · {esc(d.thesis)}",
+        f"<i>{esc(period)}</i>",
+        "",
+        *(line for leg in d.legs for line in _digest_leg(leg)),
+        "",
+        *_digest_evidence(d),
+        "",
+        *_digest_feeds(d),
+    ]
+    if schedule:
+        lines += ["", f"<i>{esc(schedule)}</i>"]
+    return "\n".join(lines)

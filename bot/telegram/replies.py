@@ -26,6 +26,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("unmute", "", "lift every mute"),
     ("feeds", "", "feed health"),
     ("chart", "[DAYS]", "each leg's state over the last DAYS days (default 30)"),
+    (
+        "digest",
+        "[daily [HH:MM] | weekly [DAY] [HH:MM] | off]",
+        "what changed since the last digest, now; or its schedule",
+    ),
     ("reload", "", "reload the rule files now (admins)"),
     ("help", "", "this list"),
 )
