@@ -31,11 +31,13 @@ __all__ = ["main"]
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run
     from bot.feeds.config import load_feeds
+    from bot.pipeline.rulebook import Rulebook
 
     config = settings()
     setup_logging(config.log_level, secrets(config), library_level=config.library_log_level)
-    # A broken feeds file is reported before the database is opened (or created).
-    load_feeds(config.feeds, min_interval=config.min_feed_interval)
+    # A broken feeds file (or rules folder) is reported before the database is opened or made.
+    legs = {leg.id for leg in Rulebook(config.rules_dir, utcnow()).engine.ruleset.thesis.legs}
+    load_feeds(config.feeds, min_interval=config.min_feed_interval, legs=legs)
     result = asyncio.run(run(engine(config), config, once=args.once, role=args.role))
     if args.once:
         for o in result.outcomes:
