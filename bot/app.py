@@ -340,8 +340,12 @@ class _Bot:
 
 async def _digests(bot: _Bot) -> None:
     """Scheduled digests, from the process that holds the bot (one sender, no duplicates)."""
-    if bot.running:
+    if not bot.running:
+        return
+    try:
         await send_due_digests(bot.app.bot, bot.app.bot_data["deps"])
+    except asyncio.CancelledError:  # a stop: what was not recorded as sent goes next time
+        log.info("stopping: digests cut short; any not sent go at the next start")
 
 
 async def _serve(
@@ -385,8 +389,7 @@ async def _serve(
         )
     if bot is not None:
         every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")
-        # Once, now: matplotlib loaded in the background, not by the first /chart.
-        scheduler.scheduler.add_job(pipeline.tracked(warm_up_chart), id="chart-warm-up")
+        warm_up_chart()  # matplotlib loaded in the background, not by the first /chart
         every(
             pipeline.tracked(partial(_digests, bot)), IntervalTrigger(seconds=DIGEST_S), id="digest"
         )

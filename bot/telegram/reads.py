@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 
 from sqlmodel import Session
@@ -18,6 +19,8 @@ from storage.outbox import StoredAlert, alert_by_id
 from storage.signals import load_board
 
 __all__ = ["board_view", "chart_png", "warm_up_chart", "why_of"]
+
+log = logging.getLogger(__name__)
 
 
 def board_view(session: Session, thesis: Thesis, now: datetime) -> BoardView:
@@ -61,8 +64,16 @@ async def chart_png(deps: BotDeps, start: datetime, end: datetime, title: str) -
     )
 
 
-async def warm_up_chart() -> None:
-    """Load matplotlib and draw once off the event loop, so the first /chart is quick."""
+def warm_up_chart() -> None:
+    """Load matplotlib and draw once on a worker thread, so the first /chart is quick.
+
+    Fire and forget, not a scheduler job: a stop would cancel the job (and log its traceback)
+    while the thread goes on importing regardless; the loop's shutdown waits for the thread.
+    """
     from bot.views.chart import warm_up
 
-    await asyncio.to_thread(warm_up)
+    def failed(done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("chart warm-up failed: %r", done.exception())
+
+    asyncio.get_running_loop().run_in_executor(None, warm_up).add_done_callback(failed)
