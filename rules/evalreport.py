@@ -38,6 +38,8 @@ def _headline(report: EvalReport) -> list[str]:
             if report.tickers_outside
             else ""
         ),
+        f"tickers on hits (labelled tickers the unhedged breaks name): "
+        f"{_pct(report.hits_tickers_found, report.hits_tickers_total)}",
         f"distractors/near-misses firing a break: {len(report.trap_fires)} "
         f"({report.traps_per_100:.1f} per 100 items)",
     ]
@@ -180,6 +182,7 @@ def _summary(r: EvalReport) -> dict[str, Any]:
         "leg_accuracy": _score(r.leg_right, r.leg_total),
         "hits_leg_accuracy": _score(r.hits_leg_right, r.true_pos),
         "ticker_recall": _score(r.tickers_found, r.tickers_total),
+        "hits_ticker_recall": _score(r.hits_tickers_found, r.hits_tickers_total),
         "traps_fired": len(r.trap_fires),
         "traps_per_100": r.traps_per_100,
     }

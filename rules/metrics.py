@@ -78,6 +78,9 @@ class EvalReport:
     rules: tuple[RuleScore, ...] = ()
     confusion: tuple[tuple[str, str, int], ...] = ()
     miss_groups: tuple[MissGroup, ...] = ()
+    # Of the breaks caught: the labelled tickers that the unhedged break signals name.
+    hits_tickers_found: int = 0
+    hits_tickers_total: int = 0
 
     @property
     def precision(self) -> float:
@@ -103,6 +106,12 @@ class EvalReport:
     @property
     def ticker_recall(self) -> float:
         return self.tickers_found / self.tickers_total if self.tickers_total else 1.0
+
+    @property
+    def hits_ticker_recall(self) -> float:
+        """Of the breaks caught, the share of labelled tickers that the alert names."""
+        total = self.hits_tickers_total
+        return self.hits_tickers_found / total if total else 1.0
 
     @property
     def traps_per_100(self) -> float:
@@ -170,6 +179,21 @@ class _Tally:
     hits_leg_right: int = 0
     found: int = 0
     total: int = 0
+    hit_found: int = 0
+    hit_total: int = 0
+
+
+def _count_hit_tickers(
+    tally: _Tally, labelled: Iterable[str], signals: Sequence[Signal], known: set[str]
+) -> None:
+    # What the alert says: the tickers of the unhedged breaks, not of confirmations beside them.
+    named = {
+        _base(t.symbol) for s in signals if s.effect in POSITIVE and not s.hedged for t in s.tickers
+    }
+    for symbol in labelled:
+        if _base(symbol) in known:
+            tally.hit_total += 1
+            tally.hit_found += _base(symbol) in named
 
 
 def summarise(
@@ -191,8 +215,9 @@ def summarise(
         tally.tp += wanted and fired
         tally.fp += fired and not wanted
         tally.fn += wanted and not fired
-        if wanted and fired and entry.leg in r.broken:
-            tally.hits_leg_right += 1
+        if wanted and fired:
+            tally.hits_leg_right += entry.leg in r.broken
+            _count_hit_tickers(tally, entry.tickers, signals, known)
         if wanted and not fired:
             misses.append(line)
         if fired and not wanted:
@@ -235,6 +260,8 @@ def summarise(
         rules=rule_scores(results),
         confusion=confusion(results),
         miss_groups=miss_groups(results),
+        hits_tickers_found=tally.hit_found,
+        hits_tickers_total=tally.hit_total,
     )
 
 

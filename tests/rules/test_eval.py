@@ -141,6 +141,65 @@ def test_figures_per_leg_and_per_rule(engine: Engine) -> None:
     assert report.hits_leg_right == 4
 
 
+def test_tickers_on_hits_count_what_the_breaks_name(engine: Engine) -> None:
+    """Of the caught breaks, the labelled tickers the unhedged break signals name; a ticker
+    that only a confirmation beside the break names is not what the alert says."""
+    records: list[dict[str, Any]] = [
+        # h20-lifted names NVDA and AMD; MP belongs to no signal.
+        {
+            "id": "a",
+            "title": "China lifts H20 ban",
+            "leg": H20,
+            "effect": "breaks",
+            "tickers": ["NVDA", "AMD", "MP"],
+        },
+        # Caught on the rare-earth leg: MP is named, NVDA (labelled) is not.
+        {
+            "id": "f",
+            "title": "China suspends rare earth controls",
+            "leg": RE,
+            "effect": "reverses",
+            "tier": "wire",
+            "tickers": ["MP", "NVDA"],
+        },
+        # Not caught (hedged): its tickers are not counted at all.
+        {
+            "id": "c",
+            "title": "China may lift H20 ban",
+            "leg": H20,
+            "effect": "breaks",
+            "tickers": ["NVDA"],
+        },
+        # A confirmation names NVDA, but nothing broke: no hit, nothing counted.
+        {
+            "id": "g",
+            "title": "Beijing blocks H20 purchases",
+            "leg": H20,
+            "effect": "confirms",
+            "tickers": ["NVDA"],
+        },
+    ]
+    report = evaluate_labelled(engine, [labelled_from_record(r) for r in records])
+    assert (report.hits_tickers_found, report.hits_tickers_total) == (3, 5)
+    assert report.hits_ticker_recall == 0.6
+    mixed = evaluate_labelled(
+        engine,
+        [
+            labelled_from_record(
+                {
+                    "id": "m",
+                    "title": "China lifts H20 ban on H20 blocks",
+                    "leg": H20,
+                    "effect": "breaks",
+                    "tickers": ["NVDA"],
+                }
+            )
+        ],
+    )
+    assert mixed.true_pos == 1
+    assert (mixed.hits_tickers_found, mixed.hits_tickers_total) == (1, 1)
+
+
 def test_leg_confusion(engine: Engine) -> None:
     report = evaluate_labelled(engine, [labelled_from_record(r) for r in RECORDS])
     assert set(report.confusion) == {
@@ -212,6 +271,8 @@ def test_eval_json(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert report["legs"][RE]["recall"] == {"value": 2 / 3, "of": 2, "total": 3}
     assert report["rules"]["h20-orders"]["wrong"] == ["h"]
     assert report["files"][str(path)]["traps_fired"] == 1
+    # Only the package deal (i) labels tickers among the hits: MP and NVDA, both named.
+    assert report["hits_ticker_recall"] == {"value": 1.0, "of": 2, "total": 2}
     assert {"labelled": "neutral", "top": H20, "items": 1} in report["confusion"]
     assert [(m["leg"], m["rule"]) for m in report["misses"]] == [
         (H20, "h20-lifted"),
