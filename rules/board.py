@@ -221,8 +221,14 @@ def _advance_leg(
 
 
 def rule_cooldowns(ruleset: RuleSet) -> dict[str, timedelta]:
-    """``{rule id: cooldown}`` for the rules that set one."""
-    return {r.id: r.cooldown for r in ruleset.rules if r.cooldown is not None}
+    """``{signal rule id: cooldown}`` for the rules that set one; a package deal's signals on
+    other legs (``RULE.LEG``) take their rule's cooldown."""
+    return {
+        i: r.cooldown
+        for r in ruleset.rules
+        if r.cooldown is not None
+        for i in (r.id, *(p.id for p in r.package))
+    }
 
 
 def _early_warnings(

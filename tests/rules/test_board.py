@@ -7,9 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rules import ConfirmationPolicy, Effect, Severity, Signal, Thesis, Tier
-from rules.board import Board, Outcome, Received, advance, new_board, receive
+from rules import ConfirmationPolicy, Effect, Item, Severity, Signal, Thesis, Tier
+from rules.board import (
+    Board,
+    Outcome,
+    Received,
+    advance,
+    new_board,
+    receive,
+    rule_cooldowns,
+)
 from rules.model import Leg
+from tests.rules.conftest import MakeEngine
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -201,6 +210,43 @@ def test_rule_cooldown_holds_back_repeated_early_warnings(board: Board) -> None:
         T0 + 3 * H,
         cooldowns,
     )
+    assert [len(o.early_warnings) for o in (first, soon, later)] == [1, 0, 1]
+
+
+PACKAGE_RULES = """\
+rules:
+  - id: deal
+    leg: rare-earth-leverage
+    effect: breaks
+    severity: critical
+    cooldown: 2h
+    match: {in: title, all: [rare earth, deal]}
+    package:
+      - leg: h20-ban
+        when: {all: [H20]}
+    examples:
+      match:
+        - {title: "Rare earth deal eases H20 curbs", legs: [rare-earth-leverage, h20-ban]}
+      no_match: [Rare earth prices]
+"""
+
+
+def test_a_package_deal_signal_takes_its_rule_cooldown(make_engine: MakeEngine) -> None:
+    engine = make_engine(PACKAGE_RULES)
+    cooldowns = rule_cooldowns(engine.ruleset)
+    assert cooldowns == {"deal": 2 * H, "deal.h20-ban": 2 * H}
+    thesis = engine.ruleset.thesis
+    board = new_board(thesis, T0)
+
+    def story(key: str, at: datetime) -> list[Signal]:
+        news = Item(key, "Rare earth deal eases H20 curbs", "", "Wire", "press", "u", at)
+        return [s for s in engine.evaluate(news) if s.leg == "h20-ban"]
+
+    (part,) = story("a", T0)
+    assert (part.rule_id, part.severity) == ("deal.h20-ban", "critical")
+    first = advance(board, story("a", T0), POLICY, T0, cooldowns)
+    soon = advance(first.board, story("b", T0 + H), POLICY, T0 + H, cooldowns)
+    later = advance(first.board, story("c", T0 + 3 * H), POLICY, T0 + 3 * H, cooldowns)
     assert [len(o.early_warnings) for o in (first, soon, later)] == [1, 0, 1]
 
 
