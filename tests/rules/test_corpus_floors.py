@@ -1,0 +1,79 @@
+"""Regression floors for the shipped rules on every labelled set, the frozen test split included.
+
+Each floor sits a little below what was measured when it was set (never above), so an edit
+that costs a break, a false alarm or a leg shows up here; the measured figures, with the
+command that reproduces them, are in corpus/README.md. The test split is never tuned on: this
+file only reads its summary figures, as CI does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rules import Engine, EvalReport, evaluate_labelled, labelled_from_record
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least a set must score: breaks/reverses precision and recall, the right leg and the
+    labelled tickers on the breaks caught, and the most traps firing a break per 100 items."""
+
+    path: Path
+    precision: float
+    recall: float
+    hits_leg: float
+    hits_tickers: float
+    traps_per_100: float
+
+
+# Measured on 2026-12-02 (rules version 97f600be1d5f6908):
+#   test 0.91 (39/43), 0.80 (39/49), legs 0.92 (36/39), tickers 0.96 (155/161), 3.1 traps/100
+#   train 1.00 (58/58), 0.92 (58/63), legs 1.00, tickers 0.97 (225/231), 0 traps
+#   dev 1.00 (11/11), 1.00 (11/11), legs 1.00, tickers 1.00 (16/16), 0 traps
+#   holdout 1.00 (26/26), 1.00 (26/26); holdout2 1.00 (23/23), 0.92 (23/25);
+#   holdout3 1.00 (18/18), 0.95 (18/19); legs and tickers on hits 1.00, 0 traps on all three
+FLOORS = {
+    "test": Floor(ROOT / "corpus" / "test.jsonl", 0.88, 0.77, 0.89, 0.94, 4.0),
+    "train": Floor(ROOT / "corpus" / "train.jsonl", 0.96, 0.89, 0.96, 0.95, 0.5),
+    "dev": Floor(
+        ROOT.parent / "shared" / "corpora" / "dev-events.jsonl", 0.90, 0.90, 0.90, 0.93, 0.0
+    ),
+    "holdout": Floor(DATA / "holdout.jsonl", 0.96, 0.96, 0.96, 0.97, 0.0),
+    "holdout2": Floor(DATA / "holdout2.jsonl", 0.95, 0.88, 0.95, 0.97, 0.0),
+    "holdout3": Floor(DATA / "holdout3.jsonl", 0.94, 0.89, 0.94, 0.97, 0.0),
+}
+
+
+def _report(engine: Engine, path: Path) -> EvalReport:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return evaluate_labelled(engine, [labelled_from_record(json.loads(x)) for x in lines if x])
+
+
+def _figures(r: EvalReport) -> str:
+    return (
+        f"precision {r.precision:.3f}, recall {r.recall:.3f}, legs on hits "
+        f"{r.hits_leg_accuracy:.3f}, tickers on hits {r.hits_ticker_recall:.3f}, "
+        f"traps per 100 {r.traps_per_100:.2f}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_the_shipped_rules_stay_above_their_floor(default_engine: Engine, name: str) -> None:
+    floor = FLOORS[name]
+    if not floor.path.exists():
+        pytest.skip(f"{floor.path} is not here (the dev set lives outside the repository)")
+    report = _report(default_engine, floor.path)
+    figures = _figures(report)
+    assert report.true_pos > 0, figures
+    assert report.precision >= floor.precision, figures
+    assert report.recall >= floor.recall, figures
+    assert report.hits_leg_accuracy >= floor.hits_leg, figures
+    assert report.hits_ticker_recall >= floor.hits_tickers, figures
+    assert report.traps_per_100 <= floor.traps_per_100, figures
