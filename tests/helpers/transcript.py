@@ -44,7 +44,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- transcript: begin -->\n```text\n", "```\n<!-- transcript: end -->"
 
 DESK, TRADER = -1001234567890, 4242
-LIVE = datetime(2025, 11, 7, 9, 30, tzinfo=UTC)  # MOFCOM Announcement No. 70
+LIVE = datetime(2025, 11, 1, 22, 0, tzinfo=UTC)  # the White House fact sheet on the Busan deal
 
 
 class _Clock:
