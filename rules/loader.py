@@ -190,11 +190,18 @@ class _Loader:
             if leg_map is None:
                 continue
             self.problems += check_keys(
-                leg_map, required=("claim", "tickers"), what=f"leg {leg_id!r}"
+                leg_map,
+                required=("claim", "tickers"),
+                optional=("allow_no_rules",),
+                what=f"leg {leg_id!r}",
             )
             claim = self.text(leg_map, "claim", f"leg {leg_id!r}")
             tickers = self.ticker_map(leg_map, "tickers", check_universe=False)
-            legs.append(Leg(leg_id, claim, tickers))
+            allow = leg_map.get("allow_no_rules", False)
+            if not isinstance(allow, bool):
+                self.err(leg_map.mark_of("allow_no_rules"), "allow_no_rules must be true or false")
+                allow = False
+            legs.append(Leg(leg_id, claim, tickers, allow_no_rules=allow))
         if legs_node is not None and not legs_node:
             self.err(legs_node.mark, "the thesis needs at least one leg")
         self.legs = {leg.id: leg for leg in legs}
@@ -579,13 +586,21 @@ def _version(
 def _parse_files(loader: _Loader, files: Mapping[str, str]) -> list[LocatedMap]:
     roots: list[LocatedMap] = []
     for name in sorted(files):
+        text = files[name]
+        # An empty file is what an editor leaves while it saves: never read as "no rules here".
+        if not text.strip():
+            loader.err(Mark(name, 1, 1), "rules file is empty; delete the file to drop it")
+            loader.unparsed = True
+            continue
         try:
-            root = parse_yaml(files[name], name)
+            root = parse_yaml(text, name)
         except YamlError as exc:
             loader.problems += exc.problems
             loader.unparsed = True
             continue
         if root is None:
+            loader.err(Mark(name, 1, 1), "rules file has only comments; delete the file to drop it")
+            loader.unparsed = True
             continue
         if not isinstance(root, LocatedMap):
             loader.err(Mark(name, 1, 1), "a rules file must be a mapping (thesis:, rules:, ...)")

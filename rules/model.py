@@ -72,6 +72,9 @@ class Leg:
     id: str
     claim: str
     tickers: tuple[TickerImpact, ...]
+    # A reload that takes away a leg's last rule is refused unless the leg says this is meant.
+    # It changes what a reload accepts, not what the rules mean: not part of the version hash.
+    allow_no_rules: bool = field(default=False, repr=False, compare=False)
 
     def tickers_for(self, effect: Effect) -> tuple[TickerImpact, ...]:
         """How a signal with this effect moves the leg's tickers (a confirmation the other way)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rules.engine import Engine, compile_ruleset
 from rules.loader import load_ruleset
-from rules.yamlsrc import Problem, YamlError
+from rules.model import RuleSet
+from rules.yamlsrc import Mark, Problem, YamlError
 
 __all__ = ["Reload", "reload_rules"]
 
@@ -21,15 +23,45 @@ class Reload:
     problems: tuple[Problem, ...]
 
 
+def _emptied_legs(old: RuleSet, new: RuleSet) -> list[Problem]:
+    """A leg that had rules and would have none: a file cut short by a save, most likely.
+
+    Valid on its own, so the loader cannot see it; only the step from ``old`` shows it. The
+    problem names the file that held the leg's first rule, the one to look at.
+    """
+    before = Counter(rule.leg for rule in old.rules)
+    after = Counter(rule.leg for rule in new.rules)
+    problems = []
+    for leg in new.thesis.legs:
+        if before[leg.id] and not after[leg.id] and not leg.allow_no_rules:
+            first = next(rule for rule in old.rules if rule.leg == leg.id)
+            file = first.where.rsplit(":", 1)[0] or "<rules>"
+            problems.append(
+                Problem(
+                    Mark(file, 1, 1),
+                    f"leg {leg.id!r} would be left with no rules (it had {before[leg.id]}, "
+                    "this file held them); if that is meant, set allow_no_rules: true on the "
+                    "leg in the thesis",
+                )
+            )
+    return problems
+
+
 def reload_rules(current: Engine | None, files: Mapping[str, str]) -> Reload:
     """Load and compile ``files``; on any problem keep ``current`` and return the problems.
 
-    An unchanged rule set (same version) keeps ``current`` too, so its compiled state is reused.
+    Besides the loader's problems, a reload is refused when it would take the last rule from
+    a leg that had some, unless the leg is marked ``allow_no_rules``. An unchanged rule set
+    (same version) keeps ``current`` too, so its compiled state is reused.
     """
     try:
         ruleset = load_ruleset(files)
     except YamlError as exc:
         return Reload(current, False, tuple(exc.problems))
-    if current is not None and current.ruleset.version == ruleset.version:
-        return Reload(current, False, ())
+    if current is not None:
+        if current.ruleset.version == ruleset.version:
+            return Reload(current, False, ())
+        emptied = _emptied_legs(current.ruleset, ruleset)
+        if emptied:
+            return Reload(current, False, tuple(YamlError(emptied).problems))
     return Reload(compile_ruleset(ruleset), True, ())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.reader import ReaderError
 
 __all__ = [
     "LocatedList",
@@ -20,12 +21,16 @@ __all__ = [
     "Problem",
     "YamlError",
     "check_keys",
+    "decode_yaml",
     "parse_yaml",
     "parse_yaml_partial",
 ]
 
 # Aliases let a 1 KB file expand to gigabytes ("billion laughs"); no config needs this many nodes.
 MAX_NODES = 200_000
+# PyYAML composes recursively: a file of 10,000 "[" would end in RecursionError. Real rules
+# nest a dozen levels at most.
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +95,19 @@ class _Builder:
         self.nodes = 0
         self._scalars = yaml.SafeLoader("")
 
-    def build(self, node: yaml.Node) -> Any:
+    def build(self, node: yaml.Node, depth: int = 1) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise YamlError([Problem(_mark(self.file, node), "document too large (alias bomb?)")])
+        if depth > MAX_DEPTH:
+            raise YamlError([Problem(_mark(self.file, node), _TOO_DEEP)])
         if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_TAGS:
             self.problems.append(Problem(_mark(self.file, node), f"unsupported tag {node.tag}"))
             return None
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node)
+            return self._mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
-            out = LocatedList(self.build(child) for child in node.value)
+            out = LocatedList(self.build(child, depth + 1) for child in node.value)
             out.mark = _mark(self.file, node)
             out.item_marks = [_mark(self.file, child) for child in node.value]
             return out
@@ -110,7 +117,7 @@ class _Builder:
             self.problems.append(Problem(_mark(self.file, node), _short(exc)))
             return None
 
-    def _mapping(self, node: yaml.MappingNode) -> LocatedMap:
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> LocatedMap:
         out = LocatedMap()
         out.mark = _mark(self.file, node)
         out.key_marks, out.value_marks = {}, {}
@@ -119,7 +126,7 @@ class _Builder:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.problems.append(Problem(where, "merge keys (<<) are not supported"))
                 continue
-            key = self.build(key_node)
+            key = self.build(key_node, depth + 1)
             if not isinstance(key, str):
                 self.problems.append(Problem(where, f"key {key!r} must be a string"))
                 continue
@@ -129,15 +136,52 @@ class _Builder:
                     Problem(where, f"duplicate key {key!r} (first at line {first.line})")
                 )
                 continue
-            out[key] = self.build(value_node)
+            out[key] = self.build(value_node, depth + 1)
             out.key_marks[key] = where
             out.value_marks[key] = _mark(self.file, value_node)
         return out
 
 
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+
+
 def _short(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None)
     return str(problem or exc).strip()
+
+
+def _place(text: str, index: int, file: str) -> Mark:
+    """The mark of a character offset into ``text``."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return Mark(file, text.count("\n", 0, index) + 1, index - line_start + 1)
+
+
+def _too_deep(text: str, file: str) -> Mark:
+    """Where nesting first goes past MAX_DEPTH: the event parser keeps an explicit stack."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth > MAX_DEPTH and mark is not None:
+                    return Mark(file, mark.line + 1, mark.column + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return Mark(file, 1, 1)
+
+
+def decode_yaml(data: bytes, file: str = "<bytes>") -> str:
+    """A rules file's bytes as text; :class:`YamlError` at the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        byte = data[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8 text (byte 0x{byte}): is this a rules file?"
+        raise YamlError([Problem(_place(good, len(good), file), message)]) from None
 
 
 def parse_yaml(text: str, file: str = "<string>") -> Any:
@@ -161,8 +205,14 @@ def parse_yaml_partial(text: str, file: str = "<string>") -> tuple[Any, list[Pro
         mark = exc.problem_mark or exc.context_mark
         where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
         raise YamlError([Problem(where, _short(exc))]) from None
+    except ReaderError as exc:
+        # A control character (NUL, ...): PyYAML gives only an offset and a multi-line text.
+        what = f"character #x{exc.character:04x} is not allowed in YAML (is this a rules file?)"
+        raise YamlError([Problem(_place(text, exc.position, file), what)]) from None
     except yaml.YAMLError as exc:
         raise YamlError([Problem(Mark(file, 1, 1), _short(exc))]) from None
+    except RecursionError:
+        raise YamlError([Problem(_too_deep(text, file), _TOO_DEEP)]) from None
     if root is None:
         return None, []
     builder = _Builder(file)

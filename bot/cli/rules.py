@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -75,6 +76,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"ok: {len(ruleset.thesis.legs)} legs, {len(ruleset.vocabularies)} vocabularies, "
         f"{len(ruleset.rules)} rules, version {ruleset.version}"
     )
+    per_leg = Counter(rule.leg for rule in ruleset.rules)
+    print(
+        "rules per leg: " + ", ".join(f"{leg.id} {per_leg[leg.id]}" for leg in ruleset.thesis.legs)
+    )
+    for leg in ruleset.thesis.legs:
+        if not per_leg[leg.id] and not leg.allow_no_rules:
+            # Loadable, but the running bot refuses a reload that takes a leg's last rule.
+            print(
+                f"warning: leg {leg.id!r} has no rules (mark it allow_no_rules: true if meant)",
+                file=sys.stderr,
+            )
     return EXIT_OK
 
 

@@ -250,3 +250,59 @@ def test_version_ignores_layout_but_not_meaning() -> None:
     )
     assert build(RULE).version == build(same).version
     assert build(RULE).version != build(RULE.replace("lift", "ease")).version
+
+
+# -- files an editor or a stray copy leaves behind --------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "  \n\n", "\t\n \n"])
+def test_an_empty_file_is_an_error_naming_it(text: str) -> None:
+    assert problems(RULE, **{"h20.yaml": text}) == [
+        "h20.yaml:1:1: rules file is empty; delete the file to drop it"
+    ]
+
+
+def test_a_file_of_comments_only_is_an_error_naming_it() -> None:
+    # The header survives when a save is caught after it; the rules below it do not.
+    text = "# Leg h20-ban: China keeps blocking the H20.\n#\n"
+    assert problems(RULE, **{"h20.yaml": text}) == [
+        "h20.yaml:1:1: rules file has only comments; delete the file to drop it"
+    ]
+
+
+def test_an_emptied_thesis_file_says_so_and_nothing_misleading() -> None:
+    with pytest.raises(YamlError) as caught:
+        load_ruleset({"thesis.yaml": "", "rules.yaml": RULE})
+    assert [str(p) for p in caught.value.problems] == [
+        "thesis.yaml:1:1: rules file is empty; delete the file to drop it"
+    ]
+
+
+def test_a_control_character_is_placed_exactly() -> None:
+    assert problems(RULE.replace("id: r1", "id: r\x001")) == [
+        "rules.yaml:2:10: character #x0000 is not allowed in YAML (is this a rules file?)"
+    ]
+
+
+@pytest.mark.parametrize("depth", [150, 20_000])
+def test_nesting_past_the_limit_is_an_error_not_a_crash(depth: int) -> None:
+    # 150 levels compose but would overflow a deep caller's stack; 20,000 overflow PyYAML's.
+    text = "rules: " + "[" * depth + "]" * depth + "\n"
+    assert problems(text) == ["rules.yaml:1:107: nested more than 100 levels deep"]
+
+
+def test_garbage_text_names_its_file() -> None:
+    assert problems(RULE, **{"notes.yaml": "just some words here\n"}) == [
+        "notes.yaml:1:1: a rules file must be a mapping (thesis:, rules:, ...)"
+    ]
+
+
+def test_allow_no_rules_must_be_a_boolean() -> None:
+    leg = "      tickers: {MP: bearish}\n"
+    thesis = THESIS.replace(leg, leg + "      allow_no_rules: maybe\n")
+    assert thesis != THESIS
+    with pytest.raises(YamlError) as caught:
+        load_ruleset({"thesis.yaml": thesis, "rules.yaml": RULE})
+    assert [str(p) for p in caught.value.problems] == [
+        "thesis.yaml:11:23: allow_no_rules must be true or false"
+    ]

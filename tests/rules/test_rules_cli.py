@@ -53,6 +53,37 @@ def test_check_lists_every_problem(folder: Path, capsys: pytest.CaptureFixture[s
     ]
 
 
+def test_check_rejects_an_empty_file_naming_it(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "h20.yaml").write_text("")
+    assert run(["rules", "check", str(folder)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{folder / 'h20.yaml'}:1:1: rules file is empty; delete the file to drop it"
+    ]
+
+
+def test_check_rejects_a_binary_file_naming_it(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "copy.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert run(["rules", "check", str(folder)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{folder / 'copy.yaml'}:1:1: not UTF-8 text (byte 0x89): is this a rules file?"
+    ]
+
+
+def test_check_counts_rules_per_leg_and_warns_of_a_leg_without_any(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["rules", "check", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert "rules per leg: h20-ban 1, rare-earth-leverage 0" in captured.out.splitlines()
+    assert captured.err.splitlines() == [
+        "warning: leg 'rare-earth-leverage' has no rules (mark it allow_no_rules: true if meant)"
+    ]
+
+
 def test_check_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert run(["rules", "check", str(tmp_path / "absent")]) == 2
 
