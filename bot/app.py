@@ -15,6 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from telegram.error import TelegramError
 
@@ -39,6 +40,7 @@ from bot.telegram.digest import send_due_digests
 from bot.telegram.link import TelegramLink
 from bot.telegram.reads import warm_up_chart
 from bot.telegram.updates import PerChatProcessor
+from storage.errors import db_error_label
 from storage.feeds import active_feeds, sync_feeds
 from storage.notify import listen_outbox
 
@@ -121,17 +123,32 @@ class Pipeline:
             await self.evaluate()
         return outcome
 
+    def _refused(self, what: str, exc: SQLAlchemyError) -> None:
+        """A database write refused (full disk, database gone): one line, and health knows."""
+        label = db_error_label(exc)
+        log.error("%s failed: database %s; it runs again on its next tick", what, label)
+        self.metrics.record_write(False, label)
+
     async def evaluate(self) -> EvalSummary:
-        summary = await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
+        try:
+            summary = await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
+        except SQLAlchemyError as exc:  # the items stay pending: nothing is lost
+            self._refused("evaluation", exc)
+            return EvalSummary()
+        self.metrics.record_write(True)  # every run saves the board
         self.metrics.record_evaluation(summary)
         if summary.alerts and self.telegram is not None:
             self.telegram.wake()  # out at once, not at the next tick
         return summary
 
     async def deliver(self) -> int:
-        if self.telegram is not None:
-            return await self.telegram.deliver_due()
-        return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+        try:
+            if self.telegram is not None:
+                return await self.telegram.deliver_due()
+            return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+        except SQLAlchemyError as exc:
+            self._refused("delivery", exc)
+            return 0
 
     async def delivery_problem(self, stall: timedelta) -> str | None:
         """For /healthz: a delivery pass failing, or alerts waiting with nothing sent."""
@@ -143,11 +160,17 @@ class Pipeline:
                 for owner in release_dead_leases(session, self.poller.owner):
                     log.warning("released the leases of %s, a worker that died", owner)
 
-        await self.poller.in_db(free)
+        try:
+            await self.poller.in_db(free)
+        except SQLAlchemyError as exc:
+            self._refused("freeing dead workers' leases", exc)
 
     async def prune(self, days: int) -> None:
         thesis = self.rulebook.engine.ruleset.thesis
-        await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
+        try:
+            await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
+        except SQLAlchemyError as exc:
+            self._refused("pruning", exc)
 
     async def reload_rules(self) -> None:
         await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))

@@ -130,14 +130,20 @@ def claim_feed(
 
     One conditional UPDATE: on PostgreSQL a second worker racing for the same row re-checks the
     condition after the first commits and finds the lease taken; an expired lease (a worker that
-    died mid-poll) is simply taken over.
+    died mid-poll) is simply taken over. ``owner``'s own lease is no obstacle: it is left over
+    from a poll whose end the database refused to record (a full disk), and a worker polls a
+    feed once at a time.
     """
     done = session.execute(
         update(feed_t)
         .where(
             feed_t.c.id == feed_id,
             feed_t.c.active.is_(True),
-            or_(feed_t.c.lease_until.is_(None), feed_t.c.lease_until < now),
+            or_(
+                feed_t.c.lease_until.is_(None),
+                feed_t.c.lease_until < now,
+                feed_t.c.lease_owner == owner,
+            ),
             or_(feed_t.c.next_poll_at.is_(None), feed_t.c.next_poll_at <= now + early),
         )
         .values(lease_owner=owner, lease_until=now + lease)

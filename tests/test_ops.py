@@ -81,6 +81,7 @@ async def test_healthy_after_a_successful_poll(
         "rules": "abc123def456",
         "last_poll_ok": T0.isoformat(),
         "db": "ok",
+        "writes": "ok",
     }
 
 
@@ -133,6 +134,33 @@ async def test_an_unreachable_database_is_unhealthy_and_says_nothing_secret(
     assert "database error: OperationalError" in text
     assert TOKEN not in text
     assert str(tmp_path) not in text
+
+
+async def test_refused_writes_are_unhealthy_until_one_goes_through(
+    ops: OpsServer, metrics: Metrics, clock: Clock
+) -> None:
+    # SELECT 1 still answers on a full disk: health must look at the writes.
+    metrics.record_poll(outcome("new"), now=clock.now)
+    label = "DiskFull (SQLSTATE 53100)"
+    metrics.record_poll(outcome("error", error=f"database: {label}", db_error=label), now=clock.now)
+    metrics.record_write(False, label, now=clock.now + timedelta(seconds=5))
+    status, body = await get_json(f"{ops.url}/healthz")
+    assert status == 503
+    assert body["writes"] == "failing"
+    assert body["reason"] == (
+        f"database writes failing since {T0.isoformat()}: DiskFull (SQLSTATE 53100)"
+    )
+    _, _, text = await get(f"{ops.url}/metrics")
+    assert "thesiswatch_db_writes_failing 1.0" in text
+    assert "thesiswatch_db_write_failures_total 2.0" in text
+    assert 'thesiswatch_feed_failures_total{reason="database"} 1.0' in text
+
+    metrics.record_evaluation(EvalSummary())
+    metrics.record_write(True)
+    status, body = await get_json(f"{ops.url}/healthz")
+    assert (status, body["writes"]) == (200, "ok")
+    _, _, text = await get(f"{ops.url}/metrics")
+    assert "thesiswatch_db_writes_failing 0.0" in text
 
 
 async def test_a_hanging_database_times_out(metrics: Metrics, clock: Clock) -> None:
@@ -229,6 +257,7 @@ async def test_openmetrics_on_request(ops: OpsServer) -> None:
         ("too large: over 10485760 bytes", "too_large"),
         ("not a feed: no RSS, Atom or RDF document", "not_a_feed"),
         ("redirects: Exceeded maximum allowed redirects.", "redirects"),
+        ("database: SQLITE_FULL: database or disk is full", "database"),
         ("decoding: bad gzip", "other"),
         ("internal: KeyError('x')", "other"),
         ("http weird", "other"),

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from bot.clock import Clock, utcnow
@@ -22,6 +22,7 @@ from bot.feeds.backoff import next_after_failure, next_after_success
 from bot.feeds.fetch import Fetched, Fetcher, FetchError
 from bot.feeds.parse import FeedParseError, parse_feed
 from bot.process import worker_id
+from storage.errors import db_error_label
 from storage.feeds import claim_feed, feed_state, record_failure, record_success
 from storage.items import StoryCache, store_entries
 from storage.records import FeedState
@@ -57,6 +58,8 @@ class PollOutcome:
     skipped: int = 0  # entries that could not be read, each costing only itself
     new_item_ids: tuple[int, ...] = ()
     revised_items: int = 0  # entries the feed rewrote: their items are read again
+    # A write of this poll that the database refused (a full disk...): health shows it.
+    db_error: str | None = None
 
 
 class Poller:
@@ -101,9 +104,7 @@ class Poller:
         ``force`` polls even before the feed is due (``run --once``, ``ingest``, tests); a
         lease another worker holds is still respected.
         """
-        state = await self.in_db(
-            lambda: self._with_session(lambda s: self._claim(s, feed_id, force))
-        )
+        state = await self.in_db(partial(self._claim_or_fail, feed_id, force))
         if isinstance(state, PollOutcome):
             return state
         try:
@@ -116,6 +117,30 @@ class Poller:
             log.exception("fetching feed %s failed unexpectedly", state.name)
             return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
         return await self.in_db(lambda: self._store(state, fetched))
+
+    def _claim_or_fail(self, feed_id: int, force: bool) -> FeedState | PollOutcome:
+        try:
+            return self._with_session(lambda s: self._claim(s, feed_id, force))
+        except SQLAlchemyError as exc:
+            # Not even the claim went through: the next try is at the job's own interval.
+            label = db_error_label(exc)
+            name = self._name_of(feed_id)
+            log.error("feed %s: claiming its poll failed: database %s", name, label)
+            return PollOutcome(
+                feed=name,
+                status="error",
+                next_poll_at=self.clock(),
+                error=f"database: {label}",
+                db_error=label,
+            )
+
+    def _name_of(self, feed_id: int) -> str:
+        """The feed's name for a log line; reads often still work when writes do not."""
+        try:
+            with Session(self.engine) as session:
+                return feed_state(session, feed_id).name
+        except Exception:  # the database is failing already: the id will do
+            return f"#{feed_id}"
 
     def _claim(self, session: Session, feed_id: int, force: bool) -> FeedState | PollOutcome:
         state = feed_state(session, feed_id)
@@ -137,11 +162,54 @@ class Poller:
         nxt = next_after_failure(
             state.interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
         )
-        log.warning("feed %s failed: %s (next poll %s)", state.name, reason, nxt.isoformat())
-        self._with_session(
-            lambda s: record_failure(s, state.id, now=now, reason=reason, next_poll_at=nxt)
+        unrecorded = self._record_failure(state, now, reason, nxt)
+        if unrecorded is None:
+            log.warning("feed %s failed: %s (next poll %s)", state.name, reason, nxt.isoformat())
+        else:
+            log.error(
+                "feed %s failed: %s (next poll %s); not recorded: database %s",
+                state.name,
+                reason,
+                nxt.isoformat(),
+                unrecorded,
+            )
+        return PollOutcome(
+            feed=state.name, status="error", next_poll_at=nxt, error=reason, db_error=unrecorded
         )
-        return PollOutcome(feed=state.name, status="error", next_poll_at=nxt, error=reason)
+
+    def _db_fail(self, state: FeedState, exc: SQLAlchemyError) -> PollOutcome:
+        """Storing failed (a full disk, the database gone): the feed is not at fault.
+
+        One line, no traceback; no backoff either: the next poll comes at the feed's own
+        interval and, the body not being marked as seen, stores what this one could not.
+        """
+        now = self.clock()
+        nxt = next_after_success(state.interval_s, now, self.rng)
+        label = db_error_label(exc)
+        reason = f"database: {label}"
+        unrecorded = self._record_failure(state, now, reason, nxt)
+        log.error(
+            "feed %s: storing failed: %s (next poll %s)%s",
+            state.name,
+            reason,
+            nxt.isoformat(),
+            "" if unrecorded is None else "; not recorded in its health either",
+        )
+        return PollOutcome(
+            feed=state.name, status="error", next_poll_at=nxt, error=reason, db_error=label
+        )
+
+    def _record_failure(
+        self, state: FeedState, now: datetime, reason: str, nxt: datetime
+    ) -> str | None:
+        """Write the failure into the feed's health; the database's refusal if it refuses."""
+        try:
+            self._with_session(
+                lambda s: record_failure(s, state.id, now=now, reason=reason, next_poll_at=nxt)
+            )
+        except SQLAlchemyError as exc:
+            return db_error_label(exc)
+        return None
 
     def _store(self, state: FeedState, fetched: Fetched) -> PollOutcome:
         now = self.clock()
@@ -150,17 +218,20 @@ class Poller:
             state.body_hash and hashlib.sha256(fetched.body).hexdigest() == state.body_hash
         ):
             status: Status = "not_modified" if fetched.body is None else "unchanged"
-            self._with_session(
-                lambda s: record_success(
-                    s,
-                    state.id,
-                    now=now,
-                    next_poll_at=nxt,
-                    etag=fetched.etag or state.etag,
-                    last_modified=fetched.last_modified or state.last_modified,
-                    body_hash=state.body_hash,
+            try:
+                self._with_session(
+                    lambda s: record_success(
+                        s,
+                        state.id,
+                        now=now,
+                        next_poll_at=nxt,
+                        etag=fetched.etag or state.etag,
+                        last_modified=fetched.last_modified or state.last_modified,
+                        body_hash=state.body_hash,
+                    )
                 )
-            )
+            except SQLAlchemyError as exc:
+                return self._db_fail(state, exc)
             return PollOutcome(feed=state.name, status=status, next_poll_at=nxt)
         body_hash = hashlib.sha256(fetched.body).hexdigest()
         try:
@@ -215,6 +286,7 @@ class Poller:
                 # Another worker stored the same item first, or SQLite was busy: the retry
                 # sees their rows and turns ours into sightings.
                 if attempt == 2:
-                    log.exception("storing feed %s failed", state.name)
-                    return self._fail(state, f"store: {type(exc).__name__}", None)
+                    return self._db_fail(state, exc)
+            except SQLAlchemyError as exc:
+                return self._db_fail(state, exc)
         raise AssertionError("unreachable")

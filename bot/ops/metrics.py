@@ -37,6 +37,7 @@ FailureReason = Literal[
     "too_large",
     "not_a_feed",
     "redirects",
+    "database",
     "other",
 ]
 DeliveryOutcome = Literal["sent", "retry", "failed", "collapsed"]
@@ -62,6 +63,7 @@ _PREFIXES: Final[tuple[tuple[str, FailureReason], ...]] = (
     ("too large", "too_large"),
     ("not a feed", "not_a_feed"),
     ("redirects", "redirects"),
+    ("database", "database"),
 )
 
 
@@ -98,6 +100,8 @@ class _Series:
     delivery_seconds: Histogram
     rules: Info
     last_poll_ok: Gauge
+    db_write_failures: Counter
+    db_writes_failing: Gauge
 
 
 class Metrics:
@@ -144,6 +148,16 @@ class Metrics:
                 "Unix time of the last poll that did not fail",
                 registry=r,
             ),
+            db_write_failures=Counter(
+                "thesiswatch_db_write_failures",
+                "Database writes refused (full disk, database down, ...)",
+                registry=r,
+            ),
+            db_writes_failing=Gauge(
+                "thesiswatch_db_writes_failing",
+                "1 while the last database write failed, 0 once one succeeds again",
+                registry=r,
+            ),
         )
         # Every label value exported from the start at 0: rate() and absent() need the series.
         _touch(self._s.polls, POLL_STATUSES)
@@ -151,6 +165,8 @@ class Metrics:
         _touch(self._s.deliveries, DELIVERY_OUTCOMES)
         self._last_poll_ok: datetime | None = None
         self._rules_version: str | None = None
+        self._writes_failing_since: datetime | None = None
+        self._write_error: str | None = None
 
     @property
     def last_poll_ok(self) -> datetime | None:
@@ -161,12 +177,40 @@ class Metrics:
     def rules_version(self) -> str | None:
         return self._rules_version
 
+    @property
+    def writes_failing_since(self) -> datetime | None:
+        """Since when database writes have failed, with none succeeding since; else None."""
+        return self._writes_failing_since
+
+    @property
+    def write_error(self) -> str | None:
+        """The label of the last refused write while writes are failing."""
+        return self._write_error if self._writes_failing_since else None
+
+    def record_write(
+        self, ok: bool, error: str | None = None, *, now: datetime | None = None
+    ) -> None:
+        """A database write went through (``ok``) or was refused with ``error``."""
+        if ok:
+            self._writes_failing_since = None
+            self._s.db_writes_failing.set(0)
+            return
+        self._s.db_write_failures.inc()
+        self._s.db_writes_failing.set(1)
+        self._write_error = error or "unknown"
+        if self._writes_failing_since is None:
+            self._writes_failing_since = now or datetime.now(UTC)
+
     def record_poll(
         self, outcome: PollOutcome, seconds: float | None = None, *, now: datetime | None = None
     ) -> None:
         """One :class:`PollOutcome`; ``seconds`` is how long the poll took, when measured."""
         s = self._s
         s.polls.labels(outcome.status).inc()
+        if outcome.db_error is not None:
+            self.record_write(False, outcome.db_error, now=now)
+        elif outcome.status in _SUCCESS:
+            self.record_write(True)  # its state was written: record_success committed
         if outcome.status == "error":
             s.failures.labels(failure_reason(outcome.error)).inc()
         elif outcome.status not in _SUCCESS:

@@ -55,12 +55,12 @@ def _utcnow() -> datetime:
 class OpsServer:
     """``async with OpsServer(metrics, engine_check(engine), port=8080) as ops: ...``.
 
-    ``/healthz`` is 200 while the database answers within ``db_timeout`` and a poll has
-    succeeded within ``max_poll_age`` (counted from start-up until the first one); ``None``
-    skips the poll check, for processes that do not poll. Each of ``components`` (e.g. the
-    Telegram link) adds its state under its name, and a reason when it is unhealthy; so does
-    each of ``checks`` (delivery, say), shown as "ok" or its reason. Otherwise
-    503 with the reasons.
+    ``/healthz`` is 200 while the database answers within ``db_timeout``, its last write went
+    through (see :meth:`Metrics.record_write`) and a poll has succeeded within
+    ``max_poll_age`` (counted from start-up until the first one); ``None`` skips the poll
+    check, for processes that do not poll. Each of ``components`` (e.g. the Telegram link)
+    adds its state under its name, and a reason when it is unhealthy; so does each of
+    ``checks`` (delivery, say), shown as "ok" or its reason. Otherwise 503 with the reasons.
     """
 
     def __init__(
@@ -101,6 +101,11 @@ class OpsServer:
             log.warning("health check: database unavailable: %s", exc)
         if db != "ok":
             reasons.append(f"database {db}")
+        # SELECT 1 answers on a full disk: what counts is whether the writes go through.
+        failing = self.metrics.writes_failing_since
+        if failing is not None:
+            when = failing.isoformat(timespec="seconds")
+            reasons.append(f"database writes failing since {when}: {self.metrics.write_error}")
         last = self.metrics.last_poll_ok
         if self.max_poll_age is not None:
             since = last or self._started_at
@@ -116,6 +121,7 @@ class OpsServer:
             "rules": self.metrics.rules_version,
             "last_poll_ok": last.isoformat() if last else None,
             "db": db,
+            "writes": "ok" if failing is None else "failing",
         }
         for name, component in self.components.items():
             body[name], reason = component()
