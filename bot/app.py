@@ -42,6 +42,7 @@ from bot.telegram.reads import warm_up_chart
 from bot.telegram.updates import PerChatProcessor
 from storage.errors import db_error_label
 from storage.feeds import active_feeds, sync_feeds
+from storage.leases import release_owner
 from storage.notify import listen_outbox
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]
@@ -58,6 +59,9 @@ TICK_S = 60
 RELOAD_S = 5
 DELIVER_S = 2
 DIGEST_S = 60  # digests are scheduled to the minute
+# How long a shutdown waits for jobs in flight (a Telegram send, a write) before cancelling
+# them: within the 10 s a container runtime gives between SIGTERM and SIGKILL.
+SHUTDOWN_GRACE_S = 8
 
 
 @dataclass(slots=True)
@@ -100,20 +104,40 @@ class Pipeline:
     metrics: Metrics = field(default_factory=Metrics)
     # Jobs running now: a shutdown lets them finish their writes.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    stopping: bool = False
 
-    def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-        """``fn`` as a scheduler job whose runs a shutdown waits for."""
+    def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
+        """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
 
-        async def job(*args: P.args, **kwargs: P.kwargs) -> R:
+        Once stopping, a run that had not begun does nothing, and one the shutdown has to
+        cancel ends with None: APScheduler would log a CancelledError traceback for each.
+        """
+
+        async def job(*args: P.args, **kwargs: P.kwargs) -> R | None:
+            if self.stopping:
+                return None
             task = asyncio.current_task()
             if task is not None:
                 self.inflight.add(task)
             try:
                 return await fn(*args, **kwargs)
+            except asyncio.CancelledError:
+                if not self._stopping_now():  # a cancellation that is not ours
+                    raise
+                return None
             finally:
                 self.inflight.discard(task)
 
         return job
+
+    def _stopping_now(self) -> bool:
+        # A call, not the attribute: the type checker would keep it narrowed across the await.
+        return self.stopping
+
+    def stop(self) -> None:
+        """Start a shutdown: no new job runs, polls drop their fetches, evaluation ends."""
+        self.stopping = True
+        self.poller.stop()
 
     async def poll(self, feed_id: int) -> PollOutcome:
         started = time.perf_counter()
@@ -130,8 +154,12 @@ class Pipeline:
         self.metrics.record_write(False, label)
 
     async def evaluate(self) -> EvalSummary:
+        if self.stopping:  # what is pending stays pending for the next start
+            return EvalSummary()
         try:
-            summary = await self.poller.in_db(lambda: self.evaluator.run(self.db, self.clock()))
+            summary = await self.poller.in_db(
+                lambda: self.evaluator.run(self.db, self.clock(), stop=lambda: self.stopping)
+            )
         except SQLAlchemyError as exc:  # the items stay pending: nothing is lost
             self._refused("evaluation", exc)
             return EvalSummary()
@@ -171,6 +199,18 @@ class Pipeline:
             await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
         except SQLAlchemyError as exc:
             self._refused("pruning", exc)
+
+    async def release_leases(self) -> None:
+        """At shutdown: the feeds and deliveries this process holds are free for the next."""
+
+        def release() -> int:
+            with Session(self.db) as session, session.begin():
+                return release_owner(session, self.poller.owner)
+
+        try:
+            await self.poller.in_db(release)
+        except SQLAlchemyError as exc:  # they expire on their own, or a restart frees them
+            log.warning("stopping: leases not released: database %s", db_error_label(exc))
 
     async def reload_rules(self) -> None:
         await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
@@ -411,7 +451,7 @@ async def _serve(
             id="retention",
         )
     if bot is not None:
-        every(bot.step, IntervalTrigger(seconds=LEADER_S), id="leader")
+        every(pipeline.tracked(bot.step), IntervalTrigger(seconds=LEADER_S), id="leader")
         warm_up_chart()  # matplotlib loaded in the background, not by the first /chart
         every(
             pipeline.tracked(partial(_digests, bot)), IntervalTrigger(seconds=DIGEST_S), id="digest"
@@ -428,20 +468,22 @@ async def _serve(
     try:
         await stop.wait()
     finally:
-        log.info("stopping: waiting for polls in flight")
-        scheduler.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        # Jobs already running finish their writes; nothing new starts. A job the scheduler
-        # launched just before the shutdown registers on its first step: let it.
-        await asyncio.sleep(0)
-        deadline = loop.time() + 30
-        while pipeline.inflight and loop.time() < deadline:
-            await asyncio.wait(set(pipeline.inflight), timeout=deadline - loop.time())
+        # Nothing new starts; polls drop their fetches and an evaluation ends after its batch,
+        # so what runs now is mostly a write on the database thread, which finishes.
+        scheduler.pause()
+        pipeline.stop()
+        log.info("stopping: %d jobs in flight", len(pipeline.inflight))
+        await _drain(pipeline, SHUTDOWN_GRACE_S)
+        # Only now: APScheduler's shutdown cancels whatever job is left, loudly.
+        scheduler.shutdown()
         if link is not None:
             await link.cancel()  # no bot start racing the stop below
         if bot is not None:
             await bot.stop()
+        await pipeline.release_leases()
+        log.info("stopped")
 
 
 async def _deliver_telegram(pipeline: Pipeline, stop: asyncio.Event, tick: float) -> None:
@@ -461,3 +503,20 @@ async def _deliver_telegram(pipeline: Pipeline, stop: asyncio.Event, tick: float
         await notifier.serve(stop, tick=tick)
     finally:
         listener.cancel()
+
+
+async def _drain(pipeline: Pipeline, grace: float) -> None:
+    """Wait up to ``grace`` seconds for the jobs in flight, then cancel the rest quietly."""
+    loop = asyncio.get_running_loop()
+    # A job launched just before the pause takes its first step now, and finds it stopping.
+    await asyncio.sleep(0)
+    deadline = loop.time() + grace
+    while pipeline.inflight and loop.time() < deadline:
+        await asyncio.wait(set(pipeline.inflight), timeout=deadline - loop.time())
+    late = set(pipeline.inflight)
+    if late:
+        log.warning("stopping: %d jobs still running after %gs: cancelled", len(late), grace)
+        for task in late:
+            task.cancel()
+        await asyncio.wait(late, timeout=5)
+    await asyncio.sleep(0)  # their done-callbacks (APScheduler's bookkeeping) run now

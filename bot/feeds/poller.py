@@ -88,6 +88,16 @@ class Poller:
         self._owns_executor = executor is None
         # Touched only from the database thread, like everything it caches.
         self._stories = StoryCache()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """A shutdown: polls not yet claimed do not start, fetches in flight are dropped, and
+        bodies still waiting for the database thread are not stored.
+
+        What a dropped poll fetched was not stored, so the next start polls it again; a
+        write already running on the database thread finishes (:meth:`close` waits for it).
+        """
+        self._stopping.set()
 
     def close(self) -> None:
         """Wait for in-flight writes, then release the worker thread."""
@@ -104,21 +114,42 @@ class Poller:
         ``force`` polls even before the feed is due (``run --once``, ``ingest``, tests); a
         lease another worker holds is still respected.
         """
+        if self._stopping.is_set():
+            return PollOutcome(feed=f"#{feed_id}", status="skipped", next_poll_at=self.clock())
         state = await self.in_db(partial(self._claim_or_fail, feed_id, force))
         if isinstance(state, PollOutcome):
             return state
         try:
-            fetched = await self.fetcher.fetch(
-                state.url, etag=state.etag, last_modified=state.last_modified
-            )
+            fetched = await self._fetch_unless_stopped(state)
         except FetchError as exc:
             return await self.in_db(partial(self._fail, state, str(exc), exc.retry_after))
         except Exception as exc:  # a bug of ours must still be one feed's failure
             log.exception("fetching feed %s failed unexpectedly", state.name)
             return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
+        if fetched is None:  # stopping: the lease goes with the process's others
+            return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
         return await self.in_db(lambda: self._store(state, fetched))
 
+    async def _fetch_unless_stopped(self, state: FeedState) -> Fetched | None:
+        """The fetch, or None when a shutdown comes first (waiting for a slot, or mid-body)."""
+        fetch = asyncio.ensure_future(
+            self.fetcher.fetch(state.url, etag=state.etag, last_modified=state.last_modified)
+        )
+        stopped = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((fetch, stopped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not fetch.done():
+                fetch.cancel()  # stopping, or this poll itself was cancelled
+                fetch.add_done_callback(_retrieve)
+        if not fetch.done():
+            return None
+        return fetch.result()
+
     def _claim_or_fail(self, feed_id: int, force: bool) -> FeedState | PollOutcome:
+        if self._stopping.is_set():  # queued behind other writes while a shutdown began
+            return PollOutcome(feed=f"#{feed_id}", status="skipped", next_poll_at=self.clock())
         try:
             return self._with_session(lambda s: self._claim(s, feed_id, force))
         except SQLAlchemyError as exc:
@@ -213,6 +244,10 @@ class Poller:
 
     def _store(self, state: FeedState, fetched: Fetched) -> PollOutcome:
         now = self.clock()
+        if self._stopping.is_set():
+            # Queued behind other writes when a shutdown began: not stored, so not marked as
+            # seen either; the next start fetches the body again.
+            return PollOutcome(feed=state.name, status="skipped", next_poll_at=now)
         nxt = next_after_success(state.interval_s, now, self.rng)
         if fetched.body is None or (
             state.body_hash and hashlib.sha256(fetched.body).hexdigest() == state.body_hash
@@ -290,3 +325,9 @@ class Poller:
             except SQLAlchemyError as exc:
                 return self._db_fail(state, exc)
         raise AssertionError("unreachable")
+
+
+def _retrieve(task: asyncio.Future[Fetched]) -> None:
+    # Nobody awaits a dropped fetch: take its outcome so asyncio does not log it at exit.
+    if not task.cancelled():
+        task.exception()

@@ -32,7 +32,8 @@ class ScheduledFeed:
     backoff_until: datetime | None = None
 
 
-PollFn = Callable[[int], Awaitable[PollOutcome]]
+# None: the poll did not run (a shutdown began).
+PollFn = Callable[[int], Awaitable[PollOutcome | None]]
 
 
 class FeedScheduler:
@@ -75,8 +76,10 @@ class FeedScheduler:
                 replace_existing=True,
             )
 
-    async def run_feed(self, feed_id: int) -> PollOutcome:
+    async def run_feed(self, feed_id: int) -> PollOutcome | None:
         outcome = await self._poll(feed_id)
+        if outcome is None:
+            return None
         job = self.scheduler.get_job(self.job_id(feed_id))
         if job is not None and outcome.next_poll_at > self._clock():
             # The database says when the feed is next due (after a success, a backoff, a
@@ -88,6 +91,12 @@ class FeedScheduler:
     def start(self) -> None:
         self.scheduler.start()
 
+    def pause(self) -> None:
+        """No job starts from now on; those running go on (unlike :meth:`shutdown`)."""
+        if self.scheduler.running:
+            self.scheduler.pause()
+
     def shutdown(self) -> None:
+        """Stop the scheduler; APScheduler cancels any job still running (drain them first)."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)

@@ -152,13 +152,22 @@ class Evaluator:
             fixed = tuple(targets)
             self.route = lambda _session, _draft, _now: fixed
 
-    def run(self, db: Engine, now: datetime, *, until: datetime | None = None) -> EvalSummary:
+    def run(
+        self,
+        db: Engine,
+        now: datetime,
+        *,
+        until: datetime | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> EvalSummary:
         """Pending items in batches; with none pending, one step lets old evidence decay.
 
         ``until`` takes only items published by then (a replay with a controlled clock).
+        ``stop`` is asked before each batch: a shutdown ends the run between two commits,
+        and what is left stays pending for the next one.
         """
         total = EvalSummary()
-        while True:
+        while not (stop and stop()):
             with Session(db) as session, session.begin():
                 batch = self._batch(session, now, until)
             total.items += batch.items
@@ -168,6 +177,7 @@ class Evaluator:
             total.late += batch.late
             if batch.items < BATCH:
                 return total
+        return total
 
     def _batch(self, session: Session, now: datetime, until: datetime | None) -> EvalSummary:
         engine = self.rulebook.engine
