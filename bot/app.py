@@ -5,31 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from telegram.error import TelegramError
 
-from bot.clock import Clock, utcnow
+from bot.clock import utcnow
 from bot.feeds.config import load_feeds
 from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.ingest import poll_feeds
 from bot.feeds.poller import Poller, PollOutcome
 from bot.feeds.scheduler import FeedScheduler, ScheduledFeed
+from bot.jobs import Pipeline, drain
 from bot.ops.leader import Leadership
-from bot.ops.metrics import Metrics
-from bot.ops.retention import prune_old
 from bot.ops.server import OpsServer, engine_check
-from bot.pipeline.console import CONSOLE, deliver_console
+from bot.pipeline.console import CONSOLE
 from bot.pipeline.evaluate import EvalSummary, Evaluator, chat_router
 from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases, worker_id
@@ -40,17 +36,12 @@ from bot.telegram.digest import send_due_digests
 from bot.telegram.link import TelegramLink
 from bot.telegram.reads import warm_up_chart
 from bot.telegram.updates import PerChatProcessor
-from storage.errors import db_error_label
 from storage.feeds import active_feeds, sync_feeds
-from storage.leases import release_owner
 from storage.notify import listen_outbox
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]
 
 log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # How often the board is advanced with no news (evidence decays), rule files are checked for
 # edits, and the outbox is delivered to the console (Telegram delivery wakes on each alert and
@@ -87,134 +78,6 @@ def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> li
         )
         for s in states
     ]
-
-
-@dataclass(slots=True)
-class Pipeline:
-    """Poll, evaluate, deliver: each step on the database thread, in that order."""
-
-    db: Engine
-    poller: Poller
-    rulebook: Rulebook
-    evaluator: Evaluator
-    clock: Clock = utcnow
-    telegram: TelegramNotifier | None = None
-    # Set once Telegram answered and the notifier exists (the link brings it up later).
-    telegram_up: asyncio.Event = field(default_factory=asyncio.Event)
-    metrics: Metrics = field(default_factory=Metrics)
-    # Jobs running now: a shutdown lets them finish their writes.
-    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
-    stopping: bool = False
-
-    def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
-        """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
-
-        Once stopping, a run that had not begun does nothing, and one the shutdown has to
-        cancel ends with None: APScheduler would log a CancelledError traceback for each.
-        """
-
-        async def job(*args: P.args, **kwargs: P.kwargs) -> R | None:
-            if self.stopping:
-                return None
-            task = asyncio.current_task()
-            if task is not None:
-                self.inflight.add(task)
-            try:
-                return await fn(*args, **kwargs)
-            except asyncio.CancelledError:
-                if not self._stopping_now():  # a cancellation that is not ours
-                    raise
-                return None
-            finally:
-                self.inflight.discard(task)
-
-        return job
-
-    def _stopping_now(self) -> bool:
-        # A call, not the attribute: the type checker would keep it narrowed across the await.
-        return self.stopping
-
-    def stop(self) -> None:
-        """Start a shutdown: no new job runs, polls drop their fetches, evaluation ends."""
-        self.stopping = True
-        self.poller.stop()
-
-    async def poll(self, feed_id: int) -> PollOutcome:
-        started = time.perf_counter()
-        outcome = await self.poller.poll(feed_id)
-        self.metrics.record_poll(outcome, time.perf_counter() - started)
-        if outcome.new_items or outcome.revised_items:
-            await self.evaluate()
-        return outcome
-
-    def _refused(self, what: str, exc: SQLAlchemyError) -> None:
-        """A database write refused (full disk, database gone): one line, and health knows."""
-        label = db_error_label(exc)
-        log.error("%s failed: database %s; it runs again on its next tick", what, label)
-        self.metrics.record_write(False, label)
-
-    async def evaluate(self) -> EvalSummary:
-        if self.stopping:  # what is pending stays pending for the next start
-            return EvalSummary()
-        try:
-            summary = await self.poller.in_db(
-                lambda: self.evaluator.run(self.db, self.clock(), stop=lambda: self.stopping)
-            )
-        except SQLAlchemyError as exc:  # the items stay pending: nothing is lost
-            self._refused("evaluation", exc)
-            return EvalSummary()
-        self.metrics.record_write(True)  # every run saves the board
-        self.metrics.record_evaluation(summary)
-        if summary.alerts and self.telegram is not None:
-            self.telegram.wake()  # out at once, not at the next tick
-        return summary
-
-    async def deliver(self) -> int:
-        try:
-            if self.telegram is not None:
-                return await self.telegram.deliver_due()
-            return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
-        except SQLAlchemyError as exc:
-            self._refused("delivery", exc)
-            return 0
-
-    async def delivery_problem(self, stall: timedelta) -> str | None:
-        """For /healthz: a delivery pass failing, or alerts waiting with nothing sent."""
-        return await self.telegram.health_problem(stall) if self.telegram else None
-
-    async def free_dead_leases(self) -> None:
-        def free() -> None:
-            with Session(self.db) as session, session.begin():
-                for owner in release_dead_leases(session, self.poller.owner):
-                    log.warning("released the leases of %s, a worker that died", owner)
-
-        try:
-            await self.poller.in_db(free)
-        except SQLAlchemyError as exc:
-            self._refused("freeing dead workers' leases", exc)
-
-    async def prune(self, days: int) -> None:
-        thesis = self.rulebook.engine.ruleset.thesis
-        try:
-            await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
-        except SQLAlchemyError as exc:
-            self._refused("pruning", exc)
-
-    async def release_leases(self) -> None:
-        """At shutdown: the feeds and deliveries this process holds are free for the next."""
-
-        def release() -> int:
-            with Session(self.db) as session, session.begin():
-                return release_owner(session, self.poller.owner)
-
-        try:
-            await self.poller.in_db(release)
-        except SQLAlchemyError as exc:  # they expire on their own, or a restart frees them
-            log.warning("stopping: leases not released: database %s", db_error_label(exc))
-
-    async def reload_rules(self) -> None:
-        await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
-        self.metrics.set_rules_version(self.rulebook.version)
 
 
 ROLES = ("all", "poller", "notifier", "bot")
@@ -475,7 +338,7 @@ async def _serve(
         scheduler.pause()
         pipeline.stop()
         log.info("stopping: %d jobs in flight", len(pipeline.inflight))
-        await _drain(pipeline, SHUTDOWN_GRACE_S)
+        await drain(pipeline, SHUTDOWN_GRACE_S)
         # Only now: APScheduler's shutdown cancels whatever job is left, loudly.
         scheduler.shutdown()
         if link is not None:
@@ -503,20 +366,3 @@ async def _deliver_telegram(pipeline: Pipeline, stop: asyncio.Event, tick: float
         await notifier.serve(stop, tick=tick)
     finally:
         listener.cancel()
-
-
-async def _drain(pipeline: Pipeline, grace: float) -> None:
-    """Wait up to ``grace`` seconds for the jobs in flight, then cancel the rest quietly."""
-    loop = asyncio.get_running_loop()
-    # A job launched just before the pause takes its first step now, and finds it stopping.
-    await asyncio.sleep(0)
-    deadline = loop.time() + grace
-    while pipeline.inflight and loop.time() < deadline:
-        await asyncio.wait(set(pipeline.inflight), timeout=deadline - loop.time())
-    late = set(pipeline.inflight)
-    if late:
-        log.warning("stopping: %d jobs still running after %gs: cancelled", len(late), grace)
-        for task in late:
-            task.cancel()
-        await asyncio.wait(late, timeout=5)
-    await asyncio.sleep(0)  # their done-callbacks (APScheduler's bookkeeping) run now

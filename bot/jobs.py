@@ -1,0 +1,184 @@
+"""The pipeline's jobs (poll, evaluate, deliver, ...) and how a shutdown stops them.
+
+Every job runs its database work on the poller's database thread; a database that refuses a
+write costs one log line and turns health red; a shutdown lets jobs finish or stops them
+quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from bot.clock import Clock, utcnow
+from bot.feeds.poller import Poller, PollOutcome
+from bot.ops.metrics import Metrics
+from bot.ops.retention import prune_old
+from bot.pipeline.console import deliver_console
+from bot.pipeline.evaluate import EvalSummary, Evaluator
+from bot.pipeline.rulebook import Rulebook
+from bot.process import release_dead_leases
+from bot.telegram.delivery import TelegramNotifier
+from storage.errors import db_error_label
+from storage.leases import release_owner
+
+__all__ = ["Pipeline", "drain"]
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(slots=True)
+class Pipeline:
+    """Poll, evaluate, deliver: each step on the database thread, in that order."""
+
+    db: Engine
+    poller: Poller
+    rulebook: Rulebook
+    evaluator: Evaluator
+    clock: Clock = utcnow
+    telegram: TelegramNotifier | None = None
+    # Set once Telegram answered and the notifier exists (the link brings it up later).
+    telegram_up: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: Metrics = field(default_factory=Metrics)
+    # Jobs running now: a shutdown lets them finish their writes.
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    stopping: bool = False
+
+    def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
+        """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
+
+        Once stopping, a run that had not begun does nothing, and one the shutdown has to
+        cancel ends with None: APScheduler would log a CancelledError traceback for each.
+        """
+
+        async def job(*args: P.args, **kwargs: P.kwargs) -> R | None:
+            if self.stopping:
+                return None
+            task = asyncio.current_task()
+            if task is not None:
+                self.inflight.add(task)
+            try:
+                return await fn(*args, **kwargs)
+            except asyncio.CancelledError:
+                if not self._stopping_now():  # a cancellation that is not ours
+                    raise
+                return None
+            finally:
+                self.inflight.discard(task)
+
+        return job
+
+    def _stopping_now(self) -> bool:
+        # A call, not the attribute: the type checker would keep it narrowed across the await.
+        return self.stopping
+
+    def stop(self) -> None:
+        """Start a shutdown: no new job runs, polls drop their fetches, evaluation ends."""
+        self.stopping = True
+        self.poller.stop()
+
+    async def poll(self, feed_id: int) -> PollOutcome:
+        started = time.perf_counter()
+        outcome = await self.poller.poll(feed_id)
+        self.metrics.record_poll(outcome, time.perf_counter() - started)
+        if outcome.new_items or outcome.revised_items:
+            await self.evaluate()
+        return outcome
+
+    def _refused(self, what: str, exc: SQLAlchemyError) -> None:
+        """A database write refused (full disk, database gone): one line, and health knows."""
+        label = db_error_label(exc)
+        log.error("%s failed: database %s; it runs again on its next tick", what, label)
+        self.metrics.record_write(False, label)
+
+    async def evaluate(self) -> EvalSummary:
+        if self.stopping:  # what is pending stays pending for the next start
+            return EvalSummary()
+        try:
+            summary = await self.poller.in_db(
+                lambda: self.evaluator.run(self.db, self.clock(), stop=lambda: self.stopping)
+            )
+        except SQLAlchemyError as exc:  # the items stay pending: nothing is lost
+            self._refused("evaluation", exc)
+            return EvalSummary()
+        self.metrics.record_write(True)  # every run saves the board
+        self.metrics.record_evaluation(summary)
+        if summary.alerts and self.telegram is not None:
+            self.telegram.wake()  # out at once, not at the next tick
+        return summary
+
+    async def deliver(self) -> int:
+        try:
+            if self.telegram is not None:
+                return await self.telegram.deliver_due()
+            return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+        except SQLAlchemyError as exc:
+            self._refused("delivery", exc)
+            return 0
+
+    async def delivery_problem(self, stall: timedelta) -> str | None:
+        """For /healthz: a delivery pass failing, or alerts waiting with nothing sent."""
+        return await self.telegram.health_problem(stall) if self.telegram else None
+
+    async def free_dead_leases(self) -> None:
+        def free() -> None:
+            with Session(self.db) as session, session.begin():
+                for owner in release_dead_leases(session, self.poller.owner):
+                    log.warning("released the leases of %s, a worker that died", owner)
+
+        try:
+            await self.poller.in_db(free)
+        except SQLAlchemyError as exc:
+            self._refused("freeing dead workers' leases", exc)
+
+    async def prune(self, days: int) -> None:
+        thesis = self.rulebook.engine.ruleset.thesis
+        try:
+            await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
+        except SQLAlchemyError as exc:
+            self._refused("pruning", exc)
+
+    async def release_leases(self) -> None:
+        """At shutdown: the feeds and deliveries this process holds are free for the next."""
+
+        def release() -> int:
+            with Session(self.db) as session, session.begin():
+                return release_owner(session, self.poller.owner)
+
+        try:
+            await self.poller.in_db(release)
+        except SQLAlchemyError as exc:  # they expire on their own, or a restart frees them
+            log.warning("stopping: leases not released: database %s", db_error_label(exc))
+
+    async def reload_rules(self) -> None:
+        await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
+        self.metrics.set_rules_version(self.rulebook.version)
+
+
+async def drain(pipeline: Pipeline, grace: float) -> None:
+    """Wait up to ``grace`` seconds for the jobs in flight, then cancel the rest quietly."""
+    loop = asyncio.get_running_loop()
+    # A job launched just before the pause takes its first step now, and finds it stopping.
+    await asyncio.sleep(0)
+    deadline = loop.time() + grace
+    while pipeline.inflight and loop.time() < deadline:
+        await asyncio.wait(set(pipeline.inflight), timeout=deadline - loop.time())
+    late = set(pipeline.inflight)
+    if late:
+        log.warning("stopping: %d jobs still running after %gs: cancelled", len(late), grace)
+        for task in late:
+            task.cancel()
+        await asyncio.wait(late, timeout=5)
+    await asyncio.sleep(0)  # their done-callbacks (APScheduler's bookkeeping) run now
