@@ -29,7 +29,7 @@ from storage.models import item_t
 from storage.records import FeedDef
 from tests.helpers.feedserver import FeedServer, rss
 
-FEEDS = 300
+FEEDS = 200
 PER_FEED = 4
 HEADLINES = (
     "China tells firms to avoid Nvidia H20 chips",
