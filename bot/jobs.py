@@ -122,11 +122,16 @@ class Pipeline:
     async def deliver(self) -> int:
         try:
             if self.telegram is not None:
-                return await self.telegram.deliver_due()
-            return await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
+                sent = await self.telegram.deliver_due()
+            else:
+                sent = await self.poller.in_db(lambda: deliver_console(self.db, self.clock()))
         except SQLAlchemyError as exc:
             self._refused("delivery", exc)
             return 0
+        if sent:
+            # Marked sent, so written: a notifier has no poll or evaluation to say so.
+            self.metrics.record_write(True)
+        return sent
 
     async def delivery_problem(self, stall: timedelta) -> str | None:
         """For /healthz: a delivery pass failing, or alerts waiting with nothing sent."""

@@ -32,13 +32,19 @@ from sqlmodel import Session
 
 from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.poller import Poller
+from bot.jobs import Pipeline
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer, engine_check
+from bot.pipeline.console import CONSOLE
+from bot.pipeline.evaluate import Evaluator
+from bot.pipeline.rulebook import Rulebook
 from storage.feeds import feed_health, sync_feeds
 from storage.models import item_t
 from storage.records import FeedDef
 from tests.conftest import FakeClock
+from tests.helpers.db import T0, entry, feeds, store
 from tests.helpers.feedserver import FeedServer, rss
+from tests.helpers.inline_rules import make_rules_dir
 
 
 def stories(feed: int, n: int) -> list[tuple[str, str]]:
@@ -326,3 +332,50 @@ def test_run_on_a_full_disk_logs_a_line_per_failure_turns_red_and_loses_nothing(
         if line.startswith('thesiswatch_feed_failures_total{reason="database"}')
     ]
     assert len(polls) == int(float(counted)) >= FEEDS
+
+
+async def test_a_refused_evaluation_is_one_line_and_red_until_one_goes_through(
+    engine: Engine, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    [gov] = feeds(engine, "mofcom", tier="official")
+    # Enough signals that writing them needs pages the capped SQLite file does not have.
+    news = [
+        entry(f"China lifts ban on Nvidia H20 purchases, step {i}", f"https://gov/{i}")
+        for i in range(300)
+    ]
+    store(engine, gov, *news, tier="official")
+    rulebook = Rulebook(make_rules_dir(tmp_path), T0)
+    limits = FetchLimits()
+    async with make_client(limits) as client:
+        poller = Poller(engine, Fetcher(client, limits), clock=lambda: T0)
+        pipeline = Pipeline(
+            engine, poller, rulebook, Evaluator(rulebook, [CONSOLE]), clock=lambda: T0
+        )
+        caplog.set_level(logging.INFO)
+        try:
+            with writes_refused(engine):
+                caplog.clear()
+                refused = await pipeline.evaluate()
+                lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+                red = pipeline.metrics.write_error
+            evaluated = await pipeline.evaluate()
+            green = pipeline.metrics.writes_failing_since
+        finally:
+            poller.close()
+    expected = (
+        "SQLITE_FULL: database or disk is full"
+        if engine.dialect.name == "sqlite"
+        else "ReadOnlySqlTransaction (SQLSTATE 25006)"
+    )
+    assert refused.items == 0
+    assert [(r.name, r.getMessage(), r.exc_info) for r in lines] == [
+        (
+            "bot.jobs",
+            f"evaluation failed: database {expected}; it runs again on its next tick",
+            None,
+        )
+    ]
+    assert red == expected
+    assert evaluated.items == len(news)
+    assert evaluated.signals == len(news)
+    assert green is None
