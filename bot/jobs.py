@@ -60,7 +60,8 @@ class Pipeline:
         """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
 
         Once stopping, a run that had not begun does nothing, and one the shutdown has to
-        cancel ends with None: APScheduler would log a CancelledError traceback for each.
+        cancel ends with None: APScheduler would log a CancelledError traceback for each. A
+        database error ends the run with None and one log line; the next tick tries again.
         """
 
         async def job(*args: P.args, **kwargs: P.kwargs) -> R | None:
@@ -74,6 +75,9 @@ class Pipeline:
             except asyncio.CancelledError:
                 if not self._stopping_now():  # a cancellation that is not ours
                     raise
+                return None
+            except SQLAlchemyError as exc:  # the database gone (the bot-lock step, ...)
+                self._refused(_job_name(fn), exc)
                 return None
             finally:
                 self.inflight.discard(task)
@@ -187,3 +191,8 @@ async def drain(pipeline: Pipeline, grace: float) -> None:
             task.cancel()
         await asyncio.wait(late, timeout=5)
     await asyncio.sleep(0)  # their done-callbacks (APScheduler's bookkeeping) run now
+
+
+def _job_name(fn: Callable[..., object]) -> str:
+    inner = getattr(fn, "func", fn)  # a functools.partial names its function
+    return str(getattr(inner, "__qualname__", "a job"))

@@ -7,6 +7,7 @@ file sits on a small tmpfs that a filler file fills (skipped where mounting is n
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import logging
@@ -33,11 +34,13 @@ from sqlmodel import Session
 from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.poller import Poller
 from bot.jobs import Pipeline
+from bot.ops.leader import Leadership
 from bot.ops.metrics import Metrics
 from bot.ops.server import OpsServer, engine_check
 from bot.pipeline.console import CONSOLE
 from bot.pipeline.evaluate import Evaluator
 from bot.pipeline.rulebook import Rulebook
+from storage.db import make_engine
 from storage.feeds import feed_health, sync_feeds
 from storage.models import item_t
 from storage.records import FeedDef
@@ -379,3 +382,31 @@ async def test_a_refused_evaluation_is_one_line_and_red_until_one_goes_through(
     assert evaluated.items == len(news)
     assert evaluated.signals == len(news)
     assert green is None
+
+
+async def test_a_job_whose_database_is_gone_logs_one_line_not_a_traceback(
+    sqlite_engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The bot-lock step on a PostgreSQL that does not answer (nothing listens on port 9).
+    gone = make_engine("postgresql://postgres@127.0.0.1:9/none")
+    rulebook = Rulebook(make_rules_dir(tmp_path), T0)
+    limits = FetchLimits()
+    async with make_client(limits) as client:
+        poller = Poller(sqlite_engine, Fetcher(client, limits))
+        pipeline = Pipeline(sqlite_engine, poller, rulebook, Evaluator(rulebook, [CONSOLE]))
+
+        async def step() -> bool:
+            return await asyncio.to_thread(Leadership(gone).try_acquire)
+
+        caplog.set_level(logging.INFO)
+        try:
+            result = await pipeline.tracked(step)()
+        finally:
+            poller.close()
+            gone.dispose()
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert result is None
+    assert [(r.name, r.exc_info) for r in lines] == [("bot.jobs", None)]
+    assert lines[0].getMessage().startswith("test_a_job_whose_database_is_gone")
+    assert "failed: database OperationalError" in lines[0].getMessage()
+    assert pipeline.metrics.writes_failing_since is not None
