@@ -36,7 +36,7 @@ def test_an_emptied_file_is_rejected_naming_it_and_every_rule_keeps_running(
 ) -> None:
     book = Rulebook(folder, T0)
     before = book.engine.ruleset
-    assert len(before.rules) == 39
+    assert any(rule.leg == "h20-ban" for rule in before.rules)
     (folder / "h20-ban.yaml").write_bytes(b"")
 
     report = settle(book)
@@ -51,6 +51,8 @@ def test_an_emptied_file_is_rejected_naming_it_and_every_rule_keeps_running(
 
 def test_a_leg_left_without_rules_is_refused_naming_the_file(folder: Path) -> None:
     book = Rulebook(folder, T0)
+    before = book.engine.ruleset
+    had = sum(rule.leg == "h20-ban" for rule in before.rules)
     (folder / "h20-ban.yaml").write_text("vocabularies:\n  china-imports: [import~]\n")
 
     report = settle(book)
@@ -59,9 +61,9 @@ def test_a_leg_left_without_rules_is_refused_naming_the_file(folder: Path) -> No
     assert not report.ok
     [problem] = report.problems
     assert problem.startswith(
-        f"{folder / 'h20-ban.yaml'}:1:1: leg 'h20-ban' would be left with no rules (it had 12"
+        f"{folder / 'h20-ban.yaml'}:1:1: leg 'h20-ban' would be left with no rules (it had {had},"
     )
-    assert len(book.engine.ruleset.rules) == 39
+    assert book.engine.ruleset is before
 
 
 def test_a_save_caught_half_written_is_not_rejected_and_the_saved_text_is_picked_up(
@@ -113,6 +115,7 @@ def test_a_rejection_does_not_stick_when_the_fix_keeps_size_and_time(folder: Pat
 
 def test_a_garbage_file_is_rejected_naming_it(folder: Path) -> None:
     book = Rulebook(folder, T0)
+    before = book.engine.ruleset
     (folder / "notes.yaml").write_bytes(b"rules:\n  - id: x\xff\xfe\x00garbage\n")
 
     report = settle(book)
@@ -121,7 +124,7 @@ def test_a_garbage_file_is_rejected_naming_it(folder: Path) -> None:
     assert report.problems == (
         f"{folder / 'notes.yaml'}:2:10: not UTF-8 text (byte 0xff): is this a rules file?",
     )
-    assert len(book.engine.ruleset.rules) == 39
+    assert book.engine.ruleset is before
 
 
 def test_a_forced_reload_judges_at_once(folder: Path) -> None:
