@@ -329,7 +329,7 @@ async def test_slow_answer_times_out_and_after_mode_still_delivers(
 async def test_get_updates_long_poll(bot: Bot, emu: BotApiEmulator) -> None:
     start = time.monotonic()
     assert await bot.get_updates(timeout=dtm.timedelta(seconds=0.3)) == ()
-    assert 0.25 <= time.monotonic() - start < 1.0  # waited out its timeout
+    assert 0.25 <= time.monotonic() - start < 4.0  # waited out its timeout, not a default one
 
     async def push_later() -> None:
         await asyncio.sleep(0.2)
@@ -339,7 +339,7 @@ async def test_get_updates_long_poll(bot: Bot, emu: BotApiEmulator) -> None:
     start = time.monotonic()
     updates = await bot.get_updates(timeout=5, allowed_updates=["message", "callback_query"])
     await pusher
-    assert time.monotonic() - start < 1.5  # answered on arrival, not after 5 s
+    assert time.monotonic() - start < 4.5  # answered on arrival, not after 5 s (loaded CI: slack)
     assert len(updates) == 1
     message = updates[0].message
     assert message is not None
