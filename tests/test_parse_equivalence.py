@@ -46,7 +46,7 @@ def dates(draw: st.DrawFn) -> str:
     return f"{name}{day:0{width}d} {mon} {year:04d} {clock} {zone}"
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(dates())
 def test_dates_are_read_as_feedparser_reads_them(value: str) -> None:
     assert read_date(value) == feedparser_date(value)
@@ -98,7 +98,7 @@ params = st.lists(
 )
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     st.sampled_from(["http", "https", "HTTP", "ftp"]),
     st.sampled_from(
