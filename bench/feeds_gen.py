@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ __all__ = [
     "GenEntry",
     "GenFeed",
     "generate_feeds",
+    "generate_topical_feeds",
     "render",
     "repoll",
     "total_entries",
@@ -44,6 +45,8 @@ __all__ = [
 BASE_TIME = datetime(2025, 11, 10, 12, 0, tzinfo=UTC)
 
 Style = Literal["gnews", "wordpress", "wire", "atom-official", "atom-blog"]
+# Makes one headline from the generator's random state.
+Headline = Callable[[random.Random], str]
 _STYLES: tuple[Style, ...] = ("gnews", "wordpress", "wire", "atom-official", "atom-blog")
 _STYLE_WEIGHTS = (30, 15, 15, 20, 20)
 
@@ -190,6 +193,8 @@ class GenFeed:
     site: str
     entries: tuple[GenEntry, ...]
     date_style: int  # which date spelling this feed's software uses
+    # Set for a news-search feed (generate_topical_feeds): the search its headlines answer.
+    topic: int | None = None
 
     @property
     def kind(self) -> Literal["rss", "atom"]:
@@ -323,11 +328,11 @@ def _content_html(summary: str, rng: random.Random) -> str:
 # Generation
 
 
-def _pool(seed: int, size: int) -> list[_Article]:
+def _pool(seed: int, size: int, headline: Headline | None = None) -> list[_Article]:
     rng = random.Random(f"thesiswatch-bench:{seed}:pool")
     out = []
     for _ in range(size):
-        title = _headline(rng)
+        title = (headline or _headline)(rng)
         outlet = rng.choice(_OUTLETS)
         published = BASE_TIME - timedelta(minutes=rng.randint(5, 14 * 24 * 60))
         url = f"https://{outlet[1]}/{rng.choice(('world', 'technology', 'markets', 'business'))}"
@@ -352,6 +357,7 @@ def _entry(
     site: str,
     published: datetime,
     article: _Article | None,
+    headline: Headline | None = None,
 ) -> GenEntry:
     source: tuple[str, str] | None = None
     if article is not None:
@@ -361,7 +367,7 @@ def _entry(
         published = article.published
         outlet = article.outlet
     else:
-        title = _headline(rng)
+        title = (headline or _headline)(rng)
         outlet = rng.choice(_OUTLETS) if style == "gnews" else ("", site)
         section = rng.choice(("world/china", "technology", "markets", "business", "policy"))
         stamp = published.strftime("%Y/%m/%d")
@@ -454,13 +460,124 @@ def generate_feeds(
     return feeds
 
 
+# ---------------------------------------------------------------------------------------------
+# Topical feeds: news searches whose headlines share most of their words
+
+# What a search for one leg of the thesis returns: a few dozen words in every headline. Two
+# headlines of one search typically share a third to two thirds of their content words, so
+# every word's posting list is long and many pairs sit near the grouping threshold: the hard
+# case for story grouping.
+_T_SUBJECTS = ("China", "Beijing", "US", "Washington", "Trump administration", "Commerce")
+_T_VERBS = (
+    ("bans", "ban"), ("curbs", "curb"), ("tightens", "tighten"), ("eases", "ease"),
+    ("lifts", "lift"), ("halts", "halt"), ("resumes", "resume"), ("approves", "approve"),
+    ("blocks", "block"), ("weighs", "weigh"), ("probes", "probe"), ("reviews", "review"),
+)  # fmt: skip
+_T_TAILS = (
+    "", "", "", " amid trade talks", " after summit", " over security risks", " in trade truce",
+    " to China", ", sources say", " as tariffs rise", " ahead of deadline",
+)  # fmt: skip
+_T_COMPANIES = ("Nvidia", "AMD", "ASML", "MP Materials", "Lam Research", "Applied Materials")
+_T_MOVES = ("fall", "jump", "slide", "rise", "rally", "sink")
+_TOPICS: tuple[tuple[str, ...], ...] = (
+    ("Nvidia H20 chips", "H20 chip sales", "Nvidia H20 orders", "H20 production",
+     "Nvidia AI chip sales", "Nvidia chip exports"),
+    ("rare earth exports", "rare earth magnets", "rare earth export controls",
+     "rare earth licences", "rare earth magnet exports"),
+    ("ASML chip tools", "lithography tool exports", "chip tool exports",
+     "ASML lithography sales", "chipmaking tool controls"),
+    ("chip export controls", "AI chip export controls", "chip tariffs",
+     "chip export licences", "AI chip sales"),
+    ("trade deal on chips", "chip trade talks", "rare earth trade deal",
+     "chip for rare earth deal", "trade truce on chips"),
+)  # fmt: skip
+# A search sorted by date covers about the last day of a busy query: nearly every entry of the
+# hundred feeds falls within one 48-hour grouping window of the others.
+_T_MEAN_AGE_H = 12
+_T_QUERIES = ("Nvidia H20 China", "rare earth exports", "ASML China", "export controls", "trade")
+
+
+def _topical_headline(objects: tuple[str, ...]) -> Headline:
+    def make(rng: random.Random) -> str:
+        subject, obj, tail = rng.choice(_T_SUBJECTS), rng.choice(objects), rng.choice(_T_TAILS)
+        verb, base = rng.choice(_T_VERBS)
+        company = rng.choice(_T_COMPANIES)
+        shapes = (
+            f"{subject} {verb} {obj}{tail}",
+            f"{subject} to {base} {obj}{tail}",
+            f"{company} shares {rng.choice(_T_MOVES)} as {subject} {verb} {obj}",
+            f"{subject} {verb} {obj}, {company} says",
+            f"{company}: {subject} {verb} {obj}{tail}",
+        )
+        return rng.choices(shapes, (10, 4, 3, 2, 2))[0]
+
+    return make
+
+
+def _topical_rng(seed: int, index: int, generation: int) -> random.Random:
+    return random.Random(f"thesiswatch-bench:{seed}:topical:{index}:{generation}")
+
+
+def generate_topical_feeds(
+    n: int, *, seed: int = 2025, entries: int = 50, syndicated: float = 0.2
+) -> list[GenFeed]:
+    """``n`` news-search feeds (Google News style) of ``entries`` entries, newest first.
+
+    Each feed answers one search of the thesis; its headlines are drawn from a few dozen
+    words. About ``syndicated`` of the entries are articles several feeds carry, some under a
+    reworded headline, as with :func:`generate_feeds`.
+    """
+
+    def any_topic(rng: random.Random) -> str:
+        return _topical_headline(rng.choice(_TOPICS))(rng)
+
+    pool = _pool(seed + 7919, max(20, n * 3), any_topic)
+    feeds = []
+    for index in range(n):
+        rng = _topical_rng(seed, index, 0)
+        topic = index % len(_TOPICS)
+        headline = _topical_headline(_TOPICS[topic])
+        ages = sorted(rng.expovariate(1 / (_T_MEAN_AGE_H * 60)) for _ in range(entries))
+        items = []
+        for age in ages:
+            published = BASE_TIME - timedelta(minutes=5 + min(age, 14 * 24 * 60))
+            article = rng.choice(pool) if rng.random() < syndicated else None
+            items.append(_entry(rng, "gnews", "news.google.com", published, article, headline))
+        query = f"{_T_QUERIES[topic]} {rng.choice(_T_SUBJECTS)}"
+        feeds.append(
+            GenFeed(
+                seed=seed,
+                index=index,
+                generation=0,
+                style="gnews",
+                title=f'"{query}" - Google News',
+                site="news.google.com",
+                entries=tuple(items),
+                date_style=rng.randrange(4),
+                topic=topic,
+            )
+        )
+    return feeds
+
+
 def repoll(feed: GenFeed, *, new_entries: int = 2) -> GenFeed:
     """The feed as a later poll sees it: ``new_entries`` new entries on top, the rest unchanged."""
     generation = feed.generation + 1
-    rng = _feed_rng(feed.seed, feed.index, generation)
+    if feed.topic is None:
+        rng, headline = _feed_rng(feed.seed, feed.index, generation), None
+    else:
+        rng = _topical_rng(feed.seed, feed.index, generation)
+        headline = _topical_headline(_TOPICS[feed.topic])
     newest = max((e.published for e in feed.entries), default=BASE_TIME)
     fresh = [
-        _entry(rng, feed.style, feed.site, newest + timedelta(minutes=3 * (new_entries - i)), None)
+        _entry(
+            rng,
+            feed.style,
+            feed.site,
+            newest + timedelta(minutes=3 * (new_entries - i)),
+            None,
+            headline,
+        )
         for i in range(new_entries)
     ]
     return replace(feed, generation=generation, entries=(*fresh, *feed.entries))
