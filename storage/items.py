@@ -1,83 +1,72 @@
-"""The batched upsert of one feed's entries: items stored once, sightings per feed, stories."""
+"""The batched upsert of one feed's entries: items stored once, sightings per feed, stories.
+
+A batch costs a fixed handful of statements whatever its size: one read of the feed's earlier
+sightings, one of the items other feeds brought, multi-row inserts of stories, items and
+sightings (ids come back from the insert itself), and one update of the stories it extends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
-from storage.stories import WINDOW, StoryIndex, best_story
+from storage.stories import StoryIndex, best_story, day_of
+from storage.story_cache import StoryCache
+from storage.types import UTCDateTime
 
 __all__ = ["StoryCache", "store_entries"]
 
 # Stays under SQLite's bound-parameter limit on old builds and keeps IN lists cheap to plan.
 CHUNK = 500
-# How many recent stories the cache holds at most after a rebuild.
-MAX_CANDIDATES = 20_000
-# A long-running cache is rebuilt this often, which drops stories that left the window.
-REBUILD_EVERY = timedelta(hours=6)
 
-T = TypeVar("T")
+_INSERT_ITEMS = insert(item_t).returning(item_t.c.id, item_t.c.content_hash)
+_INSERT_STORIES = insert(story_t).returning(story_t.c.id, story_t.c.key)
+_INSERT_SIGHTINGS = insert(sighting_t)
+_LO = bindparam("lo", type_=UTCDateTime())
+_HI = bindparam("hi", type_=UTCDateTime())
+# A story's span only widens; rows it would not change are not written at all.
+_WIDEN = (
+    update(story_t)
+    .where(
+        story_t.c.id == bindparam("sid"),
+        or_(story_t.c.first_published_at > _LO, story_t.c.last_published_at < _HI),
+    )
+    .values(
+        first_published_at=case(
+            (story_t.c.first_published_at > _LO, _LO), else_=story_t.c.first_published_at
+        ),
+        last_published_at=case(
+            (story_t.c.last_published_at < _HI, _HI), else_=story_t.c.last_published_at
+        ),
+    )
+)
 
 
-def _chunks(seq: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(seq), CHUNK):
-        yield seq[start : start + CHUNK]
-
-
-def _lookup(session: Session, column: Any, values: Sequence[Any], key: Any) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for part in _chunks(values):
-        rows = session.execute(select(column, key).where(column.in_(part)))
-        out.update((row[0], row[1]) for row in rows)
-    return out
-
-
-class StoryCache:
-    """Recent stories kept in memory between batches; the database stays the truth.
-
-    Each batch reads only the stories created since the last one (by any worker), so placing
-    two new entries does not reload thousands of stories. Stories this batch creates are not
-    added here: the next batch reads them back once committed, so a rolled-back batch leaves
-    nothing behind.
-    """
-
-    def __init__(self) -> None:
-        self.index = StoryIndex()
-        self._lo: datetime | None = None
-        self._hi: datetime | None = None
-        self._built: datetime | None = None
-
-    def index_for(self, session: Session, lo: datetime, hi: datetime, now: datetime) -> StoryIndex:
-        lo, hi = lo - WINDOW, hi + WINDOW
-        stale = self._built is None or now - self._built > REBUILD_EVERY
-        if stale or self._lo is None or self._hi is None or lo < self._lo or hi > self._hi:
-            self.index = StoryIndex()
-            self._lo, self._hi, self._built = lo, max(hi, now + WINDOW), now
-            self._load(session, since_id=0)
-        else:
-            self._load(session, since_id=self.index.max_id)
-        return self.index
-
-    def _load(self, session: Session, since_id: int) -> None:
+def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, int], dict[str, int]]:
+    """Items already stored under these entries' URLs or texts: (by URL, by content hash)."""
+    by_url: dict[str, int] = {}
+    by_hash: dict[str, int] = {}
+    for start in range(0, len(fresh), CHUNK):
+        part = fresh[start : start + CHUNK]
+        urls = [e.url for e in part if e.url]
+        hashes = [e.content_hash for e in part]
         rows = session.execute(
-            select(story_t.c.id, story_t.c.title_sig, story_t.c.last_published_at)
-            .where(
-                story_t.c.id > since_id,
-                story_t.c.last_published_at >= self._lo,
-                story_t.c.first_published_at <= self._hi,
+            select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
+                or_(item_t.c.url.in_(urls), item_t.c.content_hash.in_(hashes))
             )
-            .order_by(story_t.c.id.desc())
-            .limit(MAX_CANDIDATES)
         )
-        for story_id, sig, published in rows:
-            self.index.add(story_id, sig, published)
+        for item_id, url, content in rows:
+            if url is not None:
+                by_url[url] = item_id
+            by_hash[content] = item_id
+    return by_url, by_hash
 
 
 def store_entries(
@@ -111,8 +100,7 @@ def store_entries(
             entries=len(entries), revised_items=len(revised), revised_item_ids=revised
         )
 
-    by_url = _lookup(session, item_t.c.url, [e.url for e in fresh if e.url], item_t.c.id)
-    by_hash = _lookup(session, item_t.c.content_hash, [e.content_hash for e in fresh], item_t.c.id)
+    by_url, by_hash = _existing(session, fresh)
     # An entry is an existing item, a twin of one created in this batch, or a new item.
     to_create: dict[str, NewEntry] = {}  # content hash -> entry
     batch_urls: dict[str, str] = {}  # url -> content hash of the entry that creates it
@@ -137,9 +125,9 @@ def store_entries(
     new_ids: dict[str, int] = {}
     if to_create:
         created = list(to_create.values())
-        story_ids, new_stories = _assign_stories(session, created, now, stories)
-        session.execute(
-            insert(item_t),
+        story_ids, new_stories = _assign_stories(session, created, now, stories or StoryCache())
+        rows = session.execute(
+            _INSERT_ITEMS,
             [
                 {
                     "story_id": story_ids[i],
@@ -156,13 +144,12 @@ def store_entries(
                 for i, e in enumerate(created)
             ],
         )
-        # One executemany and one read back: SQLite would run RETURNING row by row.
-        new_ids = _lookup(session, item_t.c.content_hash, list(to_create), item_t.c.id)
+        new_ids = {content: item_id for item_id, content in rows}
     for key, content in item_hash.items():
         item_of[key] = new_ids[content]
 
     session.execute(
-        insert(sighting_t),
+        _INSERT_SIGHTINGS,
         [
             {
                 "item_id": item_of[e.entry_key],
@@ -188,13 +175,12 @@ def store_entries(
 
 
 def _assign_stories(
-    session: Session, entries: Sequence[NewEntry], now: datetime, cache: StoryCache | None
+    session: Session, entries: Sequence[NewEntry], now: datetime, cache: StoryCache
 ) -> tuple[list[int], int]:
     """Story ids for new items: an existing recent story, or one created in one batch."""
-    lo = min(e.published_at for e in entries)
-    hi = max(e.published_at for e in entries)
-    known = (cache or StoryCache()).index_for(session, lo, hi, now)
-    # New stories get provisional negative ids so later entries of this batch can join them.
+    known = cache.index_for(session, {day_of(e.published_at) for e in entries}, now)
+    # New stories get provisional negative ids so later entries of this batch can join them;
+    # within the batch every story keeps the span it had when the batch began.
     batch = StoryIndex()
     founders: list[NewEntry] = []
     assigned: list[int] = []
@@ -211,9 +197,9 @@ def _assign_stories(
 
     real: dict[int, int] = {}
     if founders:
-        # A story's key is its founding item's content hash: unique, so ids can be read back.
-        session.execute(
-            insert(story_t),
+        # A story's key is its founding item's content hash: unique, so ids map back by it.
+        rows = session.execute(
+            _INSERT_STORIES,
             [
                 {
                     "key": e.content_hash,
@@ -226,29 +212,15 @@ def _assign_stories(
                 for i, e in enumerate(founders)
             ],
         )
-        ids = _lookup(session, story_t.c.key, [e.content_hash for e in founders], story_t.c.id)
+        ids = {key: story_id for story_id, key in rows}
         real = {-(i + 1): ids[e.content_hash] for i, e in enumerate(founders)}
-    _widen_spans(session, {sid: span for sid, span in spans.items() if sid > 0})
-    return [real.get(sid, sid) for sid in assigned], len(founders)
-
-
-def _widen_spans(session: Session, spans: dict[int, tuple[datetime, datetime]]) -> None:
-    if not spans:
-        return
-    current = session.execute(
-        select(story_t.c.id, story_t.c.first_published_at, story_t.c.last_published_at).where(
-            story_t.c.id.in_(list(spans))
-        )
-    )
-    updates = [
-        {"sid": sid, "lo": min(spans[sid][0], first), "hi": max(spans[sid][1], last)}
-        for sid, first, last in current
-        if spans[sid][0] < first or spans[sid][1] > last
+    # In id order, so two workers extending the same stories lock them in the same order.
+    widened: list[dict[str, Any]] = [
+        {"sid": sid, "lo": lo, "hi": hi} for sid, (lo, hi) in sorted(spans.items()) if sid > 0
     ]
-    if updates:
-        session.execute(
-            update(story_t)
-            .where(story_t.c.id == bindparam("sid"))
-            .values(first_published_at=bindparam("lo"), last_published_at=bindparam("hi")),
-            updates,
+    if widened:
+        session.execute(_WIDEN, widened)
+        cache.touched(
+            w["sid"] for w in widened if w["hi"].timestamp() > (known.latest(w["sid"]) or 0.0)
         )
+    return [real.get(sid, sid) for sid in assigned], len(founders)

@@ -1,13 +1,46 @@
-"""Grouping rewrites of one event into a story: token-set similarity over a recent window."""
+"""Grouping rewrites of one event into a story: token-set similarity over a recent window.
+
+The rule: a new headline joins the stored or earlier story whose signature (stemmed content
+words, attribution removed) is most similar to its own, by Jaccard similarity of at least
+``SIMILARITY``, when the story's latest item was published within ``WINDOW`` of it and the two
+do not report opposite actions. Equal similarity goes to the higher story id.
+
+:class:`StoryIndex` finds that story without reading every story that shares a common word. Its
+keys are pairs of words: Jaccard >= 1/2 between sets of n and m words means they share
+o >= (n + m) / 3 words, so at least ``_min_overlap(n)`` whatever the other's size. Put every set's
+words in one fixed order; the first n - o + 2 words of each set then contain the two first words
+the sets share (each set has at most n - o words before its second shared word). So indexing
+every pair among a story's first ``m - _min_overlap(m) + 2`` words and probing with every pair
+among the headline's first ``n - _min_overlap(n) + 2`` words finds every story that can reach
+the threshold, and few others: a pair of words is much rarer than either word ("china", "chip").
+The order is the reverse of first sight, so words seen late, which are rare, come first and
+make the most selective pairs; any fixed order gives the same answers.
+
+Stories are indexed in one bucket per day, that of their latest item, and a lookup reads the
+buckets of the days within the window of its headline: its cost depends on the stories of those
+five days, not on how many are stored.
+"""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 
-__all__ = ["MIN_TOKENS", "SIMILARITY", "WINDOW", "StoryIndex", "best_story", "similarity"]
+__all__ = [
+    "MIN_EXACT_TOKENS",
+    "MIN_TOKENS",
+    "SIMILARITY",
+    "WINDOW",
+    "StoryIndex",
+    "best_story",
+    "day_of",
+    "similarity",
+    "window_days",
+]
 
 # Two outlets' headlines for one event share most content words ("China halts Nvidia H20
 # orders" / "Nvidia H20 orders halted by China"); unrelated headlines on one theme rarely
@@ -18,6 +51,11 @@ WINDOW = timedelta(hours=48)
 # and below MIN_EXACT_TOKENS ("Press release", "Statement") not even on that.
 MIN_TOKENS = 4
 MIN_EXACT_TOKENS = 3
+
+_DAY_S = 86_400
+_WINDOW_S = WINDOW.total_seconds()
+# A story with its latest item on day d can match headlines of days d - SPAN .. d + SPAN.
+_SPAN = math.ceil(_WINDOW_S / _DAY_S)
 
 
 # Headlines that differ by an opposite action ("adds" / "removes") report opposite events and
@@ -35,7 +73,8 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
-def _opposed(a: frozenset[str], b: frozenset[str]) -> bool:
+def opposed(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two signatures differ by an opposite action ("lift" against "ban")."""
     only_a, only_b = a - b, b - a
     return any(
         (only_a & one and only_b & other) or (only_a & other and only_b & one)
@@ -44,76 +83,148 @@ def _opposed(a: frozenset[str], b: frozenset[str]) -> bool:
 
 
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """Jaccard similarity of two signatures' word sets."""
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
 
 
+def day_of(when: datetime) -> int:
+    """The UTC day number (days since 1970-01-01) of ``when``: the unit of the buckets."""
+    return int(when.timestamp() // _DAY_S)
+
+
+def window_days(day: int) -> range:
+    """Days whose stories a headline of ``day`` may join."""
+    return range(day - _SPAN, day + _SPAN + 1)
+
+
+@functools.cache
+def _min_overlap(n: int) -> int:
+    """Fewest words a set of ``n`` shares with any set it reaches the threshold with."""
+    # Exact arithmetic: a bound rounded up by a float would drop a pair that matches.
+    t = Fraction(SIMILARITY)
+    other = max(MIN_TOKENS, math.ceil(t * n))  # smaller sets cannot reach the threshold
+    return math.ceil(t * (n + other) / (1 + t))
+
+
 @dataclass(slots=True)
-class _Candidate:
-    story_id: int
-    tokens: frozenset[str]
-    published: float  # POSIX seconds: cheaper to compare than datetimes on the hot path
+class _Story:
+    sig: str
+    words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
+    latest: float  # POSIX seconds of its latest item: the window is measured from it
+    day: int  # the bucket it was last filed in
 
 
 class StoryIndex:
-    """Stories searchable by title signature.
-
-    An inverted index with prefix filtering: a headline with Jaccard similarity >= t to ours
-    shares at least ceil(t * n) of our n words, so it shares one of our n - ceil(t * n) + 1
-    rarest words. Only those posting lists are read, which keeps lookups cheap however common
-    "china" or "chip" are.
-    """
+    """Stories searchable by title signature, in day buckets keyed by pairs of words."""
 
     def __init__(self) -> None:
-        self._exact: dict[str, list[_Candidate]] = defaultdict(list)
-        self._by_token: dict[str, list[_Candidate]] = defaultdict(list)
+        self._ids: dict[str, int] = {}  # word -> its number, in order of first sight
+        self._stories: dict[int, _Story] = {}
+        self._days: dict[int, dict[int, list[int]]] = {}  # day -> pair key -> story ids
+        self._short: dict[str, list[int]] = {}  # signatures too short for pairs -> story ids
         self.max_id = 0
 
     def __len__(self) -> int:
-        return sum(len(c) for c in self._exact.values())
+        return len(self._stories)
 
-    def add(self, story_id: int, sig: str, published: datetime) -> None:
-        cand = _Candidate(story_id, frozenset(sig.split()), published.timestamp())
-        self._exact[sig].append(cand)
-        for token in cand.tokens:
-            self._by_token[token].append(cand)
+    def __contains__(self, story_id: int) -> bool:
+        return story_id in self._stories
+
+    def latest(self, story_id: int) -> float | None:
+        """POSIX time of the story's latest item as the index knows it."""
+        story = self._stories.get(story_id)
+        return story.latest if story else None
+
+    def _words(self, sig: str) -> list[int]:
+        ids = self._ids
+        out = []
+        for word in set(sig.split()):
+            number = ids.get(word)
+            if number is None:
+                number = ids[word] = len(ids)
+            out.append(number)
+        return out
+
+    @staticmethod
+    def _pairs(words: list[int]) -> list[int]:
+        words.sort(reverse=True)
+        prefix = words[: len(words) - _min_overlap(len(words)) + 2]
+        return [(a << 32) | b for a, b in itertools.combinations(prefix, 2)]
+
+    def add(self, story_id: int, sig: str, latest: datetime) -> None:
+        """Index a story; one already indexed only moves to a later ``latest``."""
+        when = latest.timestamp()
+        if story_id in self._stories:
+            self.move(story_id, when)
+            return
+        words = self._words(sig)
+        day = int(when // _DAY_S)
+        self._stories[story_id] = _Story(sig, tuple(words), when, day)
         self.max_id = max(self.max_id, story_id)
+        if len(words) < MIN_TOKENS:
+            self._short.setdefault(sig, []).append(story_id)
+        else:
+            self._file(story_id, self._pairs(words), day)
+
+    def move(self, story_id: int, latest: float) -> None:
+        """The story's latest item is now at ``latest`` (POSIX seconds) if that is later."""
+        story = self._stories[story_id]
+        if latest <= story.latest:
+            return
+        story.latest = latest
+        day = int(latest // _DAY_S)
+        if day != story.day and len(story.words) >= MIN_TOKENS:
+            # The bucket it leaves keeps it; lookups check the time and count it once.
+            self._file(story_id, self._pairs(list(story.words)), day)
+        story.day = day
+
+    def _file(self, story_id: int, keys: list[int], day: int) -> None:
+        bucket = self._days.setdefault(day, {})
+        for key in keys:
+            postings = bucket.get(key)
+            if postings is None:
+                bucket[key] = [story_id]
+            else:
+                postings.append(story_id)
 
     def find(self, sig: str, published: datetime) -> tuple[float, int] | None:
-        """(similarity, story id) of the best recent match, or None."""
-        tokens = frozenset(sig.split())
-        if len(tokens) < MIN_EXACT_TOKENS:
+        """(similarity, story id) of the best story for a headline, or None."""
+        words = self._words(sig)
+        n = len(words)
+        if n < MIN_EXACT_TOKENS:
             return None
         when = published.timestamp()
-        window = WINDOW.total_seconds()
-        for cand in self._exact.get(sig, ()):
-            if abs(cand.published - when) <= window:
-                return (1.0, cand.story_id)
-        if len(tokens) < MIN_TOKENS:
-            return None
-        n = len(tokens)
-        by_rarity = sorted(tokens, key=lambda t: len(self._by_token.get(t, ())))
-        probe = by_rarity[: n - math.ceil(SIMILARITY * n) + 1]
-        # Size filter: Jaccard >= t needs t*n <= |other| <= n/t.
-        smallest, largest = max(MIN_TOKENS, math.ceil(SIMILARITY * n)), n / SIMILARITY
+        stories = self._stories
+        if n < MIN_TOKENS:
+            same = [
+                s for s in self._short.get(sig, ()) if abs(stories[s].latest - when) <= _WINDOW_S
+            ]
+            return (1.0, max(same)) if same else None
+        keys = self._pairs(words)
         seen: set[int] = set()
+        for day in window_days(int(when // _DAY_S)):
+            bucket = self._days.get(day)
+            if bucket:
+                for key in keys:
+                    postings = bucket.get(key)
+                    if postings:
+                        seen.update(postings)
+        mine = frozenset(words)
         best: tuple[float, int] | None = None
-        for token in probe:
-            for cand in self._by_token.get(token, ()):
-                size = len(cand.tokens)
-                if size < smallest or size > largest or abs(cand.published - when) > window:
-                    continue
-                if id(cand) in seen:
-                    continue
-                seen.add(id(cand))
-                score = similarity(tokens, cand.tokens)
-                if (
-                    score >= SIMILARITY
-                    and (best is None or score > best[0])
-                    and not _opposed(tokens, cand.tokens)
-                ):
-                    best = (score, cand.story_id)
+        for story_id in seen:
+            story = stories[story_id]
+            if abs(story.latest - when) > _WINDOW_S:
+                continue
+            shared = len(mine.intersection(story.words))
+            score = shared / (n + len(story.words) - shared)
+            if (
+                score >= SIMILARITY
+                and (best is None or (score, story_id) > best)
+                and not opposed(frozenset(sig.split()), frozenset(story.sig.split()))
+            ):
+                best = (score, story_id)
         return best
 
 
