@@ -7,6 +7,7 @@ sightings (ids come back from the insert itself), and one update of the stories 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from sqlmodel import Session
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
-from storage.stories import StoryIndex, best_story, day_of
+from storage.stories import StoryIndex, best_story, day_of, micros
 from storage.story_cache import StoryCache
 from storage.types import UTCDateTime
 
@@ -26,6 +27,7 @@ __all__ = ["StoryCache", "store_entries"]
 # Stays under SQLite's bound-parameter limit on old builds and keeps IN lists cheap to plan.
 CHUNK = 500
 
+# Statements are built once: building one costs more than running it on a batch.
 _INSERT_ITEMS = insert(item_t).returning(item_t.c.id, item_t.c.content_hash)
 _INSERT_STORIES = insert(story_t).returning(story_t.c.id, story_t.c.key)
 _INSERT_SIGHTINGS = insert(sighting_t)
@@ -49,20 +51,23 @@ _WIDEN = (
 )
 
 
+_EXISTING = select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
+    or_(
+        item_t.c.url.in_(bindparam("urls", expanding=True)),
+        item_t.c.content_hash.in_(bindparam("hashes", expanding=True)),
+    )
+)
+
+
 def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, int], dict[str, int]]:
     """Items already stored under these entries' URLs or texts: (by URL, by content hash)."""
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
+    conn = session.connection()
     for start in range(0, len(fresh), CHUNK):
         part = fresh[start : start + CHUNK]
-        urls = [e.url for e in part if e.url]
-        hashes = [e.content_hash for e in part]
-        rows = session.execute(
-            select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
-                or_(item_t.c.url.in_(urls), item_t.c.content_hash.in_(hashes))
-            )
-        )
-        for item_id, url, content in rows:
+        params = {"urls": [e.url for e in part if e.url], "hashes": [e.content_hash for e in part]}
+        for item_id, url, content in conn.execute(_EXISTING, params):
             if url is not None:
                 by_url[url] = item_id
             by_hash[content] = item_id
@@ -181,12 +186,12 @@ def _assign_stories(
     known = cache.index_for(session, {day_of(e.published_at) for e in entries}, now)
     # New stories get provisional negative ids so later entries of this batch can join them;
     # within the batch every story keeps the span it had when the batch began.
-    batch = StoryIndex()
+    batch = StoryIndex(numbering=known)
     founders: list[NewEntry] = []
     assigned: list[int] = []
     spans: dict[int, tuple[datetime, datetime]] = {}
     for e in entries:
-        story_id = best_story(e.title_sig, e.published_at, known, batch)
+        story_id = best_story(known.headline(e.title_sig, e.published_at), known, batch)
         if story_id is None:
             founders.append(e)
             story_id = -len(founders)
@@ -214,13 +219,15 @@ def _assign_stories(
         )
         ids = {key: story_id for story_id, key in rows}
         real = {-(i + 1): ids[e.content_hash] for i, e in enumerate(founders)}
-    # In id order, so two workers extending the same stories lock them in the same order.
-    widened: list[dict[str, Any]] = [
-        {"sid": sid, "lo": lo, "hi": hi} for sid, (lo, hi) in sorted(spans.items()) if sid > 0
-    ]
+    # Only spans that grow, as far as the cache knows (the stored one is never narrower), in
+    # id order so two workers extending the same stories lock them in the same order.
+    widened: list[dict[str, Any]] = []
+    for sid, (lo, hi) in sorted(spans.items()):
+        if sid > 0:
+            known_lo, known_hi = known.span(sid) or (math.inf, -math.inf)
+            if micros(lo) < known_lo or micros(hi) > known_hi:
+                widened.append({"sid": sid, "lo": lo, "hi": hi})
     if widened:
-        session.execute(_WIDEN, widened)
-        cache.touched(
-            w["sid"] for w in widened if w["hi"].timestamp() > (known.latest(w["sid"]) or 0.0)
-        )
+        session.connection().execute(_WIDEN, widened)
+        cache.touched(w["sid"] for w in widened)
     return [real.get(sid, sid) for sid in assigned], len(founders)

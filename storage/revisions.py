@@ -49,21 +49,21 @@ class Seen(NamedTuple):
     text_hash: str | None
 
 
+# Built once: building a statement costs more than running it on a batch of fifty keys.
+_SEEN = select(
+    sighting_t.c.entry_key, sighting_t.c.id, sighting_t.c.item_id, sighting_t.c.text_hash
+).where(
+    sighting_t.c.feed_id == bindparam("feed_id"),
+    sighting_t.c.entry_key.in_(bindparam("keys", expanding=True)),
+)
+
+
 def feed_sightings(session: Session, feed_id: int, keys: Sequence[str]) -> dict[str, Seen]:
     """This feed's earlier sightings of these entry keys."""
     out: dict[str, Seen] = {}
-    columns = (
-        sighting_t.c.entry_key,
-        sighting_t.c.id,
-        sighting_t.c.item_id,
-        sighting_t.c.text_hash,
-    )
+    conn = session.connection()
     for part in _chunks(list(keys)):
-        rows = session.execute(
-            select(*columns).where(
-                sighting_t.c.feed_id == feed_id, sighting_t.c.entry_key.in_(part)
-            )
-        )
+        rows = conn.execute(_SEEN, {"feed_id": feed_id, "keys": part})
         out.update((key, Seen(sid, item, h)) for key, sid, item, h in rows)
     return out
 

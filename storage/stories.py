@@ -26,8 +26,10 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 __all__ = [
@@ -35,9 +37,12 @@ __all__ = [
     "MIN_TOKENS",
     "SIMILARITY",
     "WINDOW",
+    "Headline",
     "StoryIndex",
     "best_story",
     "day_of",
+    "micros",
+    "opposed",
     "similarity",
     "window_days",
 ]
@@ -52,10 +57,13 @@ WINDOW = timedelta(hours=48)
 MIN_TOKENS = 4
 MIN_EXACT_TOKENS = 3
 
-_DAY_S = 86_400
-_WINDOW_S = WINDOW.total_seconds()
+# Times are whole microseconds since the epoch: compared exactly, as the datetimes would be.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_DAY = timedelta(days=1) // _US
+_WINDOW = WINDOW // _US
 # A story with its latest item on day d can match headlines of days d - SPAN .. d + SPAN.
-_SPAN = math.ceil(_WINDOW_S / _DAY_S)
+_SPAN = -(-_WINDOW // _DAY)
 
 
 # Headlines that differ by an opposite action ("adds" / "removes") report opposite events and
@@ -91,7 +99,12 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 
 def day_of(when: datetime) -> int:
     """The UTC day number (days since 1970-01-01) of ``when``: the unit of the buckets."""
-    return int(when.timestamp() // _DAY_S)
+    return micros(when) // _DAY
+
+
+def micros(when: datetime) -> int:
+    """``when`` as whole microseconds since the epoch (what the index compares)."""
+    return (when - _EPOCH) // _US
 
 
 def window_days(day: int) -> range:
@@ -112,15 +125,31 @@ def _min_overlap(n: int) -> int:
 class _Story:
     sig: str
     words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
-    latest: float  # POSIX seconds of its latest item: the window is measured from it
+    first: int  # microseconds since the epoch of its earliest item
+    latest: int  # and of its latest item: the window is measured from it
     day: int  # the bucket it was last filed in
 
 
-class StoryIndex:
-    """Stories searchable by title signature, in day buckets keyed by pairs of words."""
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A headline prepared for lookups in the indexes that share one word numbering."""
 
-    def __init__(self) -> None:
-        self._ids: dict[str, int] = {}  # word -> its number, in order of first sight
+    sig: str
+    when: int  # microseconds since the epoch of its publication
+    words: frozenset[int]
+    keys: tuple[int, ...]  # its pair keys (empty below MIN_TOKENS words)
+
+
+class StoryIndex:
+    """Stories searchable by title signature, in day buckets keyed by pairs of words.
+
+    Indexes made with ``numbering=`` another index number words alike, so one
+    :class:`Headline` serves lookups in all of them (the cached stories and a batch's).
+    """
+
+    def __init__(self, numbering: StoryIndex | None = None) -> None:
+        # word -> its number, in order of first sight
+        self._ids: dict[str, int] = {} if numbering is None else numbering._ids
         self._stories: dict[int, _Story] = {}
         self._days: dict[int, dict[int, list[int]]] = {}  # day -> pair key -> story ids
         self._short: dict[str, list[int]] = {}  # signatures too short for pairs -> story ids
@@ -132,10 +161,22 @@ class StoryIndex:
     def __contains__(self, story_id: int) -> bool:
         return story_id in self._stories
 
-    def latest(self, story_id: int) -> float | None:
-        """POSIX time of the story's latest item as the index knows it."""
+    def span(self, story_id: int) -> tuple[int, int] | None:
+        """Times (:func:`micros`) of the story's earliest and latest items, as known here."""
         story = self._stories.get(story_id)
-        return story.latest if story else None
+        return (story.first, story.latest) if story else None
+
+    def number_words(self, sigs: Iterable[str]) -> None:
+        """Number the words of ``sigs`` commonest first, before the first story is added.
+
+        Pairs are made from the highest numbers, so the rarest words make them and each pair
+        is shared by as few stories as the order allows.
+        """
+        if self._ids:
+            return
+        counts = Counter(word for sig in sigs for word in set(sig.split()))
+        for number, (word, _) in enumerate(counts.most_common()):
+            self._ids[word] = number
 
     def _words(self, sig: str) -> list[int]:
         ids = self._ids
@@ -148,39 +189,49 @@ class StoryIndex:
         return out
 
     @staticmethod
-    def _pairs(words: list[int]) -> list[int]:
+    def _pairs(words: list[int]) -> tuple[int, ...]:
+        if len(words) < MIN_TOKENS:
+            return ()
         words.sort(reverse=True)
         prefix = words[: len(words) - _min_overlap(len(words)) + 2]
-        return [(a << 32) | b for a, b in itertools.combinations(prefix, 2)]
+        return tuple((a << 32) | b for a, b in itertools.combinations(prefix, 2))
 
-    def add(self, story_id: int, sig: str, latest: datetime) -> None:
-        """Index a story; one already indexed only moves to a later ``latest``."""
-        when = latest.timestamp()
+    def headline(self, sig: str, published: datetime) -> Headline:
+        """``sig`` published at ``published``, ready for :meth:`search`."""
+        words = self._words(sig)
+        return Headline(sig, micros(published), frozenset(words), self._pairs(words))
+
+    def add(self, story_id: int, sig: str, latest: datetime, first: datetime | None = None) -> None:
+        """Index a story; one already indexed only widens its span."""
+        when = micros(latest)
+        since = when if first is None else micros(first)
         if story_id in self._stories:
-            self.move(story_id, when)
+            self.move(story_id, when, since)
             return
         words = self._words(sig)
-        day = int(when // _DAY_S)
-        self._stories[story_id] = _Story(sig, tuple(words), when, day)
+        day = when // _DAY
+        self._stories[story_id] = _Story(sig, tuple(words), since, when, day)
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
             self._short.setdefault(sig, []).append(story_id)
         else:
             self._file(story_id, self._pairs(words), day)
 
-    def move(self, story_id: int, latest: float) -> None:
-        """The story's latest item is now at ``latest`` (POSIX seconds) if that is later."""
+    def move(self, story_id: int, latest: int, first: int | None = None) -> None:
+        """The story now spans ``first`` to ``latest`` (:func:`micros`) where that is wider."""
         story = self._stories[story_id]
+        if first is not None and first < story.first:
+            story.first = first
         if latest <= story.latest:
             return
         story.latest = latest
-        day = int(latest // _DAY_S)
+        day = latest // _DAY
         if day != story.day and len(story.words) >= MIN_TOKENS:
             # The bucket it leaves keeps it; lookups check the time and count it once.
             self._file(story_id, self._pairs(list(story.words)), day)
         story.day = day
 
-    def _file(self, story_id: int, keys: list[int], day: int) -> None:
+    def _file(self, story_id: int, keys: tuple[int, ...], day: int) -> None:
         bucket = self._days.setdefault(day, {})
         for key in keys:
             postings = bucket.get(key)
@@ -191,44 +242,47 @@ class StoryIndex:
 
     def find(self, sig: str, published: datetime) -> tuple[float, int] | None:
         """(similarity, story id) of the best story for a headline, or None."""
-        words = self._words(sig)
-        n = len(words)
+        return self.search(self.headline(sig, published))
+
+    def search(self, head: Headline) -> tuple[float, int] | None:
+        """(similarity, story id) of the best story for a prepared headline, or None."""
+        n = len(head.words)
         if n < MIN_EXACT_TOKENS:
             return None
-        when = published.timestamp()
+        when = head.when
         stories = self._stories
         if n < MIN_TOKENS:
             same = [
-                s for s in self._short.get(sig, ()) if abs(stories[s].latest - when) <= _WINDOW_S
+                s for s in self._short.get(head.sig, ()) if abs(stories[s].latest - when) <= _WINDOW
             ]
             return (1.0, max(same)) if same else None
-        keys = self._pairs(words)
         seen: set[int] = set()
-        for day in window_days(int(when // _DAY_S)):
+        for day in window_days(when // _DAY):
             bucket = self._days.get(day)
             if bucket:
-                for key in keys:
+                for key in head.keys:
                     postings = bucket.get(key)
                     if postings:
                         seen.update(postings)
-        mine = frozenset(words)
+        mine, earliest, latest = head.words, when - _WINDOW, when + _WINDOW
         best: tuple[float, int] | None = None
+        floor = SIMILARITY  # the score to reach: the threshold, then the best so far
         for story_id in seen:
             story = stories[story_id]
-            if abs(story.latest - when) > _WINDOW_S:
+            if not earliest <= story.latest <= latest:
                 continue
             shared = len(mine.intersection(story.words))
             score = shared / (n + len(story.words) - shared)
             if (
-                score >= SIMILARITY
+                score >= floor
                 and (best is None or (score, story_id) > best)
-                and not opposed(frozenset(sig.split()), frozenset(story.sig.split()))
+                and not opposed(frozenset(head.sig.split()), frozenset(story.sig.split()))
             ):
-                best = (score, story_id)
+                best, floor = (score, story_id), score
         return best
 
 
-def best_story(sig: str, published: datetime, *indexes: StoryIndex) -> int | None:
-    """The best match across several indexes (the cached one and this batch's)."""
-    found = [hit for index in indexes if (hit := index.find(sig, published))]
+def best_story(head: Headline, *indexes: StoryIndex) -> int | None:
+    """The best match across indexes sharing one numbering (the cached one and a batch's)."""
+    found = [hit for index in indexes if index and (hit := index.search(head))]
     return max(found)[1] if found else None

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
 
 from storage.models import story_t
@@ -21,7 +21,21 @@ MAX_STORIES = 50_000
 # rebuild, which happens this often.
 REBUILD_EVERY = timedelta(hours=6)
 CHUNK = 500
-_COLUMNS = (story_t.c.id, story_t.c.title_sig, story_t.c.last_published_at)
+# Statements are built once: building one costs more than running it.
+_COLUMNS = (
+    story_t.c.id,
+    story_t.c.title_sig,
+    story_t.c.last_published_at,
+    story_t.c.first_published_at,
+)
+_HIGHEST = select(func.max(story_t.c.id))
+_NEWER = select(*_COLUMNS).where(
+    or_(story_t.c.id > bindparam("high"), story_t.c.id.in_(bindparam("ids", expanding=True)))
+)
+_BY_ID = select(*_COLUMNS).where(story_t.c.id.in_(bindparam("ids", expanding=True)))
+_BY_DAYS = select(*_COLUMNS).where(
+    story_t.c.last_published_at >= bindparam("lo"), story_t.c.last_published_at < bindparam("hi")
+)
 
 
 def _day_start(day: int) -> datetime:
@@ -77,32 +91,32 @@ class StoryCache:
         self._touched.clear()
         self._built = now
         # Stories from here on are read by id; the days loaded next hold the older ones.
-        self._high = session.scalar(select(func.max(story_t.c.id))) or 0
+        self._high = session.connection().scalar(_HIGHEST) or 0
 
     def _refresh(self, session: Session) -> None:
         touched = sorted(self._touched)
         self._touched.clear()
         first, rest = touched[:CHUNK], touched[CHUNK:]
-        newer = or_(story_t.c.id > self._high, story_t.c.id.in_(first))
-        self._add(session.execute(select(*_COLUMNS).where(newer)), follow=True)
+        conn = session.connection()
+        self._add(conn.execute(_NEWER, {"high": self._high, "ids": first}), follow=True)
         for start in range(0, len(rest), CHUNK):
-            part = rest[start : start + CHUNK]
-            self._add(session.execute(select(*_COLUMNS).where(story_t.c.id.in_(part))))
+            self._add(conn.execute(_BY_ID, {"ids": rest[start : start + CHUNK]}))
 
     def _load_days(self, session: Session, days: set[int]) -> None:
+        rows: list[Any] = []
+        conn = session.connection()
         for first, last in _runs(days):
-            query = select(*_COLUMNS).where(
-                story_t.c.last_published_at >= _day_start(first),
-                story_t.c.last_published_at < _day_start(last + 1),
-            )
-            self._add(session.execute(query))
+            span = {"lo": _day_start(first), "hi": _day_start(last + 1)}
+            rows += conn.execute(_BY_DAYS, span).all()
+        self.index.number_words(row[1] for row in rows)  # only into an empty index
+        self._add(rows)
         self._days |= days
 
     def _add(self, rows: Iterable[Any], *, follow: bool = False) -> None:
         # Only the read by id moves the mark: a day read may see a story committed after an
         # older one it does not cover, and the next read by id must still find that one.
         index = self.index
-        for story_id, sig, latest in rows:
-            index.add(story_id, sig, latest)
+        for story_id, sig, latest, first in rows:
+            index.add(story_id, sig, latest, first)
             if follow and story_id > self._high:
                 self._high = story_id
