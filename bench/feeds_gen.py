@@ -37,6 +37,7 @@ __all__ = [
     "generate_topical_feeds",
     "render",
     "repoll",
+    "topical_headlines",
     "total_entries",
     "write_feeds",
 ]
@@ -558,6 +559,12 @@ def generate_topical_feeds(
             )
         )
     return feeds
+
+
+def topical_headlines(n: int, *, seed: int = 2025) -> list[str]:
+    """``n`` headlines as the topical feeds draw them (for filling a database)."""
+    rng = random.Random(f"thesiswatch-bench:{seed}:topical-headlines")
+    return [_topical_headline(rng.choice(_TOPICS))(rng) for _ in range(n)]
 
 
 def repoll(feed: GenFeed, *, new_entries: int = 2) -> GenFeed:
