@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlmodel import Session
 
+from storage.bulk import Bulk, one_of
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
@@ -28,9 +29,20 @@ __all__ = ["StoryCache", "store_entries"]
 CHUNK = 500
 
 # Statements are built once: building one costs more than running it on a batch.
-_INSERT_ITEMS = insert(item_t).returning(item_t.c.id, item_t.c.content_hash)
-_INSERT_STORIES = insert(story_t).returning(story_t.c.id, story_t.c.key)
-_INSERT_SIGHTINGS = insert(sighting_t)
+_INSERT_ITEMS = Bulk(
+    item_t,
+    ("story_id", "feed_id", "tier", "publisher", "title", "summary", "url", "content_hash",
+     "published_at", "first_seen_at"),
+    returning=("id", "content_hash"),
+)  # fmt: skip
+_INSERT_STORIES = Bulk(
+    story_t,
+    ("key", "title", "title_sig", "first_published_at", "last_published_at", "created_at"),
+    returning=("id", "key"),
+)
+_INSERT_SIGHTINGS = Bulk(
+    sighting_t, ("item_id", "feed_id", "entry_key", "publisher", "url", "seen_at", "text_hash")
+)
 _LO = bindparam("lo", type_=UTCDateTime())
 _HI = bindparam("hi", type_=UTCDateTime())
 # A story's span only widens; rows it would not change are not written at all.
@@ -51,12 +63,12 @@ _WIDEN = (
 )
 
 
-_EXISTING = select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
-    or_(
-        item_t.c.url.in_(bindparam("urls", expanding=True)),
-        item_t.c.content_hash.in_(bindparam("hashes", expanding=True)),
+_EXISTING = {
+    pg: select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
+        or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg))
     )
-)
+    for pg in (False, True)
+}
 
 
 def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, int], dict[str, int]]:
@@ -64,10 +76,11 @@ def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, in
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
     conn = session.connection()
+    query = _EXISTING[conn.dialect.name == "postgresql"]
     for start in range(0, len(fresh), CHUNK):
         part = fresh[start : start + CHUNK]
         params = {"urls": [e.url for e in part if e.url], "hashes": [e.content_hash for e in part]}
-        for item_id, url, content in conn.execute(_EXISTING, params):
+        for item_id, url, content in conn.execute(query, params):
             if url is not None:
                 by_url[url] = item_id
             by_hash[content] = item_id
@@ -131,8 +144,8 @@ def store_entries(
     if to_create:
         created = list(to_create.values())
         story_ids, new_stories = _assign_stories(session, created, now, stories or StoryCache())
-        rows = session.execute(
-            _INSERT_ITEMS,
+        rows = _INSERT_ITEMS.run(
+            session.connection(),
             [
                 {
                     "story_id": story_ids[i],
@@ -153,8 +166,8 @@ def store_entries(
     for key, content in item_hash.items():
         item_of[key] = new_ids[content]
 
-    session.execute(
-        _INSERT_SIGHTINGS,
+    _INSERT_SIGHTINGS.run(
+        session.connection(),
         [
             {
                 "item_id": item_of[e.entry_key],
@@ -203,8 +216,8 @@ def _assign_stories(
     real: dict[int, int] = {}
     if founders:
         # A story's key is its founding item's content hash: unique, so ids map back by it.
-        rows = session.execute(
-            _INSERT_STORIES,
+        rows = _INSERT_STORIES.run(
+            session.connection(),
             [
                 {
                     "key": e.content_hash,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select
 from sqlmodel import Session
 
+from storage.bulk import one_of
 from storage.models import story_t
 from storage.stories import StoryIndex, window_days
 
@@ -29,10 +30,13 @@ _COLUMNS = (
     story_t.c.first_published_at,
 )
 _HIGHEST = select(func.max(story_t.c.id))
-_NEWER = select(*_COLUMNS).where(
-    or_(story_t.c.id > bindparam("high"), story_t.c.id.in_(bindparam("ids", expanding=True)))
-)
-_BY_ID = select(*_COLUMNS).where(story_t.c.id.in_(bindparam("ids", expanding=True)))
+_NEWER = {
+    pg: select(*_COLUMNS).where(
+        or_(story_t.c.id > bindparam("high"), one_of(story_t.c.id, "ids", pg))
+    )
+    for pg in (False, True)
+}
+_BY_ID = {pg: select(*_COLUMNS).where(one_of(story_t.c.id, "ids", pg)) for pg in (False, True)}
 _BY_DAYS = select(*_COLUMNS).where(
     story_t.c.last_published_at >= bindparam("lo"), story_t.c.last_published_at < bindparam("hi")
 )
@@ -98,9 +102,10 @@ class StoryCache:
         self._touched.clear()
         first, rest = touched[:CHUNK], touched[CHUNK:]
         conn = session.connection()
-        self._add(conn.execute(_NEWER, {"high": self._high, "ids": first}), follow=True)
+        pg = conn.dialect.name == "postgresql"
+        self._add(conn.execute(_NEWER[pg], {"high": self._high, "ids": first}), follow=True)
         for start in range(0, len(rest), CHUNK):
-            self._add(conn.execute(_BY_ID, {"ids": rest[start : start + CHUNK]}))
+            self._add(conn.execute(_BY_ID[pg], {"ids": rest[start : start + CHUNK]}))
 
     def _load_days(self, session: Session, days: set[int]) -> None:
         rows: list[Any] = []
