@@ -10,9 +10,13 @@
 
 The machine is shared and noisy: every measure runs ``--rounds`` times (3 at least for a
 figure), each ratio is taken within a round (subject and baseline back to back) and the table
-shows the median of those ratios with their range, and the load average is printed before and
-after. Ratios are times: ingest time / bare-parse time, so 1.00x means "costs what feedparser
-alone costs" and the targets are upper bounds. See bench/README.md.
+shows the median of those ratios with their range, of wall times and of this process's CPU
+times, and the load average is printed before and after. Other processes on the machine
+stretch wall times by up to 2x from one second to the next, CPU times far less, so the targets
+are checked on the CPU ratios (ingest and bare parsing are both CPU-bound here: files are local
+and SQLite's WAL commits do not wait for the disk). Ratios are times: ingest / bare parse, so
+1.00x means "costs what feedparser alone costs" and the targets are upper bounds. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ def bench_ingest(name: str, feeds: list[GenFeed], n_rounds: int, tmp: Path) -> I
 
 
 def ingest_rows(res: IngestResult) -> list[Row]:
+    """Ratios to bare feedparser; targets are checked on the CPU ratio (see the module doc)."""
     targets = {"default": (1.3, 1.2), "off": (1.5, None)}
     rows = []
     for label, subject, default, off, count, step in (
@@ -152,34 +157,40 @@ def ingest_rows(res: IngestResult) -> list[Row]:
             ("default", "feedparser defaults", default),
             ("off", "feedparser no-sanitise", off),
         ):
-            mid, cell = ratio(subject, base)
             target = targets[key][step]
+            cpu_mid, cpu_cell = ratio(subject, base, cpu=True)
             rows.append(
                 Row(
-                    f"{res.corpus}: {label} / {base_label}",
-                    f"{rate(count, subject.median)} entries",
-                    f"{rate(count, base.median)} entries",
-                    cell,
-                    f"<= {target}x" if target else "",
-                    mid <= target if target else None,
+                    name=f"{res.corpus}: {label} / {base_label}",
+                    value=f"{rate(count, subject.median)} entries",
+                    baseline=f"{rate(count, base.median)} entries",
+                    ratio=ratio(subject, base)[1],
+                    cpu_ratio=cpu_cell,
+                    target=f"<= {target}x" if target else "",
+                    ok=cpu_mid <= target if target else None,
                 )
             )
     # Where the time goes: bot.feeds.parse without a database, and what storing adds to it.
-    store = Samples([c - p for c, p in zip(res.cold.seconds, res.parse.seconds, strict=True)])
+    store = Samples(
+        [c - p for c, p in zip(res.cold.seconds, res.parse.seconds, strict=True)],
+        [c - p for c, p in zip(res.cold.cpu, res.parse.cpu, strict=True)],
+    )
     rows.append(
         Row(
-            f"{res.corpus}: parse_feed alone / feedparser no-sanitise",
-            f"{rate(res.entries, res.parse.median)} entries",
-            f"{rate(res.entries, res.bare_off.median)} entries",
-            ratio(res.parse, res.bare_off)[1],
+            name=f"{res.corpus}: parse_feed alone / feedparser no-sanitise",
+            value=f"{rate(res.entries, res.parse.median)} entries",
+            baseline=f"{rate(res.entries, res.bare_off.median)} entries",
+            ratio=ratio(res.parse, res.bare_off)[1],
+            cpu_ratio=ratio(res.parse, res.bare_off, cpu=True)[1],
         )
     )
     rows.append(
         Row(
-            f"{res.corpus}: cold ingest - parse_feed (storing) / feedparser defaults",
-            f"{store.median / res.entries * 1e6:,.0f} us/entry",
-            f"{res.bare_default.median / res.entries * 1e6:,.0f} us/entry",
-            ratio(store, res.bare_default)[1],
+            name=f"{res.corpus}: storing (cold ingest - parse_feed) / feedparser defaults",
+            value=f"{store.median_cpu / res.entries * 1e6:,.0f} us CPU/entry",
+            baseline=f"{res.bare_default.median_cpu / res.entries * 1e6:,.0f} us CPU/entry",
+            ratio=ratio(store, res.bare_default)[1],
+            cpu_ratio=ratio(store, res.bare_default, cpu=True)[1],
         )
     )
     return rows

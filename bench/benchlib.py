@@ -63,9 +63,14 @@ def rounds(count: int, label: str) -> Iterator[int]:
         yield r
 
 
-def ratio(subject: Samples, base: Samples) -> tuple[float, str]:
-    """Median of the per-round ratios, and the cell showing it with their range."""
-    each = [s / b for s, b in zip(subject.seconds, base.seconds, strict=True)]
+def ratio(subject: Samples, base: Samples, *, cpu: bool = False) -> tuple[float, str]:
+    """Median of the per-round ratios of wall (or CPU) times, and a cell showing their range."""
+    pairs = (
+        zip(subject.cpu, base.cpu, strict=True)
+        if cpu
+        else zip(subject.seconds, base.seconds, strict=True)
+    )
+    each = [s / b for s, b in pairs]
     mid = statistics.median(each)
     if len(each) == 1:
         return mid, f"{mid:.2f}x (1 round)"
@@ -90,19 +95,28 @@ class Row:
     name: str
     value: str  # absolute figure, median round
     baseline: str
-    ratio: str  # median of per-round ratios (range)
+    ratio: str  # median of per-round ratios of wall times (range)
+    cpu_ratio: str = ""  # the same of this process's CPU times, where both sides are CPU-bound
     target: str = ""
     ok: bool | None = None
 
 
 def print_table(rows: list[Row]) -> None:
-    cols = ("measure", "value (median)", "baseline (median)", "ratio median (range)", "target")
+    cols = (
+        "measure",
+        "value (median)",
+        "baseline (median)",
+        "wall ratio median (range)",
+        "CPU ratio median (range)",
+        "target",
+    )
     cells = [
         (
             r.name,
             r.value,
             r.baseline,
             r.ratio,
+            r.cpu_ratio,
             f"{r.target} {'ok' if r.ok else 'MISSED'}" if r.target else "",
         )
         for r in rows

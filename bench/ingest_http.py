@@ -190,19 +190,19 @@ def http_rows(res: HttpResult) -> list[Row]:
     per_bare = Samples([s / res.feeds for s in res.bare_off.seconds])
     rows = [
         Row(
-            "varied: cold poll per feed (HTTP, parse, store)",
-            f"{per_cold.median * 1000:.2f} ms",
-            f"{per_bare.median * 1000:.2f} ms bare parse (no-sanitise)",
-            ratio(per_cold, per_bare)[1],
+            name="varied: cold poll per feed (HTTP, parse, store)",
+            value=f"{per_cold.median * 1000:.2f} ms",
+            baseline=f"{per_bare.median * 1000:.2f} ms bare parse (no-sanitise)",
+            ratio=ratio(per_cold, per_bare)[1],
         )
     ]
     for label, per in (("unchanged: 304", per_304), ("unchanged: identical 200", per_200)):
         rows.append(
             Row(
-                f"varied: {label} per feed",
-                f"{per.median * 1000:.2f} ms",
-                f"{per_cold.median * 1000:.2f} ms cold poll",
-                ratio(per, per_cold)[1],
+                name=f"varied: {label} per feed",
+                value=f"{per.median * 1000:.2f} ms",
+                baseline=f"{per_cold.median * 1000:.2f} ms cold poll",
+                ratio=ratio(per, per_cold)[1],
             )
         )
     return rows
