@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_ingest.py                # everything, 3 rounds (several minutes)
     .venv/bin/python bench/bench_ingest.py --quick        # smaller corpora, 3 rounds (make bench)
     .venv/bin/python bench/bench_ingest.py --only ingest --corpus topical --rounds 5
+    .venv/bin/python bench/bench_ingest.py --only parse --corpus varied --varied 100 --entries 50
     .venv/bin/python bench/bench_ingest.py --only stored  # 10k against 100k stored items
     .venv/bin/python bench/bench_ingest.py --profile topical   # where a cold ingest spends its time
     THESISWATCH_BENCH_PG=postgresql://postgres@127.0.0.1:5432/postgres \\
@@ -45,6 +46,7 @@ from feeds_gen import (
     write_feeds,
 )
 from ingest_http import bench_http, http_rows
+from ingest_parse import bench_parse, parse_rows
 from ingest_profile import profile_cold
 from ingest_store import (
     bench_stored,
@@ -61,7 +63,7 @@ from storage.db import open_database
 
 PG_ENV = "THESISWATCH_BENCH_PG"
 BARE_OFF = {"sanitize_html": False, "resolve_relative_uris": False}
-SECTIONS = ("ingest", "http", "upsert", "stored")
+SECTIONS = ("parse", "ingest", "http", "upsert", "stored")
 CORPORA = ("topical", "varied")
 
 
@@ -75,10 +77,11 @@ def our_parse(bodies: Sequence[bytes]) -> int:
     return sum(len(parse_feed(body, publisher="bench", now=now).entries) for body in bodies)
 
 
-def corpus(name: str, n: int, seed: int) -> list[GenFeed]:
+def corpus(name: str, n: int, seed: int, entries: int | None = None) -> list[GenFeed]:
     if name == "topical":
-        return generate_topical_feeds(n, seed=seed)
-    return generate_feeds(n, seed=seed)
+        return generate_topical_feeds(n, seed=seed, entries=entries or 50)
+    sizes = {"min_entries": entries, "max_entries": entries} if entries else {}
+    return generate_feeds(n, seed=seed, **sizes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +209,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--topical", type=int, default=100, help="topical feeds, 50 entries (100)")
     p.add_argument("--varied", type=int, default=200, help="varied feeds (default 200)")
+    p.add_argument(
+        "--entries", type=int, help="entries per feed (topical 50, varied 20 to 50 by default)"
+    )
     p.add_argument("--corpus", default=",".join(CORPORA), help="topical,varied (both)")
     p.add_argument("--rounds", type=int, default=3, help="repetitions of each measure (3)")
     p.add_argument("--quick", action="store_true", help="smaller corpora (make bench)")
@@ -244,9 +250,16 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[str]]:
     rows: list[Row] = []
     notes: list[str] = []
     sizes = {"topical": args.topical, "varied": args.varied}
+    if "parse" in args.sections:
+        for name in args.corpora:
+            log(f"parse: {name}, bytes to normalised entries in memory")
+            feeds = corpus(name, sizes[name], args.seed, args.entries)
+            parsed = bench_parse(name, feeds, args.rounds)
+            rows += parse_rows(parsed)
+            notes += parsed.notes
     if "ingest" in args.sections:
         for name in args.corpora:
-            feeds = corpus(name, sizes[name], args.seed)
+            feeds = corpus(name, sizes[name], args.seed, args.entries)
             log(f"ingest: {name}, cold and re-poll (feed files, fresh SQLite WAL)")
             res = bench_ingest(name, feeds, args.rounds, tmp)
             print(
@@ -257,9 +270,8 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[str]]:
             notes += res.notes
     if "http" in args.sections:
         log(f"http: unchanged feeds over HTTP on 127.0.0.1 (server in a {args.server})")
-        http = bench_http(
-            corpus("varied", sizes["varied"], args.seed), args.rounds, tmp, args.server
-        )
+        varied = corpus("varied", sizes["varied"], args.seed, args.entries)
+        http = bench_http(varied, args.rounds, tmp, args.server)
         rows += http_rows(http)
         notes += http.notes
     if "upsert" in args.sections:
@@ -294,10 +306,8 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[str]]:
     if "stored" in args.sections:
         small, big = (int(x) for x in args.stored.split(","))
         log(f"stored: cold ingest of the topical feeds with {small:,} and {big:,} items stored")
-        stored = bench_stored(
-            corpus("topical", sizes["topical"], args.seed), (small, big), args.rounds, tmp,
-            args.seed + 2,
-        )  # fmt: skip
+        topical = corpus("topical", sizes["topical"], args.seed, args.entries)
+        stored = bench_stored(topical, (small, big), args.rounds, tmp, args.seed + 2)
         rows += stored_rows(stored)
         notes += stored.notes
     return rows, notes
@@ -309,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="thesiswatch-bench-") as tmp_name:
         tmp = Path(tmp_name)
         if args.profile:
-            feeds = corpus(args.profile, getattr(args, args.profile), args.seed)
+            feeds = corpus(args.profile, getattr(args, args.profile), args.seed, args.entries)
             print(profile_cold(feeds, tmp, args.top))
             return 0
         print(
