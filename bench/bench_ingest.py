@@ -28,7 +28,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from feeds_gen import (
     total_entries,
     write_feeds,
 )
+from ingest_grouping import bench_grouping
 from ingest_http import bench_http, http_rows
 from ingest_parse import bench_parse, parse_rows
 from ingest_profile import profile_cold
@@ -56,6 +57,7 @@ from ingest_store import (
     stored_rows,
     upsert_rows,
 )
+from sqlalchemy import Engine
 
 from bot.feeds.ingest import ingest_paths
 from bot.feeds.parse import parse_feed
@@ -63,7 +65,7 @@ from storage.db import open_database
 
 PG_ENV = "THESISWATCH_BENCH_PG"
 BARE_OFF = {"sanitize_html": False, "resolve_relative_uris": False}
-SECTIONS = ("parse", "ingest", "http", "upsert", "stored")
+SECTIONS = ("parse", "ingest", "grouping", "http", "upsert", "stored")
 CORPORA = ("topical", "varied")
 
 
@@ -238,6 +240,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.topical, args.varied = min(args.topical, 30), min(args.varied, 30)
         args.upsert, args.stored = "10x100", "2000,20000"
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    args.sizes = {"topical": args.topical, "varied": args.varied}
     args.corpora = [c.strip() for c in args.corpus.split(",") if c.strip()]
     if unknown := args.sections - set(SECTIONS):
         p.error(f"--only: unknown {', '.join(sorted(unknown))}")
@@ -246,71 +249,98 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace, tmp: Path) -> tuple[list[Row], list[str]]:
+Section = tuple[list[Row], list[str]]
+
+
+def run_parse(args: argparse.Namespace, tmp: Path) -> Section:
     rows: list[Row] = []
     notes: list[str] = []
-    sizes = {"topical": args.topical, "varied": args.varied}
-    if "parse" in args.sections:
-        for name in args.corpora:
-            log(f"parse: {name}, bytes to normalised entries in memory")
-            feeds = corpus(name, sizes[name], args.seed, args.entries)
-            parsed = bench_parse(name, feeds, args.rounds)
-            rows += parse_rows(parsed)
-            notes += parsed.notes
-    if "ingest" in args.sections:
-        for name in args.corpora:
-            feeds = corpus(name, sizes[name], args.seed, args.entries)
-            log(f"ingest: {name}, cold and re-poll (feed files, fresh SQLite WAL)")
-            res = bench_ingest(name, feeds, args.rounds, tmp)
-            print(
-                f"{name}: {res.feeds} feeds, {res.entries} entries, {res.kib_per_feed:.0f} KiB "
-                "per feed"
+    for name in args.corpora:
+        log(f"parse: {name}, bytes to normalised entries in memory")
+        parsed = bench_parse(
+            name, corpus(name, args.sizes[name], args.seed, args.entries), args.rounds
+        )
+        rows += parse_rows(parsed)
+        notes += parsed.notes
+    return rows, notes
+
+
+def run_ingest(args: argparse.Namespace, tmp: Path) -> Section:
+    rows: list[Row] = []
+    notes: list[str] = []
+    for name in args.corpora:
+        feeds = corpus(name, args.sizes[name], args.seed, args.entries)
+        log(f"ingest: {name}, cold and re-poll (feed files, fresh SQLite WAL)")
+        res = bench_ingest(name, feeds, args.rounds, tmp)
+        print(
+            f"{name}: {res.feeds} feeds, {res.entries} entries, {res.kib_per_feed:.0f} KiB per feed"
+        )
+        rows += ingest_rows(res)
+        notes += res.notes
+    return rows, notes
+
+
+def run_grouping(args: argparse.Namespace, tmp: Path) -> Section:
+    notes: list[str] = []
+    for name in args.corpora:
+        log(f"grouping: {name}, store_entries against the brute force of the rule")
+        feeds = corpus(name, args.sizes[name], args.seed, args.entries)
+        notes += bench_grouping(name, feeds, tmp).notes
+    return [], notes
+
+
+def run_http(args: argparse.Namespace, tmp: Path) -> Section:
+    log(f"http: unchanged feeds over HTTP on 127.0.0.1 (server in a {args.server})")
+    varied = corpus("varied", args.sizes["varied"], args.seed, args.entries)
+    http = bench_http(varied, args.rounds, tmp, args.server)
+    return http_rows(http), http.notes
+
+
+def run_upsert(args: argparse.Namespace, tmp: Path) -> Section:
+    rows: list[Row] = []
+    notes: list[str] = []
+    n_feeds, n_entries = (int(x) for x in args.upsert.split("x"))
+    pg = os.environ.get(PG_ENV)
+    for name in args.corpora:
+        if name == "topical":
+            gen = generate_topical_feeds(n_feeds, seed=args.seed + 1, entries=n_entries)
+        else:
+            gen = generate_feeds(
+                n_feeds, seed=args.seed + 1, min_entries=n_entries, max_entries=n_entries
             )
-            rows += ingest_rows(res)
-            notes += res.notes
-    if "http" in args.sections:
-        log(f"http: unchanged feeds over HTTP on 127.0.0.1 (server in a {args.server})")
-        varied = corpus("varied", sizes["varied"], args.seed, args.entries)
-        http = bench_http(varied, args.rounds, tmp, args.server)
-        rows += http_rows(http)
-        notes += http.notes
-    if "upsert" in args.sections:
-        n_feeds, n_entries = (int(x) for x in args.upsert.split("x"))
-        pg = os.environ.get(PG_ENV)
-        for name in args.corpora:
-            if name == "topical":
-                gen = generate_topical_feeds(n_feeds, seed=args.seed + 1, entries=n_entries)
-            else:
-                gen = generate_feeds(
-                    n_feeds, seed=args.seed + 1, min_entries=n_entries, max_entries=n_entries
-                )
-            batches = [[new_entry(e, f"upsert-{f.index}") for e in f.entries] for f in gen]
-            up = bench_upsert(
-                "SQLite WAL",
-                name,
-                lambda r, name=name: open_database(
-                    f"sqlite:///{tmp / f'upsert-{name}-{r}' / 'bench.db'}"
-                ),
-                batches,
-                args.rounds,
-            )
+        batches = [[new_entry(e, f"upsert-{f.index}") for e in f.entries] for f in gen]
+
+        def sqlite_db(r: int, name: str = name) -> Engine:
+            return open_database(f"sqlite:///{tmp / f'upsert-{name}-{r}' / 'bench.db'}")
+
+        results = [bench_upsert("SQLite WAL", name, sqlite_db, batches, args.rounds)]
+        if pg:
+            with scratch_pg_database(pg) as make_db:
+                results.append(bench_upsert("PostgreSQL", name, make_db, batches, args.rounds))
+        for up in results:
             rows += upsert_rows(up)
             notes += up.notes
-            if pg:
-                with scratch_pg_database(pg) as make_db:
-                    up = bench_upsert("PostgreSQL", name, make_db, batches, args.rounds)
-                rows += upsert_rows(up)
-                notes += up.notes
-        if not pg:
-            notes.append(f"PostgreSQL upsert skipped: set {PG_ENV} to a server URL")
-    if "stored" in args.sections:
-        small, big = (int(x) for x in args.stored.split(","))
-        log(f"stored: cold ingest of the topical feeds with {small:,} and {big:,} items stored")
-        topical = corpus("topical", sizes["topical"], args.seed, args.entries)
-        stored = bench_stored(topical, (small, big), args.rounds, tmp, args.seed + 2)
-        rows += stored_rows(stored)
-        notes += stored.notes
+    if not pg:
+        notes.append(f"PostgreSQL upsert skipped: set {PG_ENV} to a server URL")
     return rows, notes
+
+
+def run_stored(args: argparse.Namespace, tmp: Path) -> Section:
+    small, big = (int(x) for x in args.stored.split(","))
+    log(f"stored: cold ingest of the topical feeds with {small:,} and {big:,} items stored")
+    topical = corpus("topical", args.sizes["topical"], args.seed, args.entries)
+    stored = bench_stored(topical, (small, big), args.rounds, tmp, args.seed + 2)
+    return stored_rows(stored), stored.notes
+
+
+RUNS: dict[str, Callable[[argparse.Namespace, Path], Section]] = {
+    "parse": run_parse,
+    "ingest": run_ingest,
+    "grouping": run_grouping,
+    "http": run_http,
+    "upsert": run_upsert,
+    "stored": run_stored,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -319,14 +349,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="thesiswatch-bench-") as tmp_name:
         tmp = Path(tmp_name)
         if args.profile:
-            feeds = corpus(args.profile, getattr(args, args.profile), args.seed, args.entries)
+            feeds = corpus(args.profile, args.sizes[args.profile], args.seed, args.entries)
             print(profile_cold(feeds, tmp, args.top))
             return 0
         print(
             f"bench_ingest: {args.rounds} round(s), feedparser {feedparser.__version__}, "
             f"Python {sys.version.split()[0]}; before: {load_average()}"
         )
-        rows, notes = run(args, tmp)
+        rows: list[Row] = []
+        notes: list[str] = []
+        for section in SECTIONS:
+            if section in args.sections:
+                more_rows, more_notes = RUNS[section](args, tmp)
+                rows += more_rows
+                notes += more_notes
     print()
     print_table(rows)
     for note in notes:
