@@ -20,8 +20,9 @@ from bot.clock import utcnow
 from bot.feeds.config import load_feeds
 from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.ingest import poll_feeds
+from bot.feeds.parsepool import make_parse_pool, pool_size, warm_up
 from bot.feeds.poller import Poller, PollOutcome
-from bot.feeds.scheduler import FeedScheduler, ScheduledFeed
+from bot.feeds.scheduler import Dispatcher
 from bot.jobs import Pipeline, drain
 from bot.ops.leader import Leadership
 from bot.ops.server import OpsServer, engine_check
@@ -36,7 +37,7 @@ from bot.telegram.digest import send_due_digests
 from bot.telegram.link import TelegramLink
 from bot.telegram.reads import warm_up_chart
 from bot.telegram.updates import PerChatProcessor
-from storage.feeds import active_feeds, sync_feeds
+from storage.feeds import sync_feeds
 from storage.notify import listen_outbox
 
 __all__ = ["ROLES", "Pipeline", "RunResult", "run"]
@@ -62,22 +63,17 @@ class RunResult:
     delivered: int = 0
 
 
-def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> list[ScheduledFeed]:
+def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> list[int]:
+    """The configured feeds' ids; when each is due stays in the database."""
     # A feed's topics must name legs of the thesis the rules define.
     legs = {leg.id for leg in rulebook.engine.ruleset.thesis.legs}
     defs = load_feeds(settings.feeds, min_interval=settings.min_feed_interval, legs=legs)
     with Session(engine) as session, session.begin():
-        sync_feeds(session, defs, deactivate_others=True)
+        ids = sync_feeds(session, defs, deactivate_others=True)
         freed = release_dead_leases(session, me)
-        states = active_feeds(session)
     if freed:
         log.info("released the leases of %d dead worker(s) on this host", len(freed))
-    return [
-        ScheduledFeed(
-            s.id, s.name, s.interval_s, s.next_poll_at if s.consecutive_failures else None
-        )
-        for s in states
-    ]
+    return ids
 
 
 ROLES = ("all", "poller", "notifier", "bot")
@@ -109,15 +105,18 @@ async def run(
         concurrency=settings.fetch_concurrency,
         allow_private_redirects=settings.allow_private_redirects,
     )
+    polls = role in ("all", "poller")
+    # Parsing in other processes, so the database thread only writes (long runs that poll).
+    pool = make_parse_pool(pool_size(settings.parse_workers)) if polls and not once else None
+    warm_up(pool)
     async with make_client(limits) as client:
-        poller = Poller(engine, Fetcher(client, limits), owner=me)
+        poller = Poller(engine, Fetcher(client, limits), owner=me, parse_pool=pool)
         pipeline = Pipeline(engine, poller, rulebook, evaluator)
         try:
             if once:
-                outcomes = await poll_feeds(poller, [f.id for f in feeds])
+                outcomes = await poll_feeds(poller, feeds)
                 evaluation = await pipeline.evaluate()
                 return RunResult(outcomes, evaluation, await pipeline.deliver())
-            polls = role in ("all", "poller")
             if polls:
                 await pipeline.evaluate()  # whatever a crash or `ingest` left pending
             app = None
@@ -142,7 +141,7 @@ async def run(
                 await _ops(stack, pipeline, settings, polls, link)
                 await _serve(
                     pipeline,
-                    feeds if polls else [],
+                    len(feeds) if polls else 0,
                     deliver=role in ("all", "notifier"),
                     evaluate=polls,
                     bot=bot,
@@ -153,6 +152,8 @@ async def run(
             return RunResult([])
         finally:
             poller.close()
+            if poller.parse_pool is not None:
+                poller.parse_pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _telegram(
@@ -276,7 +277,7 @@ async def _digests(bot: _Bot) -> None:
 
 async def _serve(
     pipeline: Pipeline,
-    feeds: list[ScheduledFeed],
+    feeds: int,
     *,
     deliver: bool,
     evaluate: bool,
@@ -289,8 +290,13 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    scheduler = FeedScheduler(pipeline.tracked(pipeline.poll))
-    scheduler.add_feeds(feeds)
+    scheduler = Dispatcher(
+        pipeline.poller.claim_due,
+        pipeline.tracked(pipeline.poll_claimed),
+        max_inflight=4 * pipeline.poller.fetcher.limits.concurrency,
+    )
+    if feeds:
+        scheduler.install(pipeline.tracked)
     every = partial(
         scheduler.scheduler.add_job, max_instances=1, coalesce=True, misfire_grace_time=30
     )
@@ -324,7 +330,7 @@ async def _serve(
         link.start()  # in the background: feeds do not wait for Telegram
     log.info(
         "polling %d feeds; rules %s from %s; Ctrl-C or SIGTERM stops",
-        len(feeds),
+        feeds,
         pipeline.rulebook.version[:12],
         pipeline.rulebook.folder,
     )

@@ -30,6 +30,7 @@ from bot.process import release_dead_leases
 from bot.telegram.delivery import TelegramNotifier
 from storage.errors import db_error_label
 from storage.leases import release_owner
+from storage.records import FeedState
 
 __all__ = ["Pipeline", "drain"]
 
@@ -55,6 +56,8 @@ class Pipeline:
     # Jobs running now: a shutdown lets them finish their writes.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: bool = False
+    # An evaluation is queued for the database thread and has not begun reading items yet.
+    _eval_queued: bool = False
 
     def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
         """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
@@ -96,10 +99,26 @@ class Pipeline:
     async def poll(self, feed_id: int) -> PollOutcome:
         started = time.perf_counter()
         outcome = await self.poller.poll(feed_id)
+        return await self._polled(outcome, started)
+
+    async def poll_claimed(self, state: FeedState) -> PollOutcome:
+        """A feed the dispatcher claimed for this worker."""
+        started = time.perf_counter()
+        outcome = await self.poller.poll_claimed(state)
+        return await self._polled(outcome, started)
+
+    async def _polled(self, outcome: PollOutcome, started: float) -> PollOutcome:
         self.metrics.record_poll(outcome, time.perf_counter() - started)
         if outcome.new_items or outcome.revised_items:
-            await self.evaluate()
+            await self._evaluate_soon()
         return outcome
+
+    async def _evaluate_soon(self) -> None:
+        """An evaluation after new items; one already queued and not begun reads them too."""
+        if self._eval_queued:
+            return
+        self._eval_queued = True
+        await self.evaluate()
 
     def _refused(self, what: str, exc: SQLAlchemyError) -> None:
         """A database write refused (full disk, database gone): one line, and health knows."""
@@ -110,10 +129,13 @@ class Pipeline:
     async def evaluate(self) -> EvalSummary:
         if self.stopping:  # what is pending stays pending for the next start
             return EvalSummary()
+
+        def run() -> EvalSummary:
+            self._eval_queued = False  # items stored from now on need another run
+            return self.evaluator.run(self.db, self.clock(), stop=lambda: self.stopping)
+
         try:
-            summary = await self.poller.in_db(
-                lambda: self.evaluator.run(self.db, self.clock(), stop=lambda: self.stopping)
-            )
+            summary = await self.poller.in_db(run)
         except SQLAlchemyError as exc:  # the items stay pending: nothing is lost
             self._refused("evaluation", exc)
             return EvalSummary()

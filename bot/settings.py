@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     min_feed_interval: int = Field(
         60, ge=1, description="shortest feed interval the feeds file may ask for, in seconds"
     )
+    parse_workers: int = Field(
+        -1,
+        ge=-1,
+        le=64,
+        description="processes parsing feed bodies; 0 parses in-process, -1 one per core but one",
+    )
     timezone: str = Field("UTC", description="zone times are shown in: UTC or an IANA name")
     max_alert_age_h: int = Field(
         72, ge=1, description="news published longer ago than this, in hours, never alerts"

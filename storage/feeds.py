@@ -6,17 +6,19 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, text, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, text, update
 from sqlmodel import Session
 
-from storage.models import feed_t, sighting_t
+from storage.models import feed_t, item_t, sighting_t
 from storage.records import FeedDef, FeedHealth, FeedState
 
 __all__ = [
     "active_feeds",
+    "claim_due",
     "claim_feed",
     "feed_health",
     "feed_state",
+    "mark_seen",
     "record_failure",
     "record_success",
     "sync_feeds",
@@ -48,11 +50,14 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
         else {}
     )
     ids: list[int] = []
+    updates: list[dict[str, Any]] = []
     for d in defs:
-        values = {
+        values: dict[str, Any] = {
             "url": d.url,
             "tier": d.tier,
             "interval_s": d.interval_s,
+            "min_interval_s": d.min_interval_s,
+            "max_interval_s": d.max_interval_s,
             "topics": list(d.topics),
             "active": True,
         }
@@ -68,9 +73,22 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
             ids.append(int(new_id))
             continue
         if row.url != d.url:
-            values |= {"etag": None, "last_modified": None, "body_hash": None}
-        session.execute(update(feed_t).where(feed_t.c.id == row.id).values(**values))
+            # A new server: its ETag means nothing here, and its pace is learnt afresh.
+            session.execute(
+                update(feed_t)
+                .where(feed_t.c.id == row.id)
+                .values(etag=None, last_modified=None, body_hash=None, poll_interval_s=None)
+            )
+        updates.append({"_id": row.id, **values})
         ids.append(int(row.id))
+    if updates:
+        # One executemany: start-up stays quick with thousands of feeds.
+        session.execute(
+            update(feed_t)
+            .where(feed_t.c.id == bindparam("_id"))
+            .values({k: bindparam(k) for k in updates[0] if k != "_id"}),
+            updates,
+        )
     if deactivate_others:
         session.execute(update(feed_t).where(feed_t.c.id.not_in(ids)).values(active=False))
     return ids
@@ -92,6 +110,9 @@ def _state(row: Row[Any]) -> FeedState:
         body_hash=row.body_hash,
         consecutive_failures=row.consecutive_failures,
         next_poll_at=row.next_poll_at,
+        min_interval_s=row.min_interval_s,
+        max_interval_s=row.max_interval_s,
+        poll_interval_s=row.poll_interval_s,
     )
 
 
@@ -104,11 +125,14 @@ def record_success(
     etag: str | None,
     last_modified: str | None,
     body_hash: str | None,
+    poll_interval_s: int | None = None,
 ) -> None:
+    extra = {} if poll_interval_s is None else {"poll_interval_s": poll_interval_s}
     session.execute(
         update(feed_t)
         .where(feed_t.c.id == feed_id)
         .values(
+            **extra,
             etag=etag,
             last_modified=last_modified,
             body_hash=body_hash,
@@ -149,6 +173,52 @@ def claim_feed(
         .values(lease_owner=owner, lease_until=now + lease)
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_due(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    exclude: Iterable[int] = (),
+) -> list[FeedState]:
+    """Lease up to ``limit`` scheduled feeds that are due, most overdue first.
+
+    One statement: on PostgreSQL the candidates are locked with SKIP LOCKED, so workers
+    claiming at the same moment take different feeds and never wait for each other; a lease
+    left by a dead worker is taken over once expired. ``exclude``: this worker's polls still
+    running (its own leases are otherwise no obstacle, see :func:`claim_feed`).
+    """
+    due = (
+        select(feed_t.c.id)
+        .where(
+            feed_t.c.active.is_(True),
+            feed_t.c.interval_s > 0,
+            or_(feed_t.c.next_poll_at.is_(None), feed_t.c.next_poll_at <= now),
+            or_(
+                feed_t.c.lease_until.is_(None),
+                feed_t.c.lease_until < now,
+                feed_t.c.lease_owner == owner,
+            ),
+        )
+        .order_by(feed_t.c.next_poll_at.asc().nulls_first(), feed_t.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    skip = list(exclude)
+    if skip:
+        due = due.where(feed_t.c.id.not_in(skip))
+    rows = session.execute(
+        update(feed_t)
+        .where(feed_t.c.id.in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(*feed_t.c)
+    )
+    states = [_state(row) for row in rows]
+    states.sort(key=lambda s: (s.next_poll_at is not None, s.next_poll_at or now, s.id))
+    return states
 
 
 def record_failure(
@@ -212,3 +282,26 @@ def active_feeds(session: Session) -> list[FeedState]:
         .order_by(feed_t.c.name)
     )
     return [_state(row) for row in rows]
+
+
+def mark_seen(
+    session: Session, item_ids: Iterable[int], hashes: Iterable[str], now: datetime
+) -> int:
+    """Items of a feed's undated archive, read at its first poll: stored, never evaluated.
+
+    Timed by when first seen, they would all look like news of this minute; what a feed held
+    before we first read it is history, like any dated archive (old news never alerts).
+    """
+    ids, keys = list(item_ids), list(hashes)
+    if not ids or not keys:
+        return 0
+    done = session.execute(
+        update(item_t)
+        .where(
+            item_t.c.id.in_(ids),
+            item_t.c.content_hash.in_(keys),
+            item_t.c.evaluated_at.is_(None),
+        )
+        .values(evaluated_at=now)
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]

@@ -44,11 +44,17 @@ __all__ = [
 
 
 class Feed(SQLModel, table=True):
+    __table_args__ = (Index("ix_feed_next_poll_at", "next_poll_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=200)
     url: str = Field(max_length=2000)
     tier: str = Field(max_length=20)
     interval_s: int
+    # Adaptive polling: the interval in use moves between the bounds (None: the configured one).
+    min_interval_s: int | None = None
+    max_interval_s: int | None = None
+    poll_interval_s: int | None = None
     topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     active: bool = True
     # Conditional GET and unchanged-body detection.

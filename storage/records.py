@@ -43,6 +43,9 @@ class FeedDef:
     tier: str
     interval_s: int
     topics: tuple[str, ...] = ()
+    # Bounds of the adaptive interval; None: the configured interval itself.
+    min_interval_s: int | None = None
+    max_interval_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,13 @@ class FeedState:
     body_hash: str | None
     consecutive_failures: int
     next_poll_at: datetime | None
+    min_interval_s: int | None = None
+    max_interval_s: int | None = None
+    poll_interval_s: int | None = None  # the adaptive interval in use; None: ``interval_s``
+
+    @property
+    def current_interval_s(self) -> int:
+        return self.poll_interval_s or self.interval_s
 
 
 @dataclass(frozen=True, slots=True)

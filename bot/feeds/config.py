@@ -63,7 +63,10 @@ def _feed(
         problems.append(Problem(where, "each feed must be a mapping with name, url and tier"))
         return None
     errors = check_keys(
-        node, required=("name", "url", "tier"), optional=("interval", "topics"), what="feed"
+        node,
+        required=("name", "url", "tier"),
+        optional=("interval", "min_interval", "max_interval", "topics"),
+        what="feed",
     )
     name, tier = node.get("name"), node.get("tier")
     if "name" in node and not (isinstance(name, str) and _NAME.match(name)):
@@ -74,6 +77,7 @@ def _feed(
     if "tier" in node and tier not in TIERS:
         errors.append(Problem(node.mark_of("tier"), f"tier must be one of {', '.join(TIERS)}"))
     interval = _interval(node, rules.min_interval, errors)
+    low, high = _bounds(node, interval, rules.min_interval, errors)
     topics = _topics(node, rules.legs, errors)
     problems.extend(errors)
     if errors:
@@ -81,7 +85,43 @@ def _feed(
     assert isinstance(name, str)
     assert isinstance(url, str)
     assert isinstance(tier, str)
-    return FeedDef(name=name, url=url, tier=tier, interval_s=interval, topics=topics)
+    return FeedDef(
+        name=name,
+        url=url,
+        tier=tier,
+        interval_s=interval,
+        topics=topics,
+        min_interval_s=low,
+        max_interval_s=high,
+    )
+
+
+def _bounds(node: LocatedMap, interval: int, floor: int, errors: list[Problem]) -> tuple[int, int]:
+    """The adaptive interval's bounds: by default half to twice ``interval``."""
+    low, high = max(floor, interval // 2), interval * 2
+    for key in ("min_interval", "max_interval"):
+        if key not in node:
+            continue
+        try:
+            value = parse_duration(node[key])
+            if value < floor:
+                raise ValueError(f"{key} must be at least {_shown(floor)}")
+            if key == "min_interval" and value > interval:
+                raise ValueError(f"min_interval must not exceed interval ({_shown(interval)})")
+            if key == "max_interval" and value < interval:
+                raise ValueError(f"max_interval must not be below interval ({_shown(interval)})")
+        except ValueError as exc:
+            errors.append(Problem(node.mark_of(key), str(exc)))
+            continue
+        if key == "min_interval":
+            low = value
+        else:
+            high = value
+    return low, high
+
+
+def _shown(seconds: int) -> str:
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
 
 def _url(node: LocatedMap, base: Path, errors: list[Problem]) -> str | None:
@@ -105,8 +145,7 @@ def _interval(node: LocatedMap, min_interval: int, errors: list[Problem]) -> int
     try:
         interval = parse_duration(node["interval"])
         if interval < min_interval:
-            shown = f"{min_interval // 60}m" if min_interval % 60 == 0 else f"{min_interval}s"
-            raise ValueError(f"interval must be at least {shown}")
+            raise ValueError(f"interval must be at least {_shown(min_interval)}")
     except ValueError as exc:
         errors.append(Problem(node.mark_of("interval"), str(exc)))
         return DEFAULT_INTERVAL

@@ -81,6 +81,8 @@ class _Decline(Exception):
 class FastFeed:
     title: str | None
     entries: list[dict[str, Any]]  # shaped as feedparser's entries: parse._entry reads both
+    # The publisher's pace, named as feedparser names it: ttl, sy_updateperiod, ...
+    pace: dict[str, str] | None = None
 
 
 class _Parsers(threading.local):
@@ -172,7 +174,22 @@ def _read(root: Any, mojibake: bool) -> FastFeed | None:
     reader = _Reader(mojibake)
     title_el = channel.find(_CHANNEL_TITLE[tag])
     title = reader.text(title_el) if title_el is not None else None
-    return FastFeed(title=title, entries=[reader.entry(e) for e in entries])
+    return FastFeed(title=title, entries=[reader.entry(e) for e in entries], pace=_pace(channel))
+
+
+_SY = "http://purl.org/rss/1.0/modules/syndication/"
+_PACE = {"ttl": "ttl", f"{{{_SY}}}updatePeriod": "sy_updateperiod"}
+_PACE[f"{{{_SY}}}updateFrequency"] = "sy_updatefrequency"
+
+
+def _pace(channel: Any) -> dict[str, str]:
+    """The channel's own word on how often it changes (RSS ttl, the syndication module)."""
+    pace = {}
+    for child in channel:
+        key = _PACE.get(child.tag) if isinstance(child.tag, str) else None
+        if key and child.text:
+            pace[key] = child.text.strip()
+    return pace
 
 
 _CHANNEL_TITLE = {

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from bot.feeds.cadence import sy_period_s, ttl_s
 from bot.feeds.fastparse import fast_parse
 from bot.feeds.normalise import (
     SUMMARY_CHARS,
@@ -51,6 +52,10 @@ class ParsedFeed:
     skipped: int = 0  # entries dropped because they could not be normalised
     skip_reason: str | None = None  # why the first of them was
     fast: bool = False  # read by the lxml path rather than feedparser
+    # The publisher's own pace (RSS ttl, sy:updatePeriod/Frequency), in seconds.
+    pace_s: int | None = None
+    # Content hashes of entries that carry no date (timed by when first seen).
+    undated: frozenset[str] = frozenset()
 
 
 def _published(entry: Mapping[str, Any]) -> datetime | None:
@@ -219,12 +224,16 @@ def parse_feed(
     )
     if quick is not None:
         raws, title, bozo, version = quick.entries, quick.title, None, True
+        pace: Mapping[str, Any] = quick.pace or {}
     else:
         parsed = _parse_repairing(body, response_headers)
         bozo = str(parsed.get("bozo_exception") or "ill-formed") if parsed.get("bozo") else None
         raws, version = parsed.get("entries") or [], bool(parsed.get("version"))
-        title = _text((parsed.get("feed") or {}).get("title"))
+        pace = parsed.get("feed") or {}
+        title = _text(pace.get("title"))
     entries, skipped, reason = normalise_entries(raws, publisher=publisher, now=now, base=base_url)
+    # First seen now and dated now: an entry timed by first sight had no date of its own.
+    undated = frozenset(e.content_hash for e in entries if e.published_at == now)
     if not entries and skipped:
         raise FeedParseError(f"no readable entry: {skipped} skipped, first: {reason}"[:300])
     if not entries and (bozo or not version):
@@ -237,7 +246,18 @@ def parse_feed(
         skipped=skipped,
         skip_reason=reason,
         fast=quick is not None,
+        pace_s=_pace_s(pace),
+        undated=undated,
     )
+
+
+def _pace_s(feed: Mapping[str, Any]) -> int | None:
+    hints = [
+        ttl_s(feed.get("ttl")),
+        sy_period_s(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
+    ]
+    found = [h for h in hints if h]
+    return max(found) if found else None
 
 
 def _parse_repairing(body: bytes, response_headers: dict[str, str]) -> Any:

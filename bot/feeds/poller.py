@@ -7,7 +7,8 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -19,11 +20,19 @@ from sqlmodel import Session
 
 from bot.clock import Clock, utcnow
 from bot.feeds.backoff import next_after_failure, next_after_success
+from bot.feeds.cadence import Bounds, cache_max_age, next_interval
 from bot.feeds.fetch import Fetched, Fetcher, FetchError
-from bot.feeds.parse import FeedParseError, parse_feed
+from bot.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from bot.process import worker_id
 from storage.errors import db_error_label
-from storage.feeds import claim_feed, feed_state, record_failure, record_success
+from storage.feeds import (
+    claim_due,
+    claim_feed,
+    feed_state,
+    mark_seen,
+    record_failure,
+    record_success,
+)
 from storage.items import StoryCache, store_entries
 from storage.records import FeedState
 
@@ -78,6 +87,7 @@ class Poller:
         rng: random.Random | None = None,
         executor: ThreadPoolExecutor | None = None,
         owner: str | None = None,
+        parse_pool: Executor | None = None,
     ) -> None:
         self.engine = engine
         self.owner = owner or worker_id()
@@ -86,6 +96,8 @@ class Poller:
         self.rng = rng or random.Random()
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="thesiswatch-db")
         self._owns_executor = executor is None
+        # Parsing off the database thread (a process pool); None: parsed on that thread.
+        self.parse_pool = parse_pool
         # Touched only from the database thread, like everything it caches.
         self._stories = StoryCache()
         self._stopping = asyncio.Event()
@@ -119,6 +131,25 @@ class Poller:
         state = await self.in_db(partial(self._claim_or_fail, feed_id, force))
         if isinstance(state, PollOutcome):
             return state
+        return await self.poll_claimed(state)
+
+    async def claim_due(self, limit: int, exclude: set[int]) -> list[FeedState]:
+        """Lease up to ``limit`` due feeds for this worker (one statement, batch-wise)."""
+        if self._stopping.is_set():
+            return []
+        now = self.clock()
+        return await self.in_db(
+            lambda: self._with_session(
+                lambda s: claim_due(
+                    s, owner=self.owner, now=now, lease=LEASE, limit=limit, exclude=exclude
+                )
+            )
+        )
+
+    async def poll_claimed(self, state: FeedState) -> PollOutcome:
+        """Fetch, parse and store a feed this worker holds the lease of."""
+        if self._stopping.is_set():
+            return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
         try:
             fetched = await self._fetch_unless_stopped(state)
         except FetchError as exc:
@@ -128,7 +159,30 @@ class Poller:
             return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
         if fetched is None:  # stopping: the lease goes with the process's others
             return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
-        return await self.in_db(lambda: self._store(state, fetched))
+        if self.parse_pool is None or not self._needs_parse(state, fetched):
+            return await self.in_db(lambda: self._store(state, fetched))
+        assert fetched.body is not None
+        now = self.clock()
+        job = partial(
+            parse_feed,
+            fetched.body,
+            publisher=state.name,
+            now=now,
+            headers=fetched.headers,
+            base_url=fetched.final_url,
+        )
+        try:
+            parsed: ParsedFeed | Exception = await asyncio.get_running_loop().run_in_executor(
+                self.parse_pool, job
+            )
+        except BrokenProcessPool:
+            # The parser process died on this body (memory, a crash): the feed's failure.
+            log.error("feed %s: the parser process died reading it", state.name)
+            self.parse_pool = _rebuilt(self.parse_pool)
+            parsed = FeedParseError("parse: the parser process died on this body")
+        except Exception as exc:  # FeedParseError and anything hostile input raised
+            parsed = exc
+        return await self.in_db(lambda: self._store(state, fetched, parsed, now))
 
     async def _fetch_unless_stopped(self, state: FeedState) -> Fetched | None:
         """The fetch, or None when a shutdown comes first (waiting for a slot, or mid-body)."""
@@ -146,6 +200,36 @@ class Poller:
         if not fetch.done():
             return None
         return fetch.result()
+
+    def _record_unchanged(
+        self, state: FeedState, fetched: Fetched, bounds: Bounds, max_age: int | None, now: datetime
+    ) -> PollOutcome:
+        """A 304, or the same body again: only the feed's health and pace change."""
+        status: Status = "not_modified" if fetched.body is None else "unchanged"
+        interval = next_interval(state.poll_interval_s, bounds, changed=False, hint_s=max_age)
+        nxt = next_after_success(interval, now, self.rng)
+        try:
+            self._with_session(
+                lambda s: record_success(
+                    s,
+                    state.id,
+                    now=now,
+                    next_poll_at=nxt,
+                    etag=fetched.etag or state.etag,
+                    last_modified=fetched.last_modified or state.last_modified,
+                    body_hash=state.body_hash,
+                    poll_interval_s=interval,
+                )
+            )
+        except SQLAlchemyError as exc:
+            return self._db_fail(state, exc)
+        return PollOutcome(feed=state.name, status=status, next_poll_at=nxt)
+
+    @staticmethod
+    def _needs_parse(state: FeedState, fetched: Fetched) -> bool:
+        return fetched.body is not None and not (
+            state.body_hash and hashlib.sha256(fetched.body).hexdigest() == state.body_hash
+        )
 
     def _claim_or_fail(self, feed_id: int, force: bool) -> FeedState | PollOutcome:
         if self._stopping.is_set():  # queued behind other writes while a shutdown began
@@ -191,7 +275,7 @@ class Poller:
     def _fail(self, state: FeedState, reason: str, retry_after: float | None) -> PollOutcome:
         now = self.clock()
         nxt = next_after_failure(
-            state.interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
+            state.current_interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
         )
         unrecorded = self._record_failure(state, now, reason, nxt)
         if unrecorded is None:
@@ -215,7 +299,7 @@ class Poller:
         interval and, the body not being marked as seen, stores what this one could not.
         """
         now = self.clock()
-        nxt = next_after_success(state.interval_s, now, self.rng)
+        nxt = next_after_success(state.current_interval_s, now, self.rng)
         label = db_error_label(exc)
         reason = f"database: {label}"
         unrecorded = self._record_failure(state, now, reason, nxt)
@@ -242,56 +326,52 @@ class Poller:
             return db_error_label(exc)
         return None
 
-    def _store(self, state: FeedState, fetched: Fetched) -> PollOutcome:
-        now = self.clock()
+    def _store(
+        self,
+        state: FeedState,
+        fetched: Fetched,
+        parsed: ParsedFeed | Exception | None = None,
+        parsed_at: datetime | None = None,
+    ) -> PollOutcome:
+        """Record the poll; ``parsed``: the body already parsed (or failed to) elsewhere."""
+        now = parsed_at or self.clock()
         if self._stopping.is_set():
             # Queued behind other writes when a shutdown began: not stored, so not marked as
             # seen either; the next start fetches the body again.
             return PollOutcome(feed=state.name, status="skipped", next_poll_at=now)
-        nxt = next_after_success(state.interval_s, now, self.rng)
-        if fetched.body is None or (
-            state.body_hash and hashlib.sha256(fetched.body).hexdigest() == state.body_hash
-        ):
-            status: Status = "not_modified" if fetched.body is None else "unchanged"
-            try:
-                self._with_session(
-                    lambda s: record_success(
-                        s,
-                        state.id,
-                        now=now,
-                        next_poll_at=nxt,
-                        etag=fetched.etag or state.etag,
-                        last_modified=fetched.last_modified or state.last_modified,
-                        body_hash=state.body_hash,
-                    )
-                )
-            except SQLAlchemyError as exc:
-                return self._db_fail(state, exc)
-            return PollOutcome(feed=state.name, status=status, next_poll_at=nxt)
+        bounds = Bounds.of(state.interval_s, state.min_interval_s, state.max_interval_s)
+        max_age = cache_max_age(fetched.headers)
+        if not self._needs_parse(state, fetched):
+            return self._record_unchanged(state, fetched, bounds, max_age, now)
+        assert fetched.body is not None
         body_hash = hashlib.sha256(fetched.body).hexdigest()
-        try:
-            parsed = parse_feed(
-                fetched.body,
-                publisher=state.name,
-                now=now,
-                headers=fetched.headers,
-                base_url=fetched.final_url,
-            )
-        except FeedParseError as exc:
-            return self._fail(state, str(exc), None)
-        except Exception as exc:  # feedparser on hostile input: the feed's failure only
-            log.exception("parsing feed %s failed unexpectedly", state.name)
-            return self._fail(state, f"parse: {exc!r}"[:300], None)
+        if parsed is None:
+            parsed = _parse_here(state, fetched, now)
+        if isinstance(parsed, FeedParseError):
+            return self._fail(state, str(parsed), None)
+        if isinstance(parsed, Exception):  # feedparser on hostile input: the feed's failure
+            log.error("parsing feed %s failed unexpectedly", state.name, exc_info=parsed)
+            return self._fail(state, f"parse: {parsed!r}"[:300], None)
+        feed = parsed
+        hints = [h for h in (feed.pace_s, max_age) if h]
+        hint = max(hints) if hints else None
+        # A scheduled feed read for the first time: its undated entries are its archive.
+        archive = feed.undated if state.interval_s > 0 and state.body_hash is None else None
 
         def write(session: Session) -> PollOutcome:
             result = store_entries(
                 session,
                 feed_id=state.id,
                 tier=state.tier,
-                entries=parsed.entries,
+                entries=feed.entries,
                 now=now,
                 stories=self._stories,
             )
+            if archive and result.new_item_ids:
+                mark_seen(session, result.new_item_ids, archive, now)
+            changed = bool(result.new_items or result.revised_items)
+            interval = next_interval(state.poll_interval_s, bounds, changed=changed, hint_s=hint)
+            nxt = next_after_success(interval, now, self.rng)
             record_success(
                 session,
                 state.id,
@@ -300,6 +380,7 @@ class Poller:
                 etag=fetched.etag,
                 last_modified=fetched.last_modified,
                 body_hash=body_hash,
+                poll_interval_s=interval,
             )
             return PollOutcome(
                 feed=state.name,
@@ -308,8 +389,8 @@ class Poller:
                 entries=result.entries,
                 new_items=result.new_items,
                 new_stories=result.new_stories,
-                bozo=parsed.bozo,
-                skipped=parsed.skipped,
+                bozo=feed.bozo,
+                skipped=feed.skipped,
                 new_item_ids=result.new_item_ids,
                 revised_items=result.revised_items,
             )
@@ -325,6 +406,27 @@ class Poller:
             except SQLAlchemyError as exc:
                 return self._db_fail(state, exc)
         raise AssertionError("unreachable")
+
+
+def _parse_here(state: FeedState, fetched: Fetched, now: datetime) -> ParsedFeed | Exception:
+    assert fetched.body is not None
+    try:
+        return parse_feed(
+            fetched.body,
+            publisher=state.name,
+            now=now,
+            headers=fetched.headers,
+            base_url=fetched.final_url,
+        )
+    except Exception as exc:  # the feed's failure, recorded by the caller
+        return exc
+
+
+def _rebuilt(pool: Executor) -> Executor:
+    """A broken process pool replaced by a fresh one of the same make."""
+    from bot.feeds.parsepool import rebuild
+
+    return rebuild(pool)
 
 
 def _retrieve(task: asyncio.Future[Fetched]) -> None:

@@ -1,98 +1,119 @@
-"""APScheduler wiring: one job per feed, at its interval with jitter, one run at a time."""
+"""The dispatcher: one APScheduler job that, every tick, claims the feeds that are due.
+
+Each feed's next poll lives in the database (``feed.next_poll_at``), not in a scheduler job:
+start-up costs the same with ten feeds or ten thousand, a backoff or a server's Retry-After
+survives a restart, and several workers share the feeds through leases taken in one statement
+per batch (SKIP LOCKED on PostgreSQL), so no feed is polled twice. Each claimed feed is polled
+in its own task; fetches are bounded by the fetcher's limits, polls in flight by ``max_inflight``
+(a worker claims no more than it can start soon, leaving the rest to the others).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock, utcnow
 from bot.feeds.poller import PollOutcome
+from storage.records import FeedState
 
-__all__ = ["FIRST_POLL_SPREAD", "FeedScheduler", "ScheduledFeed"]
+__all__ = ["FIRST_POLL_SPREAD", "TICK_S", "Dispatcher"]
 
 log = logging.getLogger(__name__)
 
-# Every feed is polled right after start, spread so a restart does not burst every host at once.
-FIRST_POLL_SPREAD = timedelta(seconds=5)
-# A poll that could not start on time (event loop busy, laptop asleep) still runs this late.
-MISFIRE_GRACE_S = 120
+# Kept for the benchmarks that wait out the old per-feed spread; the dispatcher has none.
+FIRST_POLL_SPREAD = timedelta(seconds=0)
+# How often due feeds are looked for: a poll starts at most this late (plus the claim).
+TICK_S = 0.5
+BATCH = 200
 
-
-@dataclass(frozen=True, slots=True)
-class ScheduledFeed:
-    id: int
-    name: str
-    interval_s: int
-    # A feed backing off (stored next poll, consecutive failures) keeps its pause over a restart.
-    backoff_until: datetime | None = None
-
-
+ClaimFn = Callable[[int, set[int]], Awaitable[list[FeedState]]]
 # None: the poll did not run (a shutdown began).
-PollFn = Callable[[int], Awaitable[PollOutcome | None]]
+PollFn = Callable[[FeedState], Awaitable[PollOutcome | None]]
 
 
-class FeedScheduler:
-    """Keeps each feed's job in step with its health: a failure pushes the next run out."""
+class Dispatcher:
+    """Claims due feeds batch by batch and polls each in a task of its own."""
 
     def __init__(
         self,
+        claim: ClaimFn,
         poll: PollFn,
         *,
-        clock: Clock = utcnow,
-        spread: timedelta = FIRST_POLL_SPREAD,
+        max_inflight: int = 80,
+        batch: int = BATCH,
+        tick_s: float = TICK_S,
         scheduler: AsyncIOScheduler | None = None,
+        track: Callable[[asyncio.Task[object]], None] | None = None,
     ) -> None:
+        self._claim = claim
         self._poll = poll
-        self._clock = clock
-        self._spread = spread
+        self.max_inflight = max_inflight
+        self.batch = batch
+        self.tick_s = tick_s
         self.scheduler = scheduler or AsyncIOScheduler(timezone="UTC")
+        self._track = track
+        self.inflight: dict[int, asyncio.Task[object]] = {}
+        self._ticking = asyncio.Lock()
 
-    @staticmethod
-    def job_id(feed_id: int) -> str:
-        return f"feed:{feed_id}"
+    def install(self, wrap: Callable[[Callable[[], Awaitable[int]]], object] | None = None) -> None:
+        """Add the tick as one scheduler job (``wrap`` makes it one a shutdown waits for)."""
+        job = wrap(self.tick) if wrap is not None else self.tick
+        self.scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=self.tick_s),
+            id="dispatch",
+            name="dispatch due feeds",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=30,
+        )
 
-    def add_feeds(self, feeds: Sequence[ScheduledFeed]) -> None:
-        now = self._clock()
-        step = self._spread / max(len(feeds), 1)
-        for index, feed in enumerate(feeds):
-            first = now + step * index
-            if feed.backoff_until and feed.backoff_until > first:
-                first = feed.backoff_until
-            self.scheduler.add_job(
-                self.run_feed,
-                IntervalTrigger(seconds=feed.interval_s, jitter=max(1, feed.interval_s // 10)),
-                args=[feed.id],
-                id=self.job_id(feed.id),
-                name=feed.name,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=MISFIRE_GRACE_S,
-                next_run_time=first,
-                replace_existing=True,
-            )
+    async def tick(self) -> int:
+        """Claim and start what is due, a batch at a time, until none is or no room is left."""
+        started = 0
+        async with self._ticking:
+            while (room := self.max_inflight - len(self.inflight)) > 0:
+                want = min(self.batch, room)
+                states = await self._claim(want, set(self.inflight))
+                for state in states:
+                    self._start(state)
+                started += len(states)
+                if len(states) < want:
+                    break
+        return started
 
-    async def run_feed(self, feed_id: int) -> PollOutcome | None:
-        outcome = await self._poll(feed_id)
-        if outcome is None:
+    def _start(self, state: FeedState) -> None:
+        task: asyncio.Task[object] = asyncio.create_task(
+            self._run(state), name=f"poll:{state.name}"
+        )
+        self.inflight[state.id] = task
+
+        def done(_: asyncio.Task[object], feed_id: int = state.id) -> None:
+            self.inflight.pop(feed_id, None)
+
+        task.add_done_callback(done)
+        if self._track is not None:
+            self._track(task)
+
+    async def _run(self, state: FeedState) -> PollOutcome | None:
+        try:
+            return await self._poll(state)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug of ours costs one poll, never the dispatcher
+            log.exception("polling feed %s failed unexpectedly", state.name)
             return None
-        job = self.scheduler.get_job(self.job_id(feed_id))
-        if job is not None and outcome.next_poll_at > self._clock():
-            # The database says when the feed is next due (after a success, a backoff, a
-            # Retry-After, or another worker's poll): the job follows it, so a feed is never
-            # found "not due yet" and left a whole interval late.
-            job.modify(next_run_time=outcome.next_poll_at)
-        return outcome
 
     def start(self) -> None:
         self.scheduler.start()
 
     def pause(self) -> None:
-        """No job starts from now on; those running go on (unlike :meth:`shutdown`)."""
+        """No tick starts from now on; polls running go on (unlike :meth:`shutdown`)."""
         if self.scheduler.running:
             self.scheduler.pause()
 

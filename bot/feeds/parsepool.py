@@ -1,0 +1,54 @@
+"""The process pool that parses feed bodies, so the database thread only writes.
+
+Sized by ``THESISWATCH_PARSE_WORKERS``: 0 (the default) picks one process per core but one
+(the event loop and database thread keep a core), which is none on a single core: there,
+and when set to 0 explicitly, parsing stays in-process on the database thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from concurrent.futures import Executor, ProcessPoolExecutor
+
+__all__ = ["make_parse_pool", "pool_size", "rebuild", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+
+def pool_size(setting: int | None, cores: int | None = None) -> int:
+    """Processes for parsing: ``setting`` when given (0 = in-process), else cores - 1."""
+    if setting is not None and setting >= 0:
+        return setting
+    return max((cores or os.cpu_count() or 1) - 1, 0)
+
+
+def _child_init() -> None:
+    # Ctrl-C reaches the whole process group: the parent decides, children do not trace back.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import bot.feeds.parse  # noqa: F401  (loaded once, not at the first body)
+
+
+def make_parse_pool(size: int) -> ProcessPoolExecutor | None:
+    """A pool of ``size`` spawned processes (not forked: this process runs threads)."""
+    if size <= 0:
+        return None
+    return ProcessPoolExecutor(
+        size, mp_context=multiprocessing.get_context("spawn"), initializer=_child_init
+    )
+
+
+def warm_up(pool: Executor | None) -> None:
+    """Start the processes now, in the background, rather than at the first body."""
+    if isinstance(pool, ProcessPoolExecutor):
+        for _ in range(int(getattr(pool, "_max_workers", 1))):
+            pool.submit(os.getpid)
+
+
+def rebuild(pool: Executor) -> Executor:
+    size = int(getattr(pool, "_max_workers", 1))
+    pool.shutdown(wait=False, cancel_futures=True)
+    log.warning("parser processes restarted")
+    return make_parse_pool(size) or pool

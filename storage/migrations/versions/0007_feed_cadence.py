@@ -1,0 +1,34 @@
+"""feed cadence: per-feed interval bounds, the adaptive interval, and an index for the dispatcher
+
+Revision ID: 0007
+Revises: 0006
+
+Existing feeds keep their configured interval (the adaptive one starts empty, meaning the
+configured one) until the next start syncs their bounds from the feeds file.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("feed", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("min_interval_s", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("max_interval_s", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("poll_interval_s", sa.Integer(), nullable=True))
+        batch_op.create_index("ix_feed_next_poll_at", ["next_poll_at"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("feed", schema=None) as batch_op:
+        batch_op.drop_index("ix_feed_next_poll_at")
+        batch_op.drop_column("poll_interval_s")
+        batch_op.drop_column("max_interval_s")
+        batch_op.drop_column("min_interval_s")
