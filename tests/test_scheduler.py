@@ -1,129 +1,192 @@
-"""Scheduling: first polls spread after start, backoff moves a job, the others keep time."""
+"""Scheduling: one dispatcher claims due feeds in batches; a backoff keeps only its feed out."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine, select, update
+from sqlmodel import Session
 
 from bot.feeds.backoff import MAX_BACKOFF, next_after_failure, next_after_success
-from bot.feeds.poller import PollOutcome
-from bot.feeds.scheduler import MISFIRE_GRACE_S, FeedScheduler, ScheduledFeed
-from tests.conftest import FakeClock
+from bot.feeds.fetch import Fetcher, FetchLimits, make_client
+from bot.feeds.poller import LEASE, Poller, PollOutcome
+from bot.feeds.scheduler import Dispatcher
+from storage.db import make_engine, migrate
+from storage.feeds import claim_due, sync_feeds
+from storage.models import feed_t
+from storage.records import FeedDef, FeedState
+from tests.helpers.feedserver import FeedServer, rss
 
 T0 = datetime(2025, 8, 12, 9, 0, tzinfo=UTC)
 
 
-class ScriptedPoll:
-    """Stands in for Poller.poll: answers what the test scripts, remembers the calls."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.calls: list[int] = []
-        self.failing: dict[int, timedelta] = {}
-        self.due_in: dict[int, timedelta] = {}  # polled by another worker: due again then
-
-    async def __call__(self, feed_id: int) -> PollOutcome:
-        self.calls.append(feed_id)
-        if feed_id in self.due_in:
-            nxt = self.clock.now + self.due_in[feed_id]
-            return PollOutcome(feed=str(feed_id), status="skipped", next_poll_at=nxt)
-        if feed_id in self.failing:
-            nxt = self.clock.now + self.failing[feed_id]
-            return PollOutcome(feed=str(feed_id), status="error", next_poll_at=nxt, error="x")
-        return PollOutcome(feed=str(feed_id), status="new", next_poll_at=self.clock.now)
+def _feeds(engine: Engine, n: int, interval: int = 300) -> list[int]:
+    with Session(engine) as s, s.begin():
+        defs = [
+            FeedDef(f"f{i:04d}", f"https://f{i}.example/rss", "press", interval) for i in range(n)
+        ]
+        return sync_feeds(s, defs, deactivate_others=False)
 
 
-@pytest.fixture
-async def paused(clock: FakeClock) -> AsyncIterator[tuple[FeedScheduler, ScriptedPoll]]:
-    poll = ScriptedPoll(clock)
-    sched = FeedScheduler(poll, clock=clock, spread=timedelta(seconds=4))
-    sched.scheduler.start(paused=True)  # jobs are planned but only run when the test says
-    yield sched, poll
-    sched.scheduler.shutdown(wait=False)
+def _due(engine: Engine, when: dict[int, datetime | None]) -> None:
+    with Session(engine) as s, s.begin():
+        for feed_id, at in when.items():
+            s.execute(update(feed_t).where(feed_t.c.id == feed_id).values(next_poll_at=at))
 
 
-async def test_first_polls_are_spread_over_the_window(
-    paused: tuple[FeedScheduler, ScriptedPoll], clock: FakeClock
-) -> None:
-    sched, _ = paused
-    sched.add_feeds([ScheduledFeed(i, f"f{i}", 300) for i in range(4)])
-
-    firsts = [sched.scheduler.get_job(sched.job_id(i)).next_run_time for i in range(4)]
-
-    assert [t - clock.now for t in firsts] == [timedelta(seconds=s) for s in (0, 1, 2, 3)]
+def _claim(
+    engine: Engine, owner: str, now: datetime, limit: int, exclude: set[int] | None = None
+) -> list[int]:
+    with Session(engine) as s, s.begin():
+        got = claim_due(s, owner=owner, now=now, lease=LEASE, limit=limit, exclude=exclude or ())
+        return [f.id for f in got]
 
 
-async def test_jobs_are_single_instance_coalesced_with_a_grace(
-    paused: tuple[FeedScheduler, ScriptedPoll],
-) -> None:
-    sched, _ = paused
-    sched.add_feeds([ScheduledFeed(7, "f", 300)])
-    job = sched.scheduler.get_job(sched.job_id(7))
-    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, MISFIRE_GRACE_S)
-    assert job.trigger.interval == timedelta(seconds=300)
-    assert job.trigger.jitter == 30
+def test_claims_what_is_due_most_overdue_first(engine: Engine) -> None:
+    a, b, c, d = _feeds(engine, 4)
+    _due(
+        engine,
+        {
+            a: T0 - timedelta(seconds=5),
+            b: T0 - timedelta(minutes=5),
+            c: None,
+            d: T0 + timedelta(seconds=1),
+        },
+    )
+
+    assert _claim(engine, "w1", T0, 10) == [c, b, a]  # never polled, then most overdue; d waits
+    assert _claim(engine, "w1", T0, 10, exclude={a, b, c}) == []  # own polls in flight
 
 
-async def test_a_failure_pushes_the_next_run_out(
-    paused: tuple[FeedScheduler, ScriptedPoll], clock: FakeClock
-) -> None:
-    sched, poll = paused
-    sched.add_feeds([ScheduledFeed(1, "bad", 300), ScheduledFeed(2, "good", 300)])
-    poll.failing[1] = timedelta(hours=1)
-    good_next = sched.scheduler.get_job(sched.job_id(2)).next_run_time
-
-    await sched.run_feed(1)
-    await sched.run_feed(2)
-
-    assert sched.scheduler.get_job(sched.job_id(1)).next_run_time == clock.now + timedelta(hours=1)
-    assert sched.scheduler.get_job(sched.job_id(2)).next_run_time == good_next
+def test_a_lease_keeps_other_workers_off_until_it_expires(engine: Engine) -> None:
+    ids = _feeds(engine, 3)
+    assert sorted(_claim(engine, "w1", T0, 2)) == ids[:2]
+    assert _claim(engine, "w2", T0, 10) == [ids[2]]  # the third; the first two are w1's
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert _claim(engine, "w2", later, 10, exclude={ids[2]}) == ids[:2]  # w1 died
 
 
-async def test_a_job_follows_the_due_time_the_database_holds(
-    paused: tuple[FeedScheduler, ScriptedPoll], clock: FakeClock
-) -> None:
-    sched, poll = paused
-    sched.add_feeds([ScheduledFeed(1, "shared", 300)])
-    poll.due_in[1] = timedelta(seconds=290)  # another worker polled it a moment ago
-
-    await sched.run_feed(1)
-
-    due = clock.now + timedelta(seconds=290)
-    assert sched.scheduler.get_job(sched.job_id(1)).next_run_time == due
-
-
-async def test_a_restart_keeps_a_feed_backing_off(
-    paused: tuple[FeedScheduler, ScriptedPoll], clock: FakeClock
-) -> None:
-    sched, _ = paused
-    until = clock.now + timedelta(minutes=40)
-    sched.add_feeds([ScheduledFeed(1, "bad", 300, backoff_until=until)])
-    assert sched.scheduler.get_job(sched.job_id(1)).next_run_time == until
-
-
-async def test_the_real_scheduler_keeps_good_feeds_on_time_while_one_fails() -> None:
-    clock = FakeClock(datetime.now(UTC))
-    poll = ScriptedPoll(clock)
-    poll.failing[1] = timedelta(hours=1)
-    sched = FeedScheduler(
-        poll, clock=lambda: datetime.now(UTC), spread=timedelta(seconds=0.2),
-        scheduler=AsyncIOScheduler(timezone="UTC"),
-    )  # fmt: skip
-    sched.add_feeds([ScheduledFeed(1, "bad", 1), ScheduledFeed(2, "good", 1)])
-    sched.start()
+@pytest.mark.postgres
+def test_workers_claiming_at_once_never_share_a_feed(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    migrate(engine)
     try:
-        await asyncio.sleep(2.6)
+        ids = _feeds(engine, 1000)
+
+        def worker(name: str) -> list[int]:
+            mine: list[int] = []
+            for _ in range(3):  # its polls still running: excluded, as the dispatcher does
+                mine += _claim(engine, name, T0, 60, exclude=set(mine))
+            return mine
+
+        with ThreadPoolExecutor(4) as pool:
+            batches = list(pool.map(worker, ["w1", "w2", "w3", "w4"]))
+        claimed = [x for batch in batches for x in batch]
+        assert len(claimed) == len(set(claimed)) == 4 * 3 * 60
+        assert set(claimed) <= set(ids)
     finally:
-        sched.shutdown()
-    # The bad feed ran once and was pushed an hour out; the good one kept its 1 s interval
-    # (2-3 runs within 2.6 s whatever the jitter).
-    assert poll.calls.count(1) == 1
-    assert poll.calls.count(2) >= 2
+        engine.dispose()
+
+
+async def test_one_job_however_many_feeds(sqlite_engine: Engine) -> None:
+    _feeds(sqlite_engine, 2000)
+    polled: list[int] = []
+
+    async def poll(state: FeedState) -> PollOutcome:
+        polled.append(state.id)
+        return PollOutcome(feed=state.name, status="not_modified", next_poll_at=T0)
+
+    async def claim(limit: int, exclude: set[int]) -> list[FeedState]:
+        with Session(sqlite_engine) as s, s.begin():
+            return claim_due(s, owner="me", now=T0, lease=LEASE, limit=limit, exclude=exclude)
+
+    sched = AsyncIOScheduler(timezone="UTC")
+    dispatcher = Dispatcher(claim, poll, max_inflight=500, batch=200, scheduler=sched)
+    dispatcher.install()
+    assert [j.id for j in sched.get_jobs()] == ["dispatch"]
+
+    assert await dispatcher.tick() == 500  # in batches, up to the room in flight
+    await asyncio.gather(*list(dispatcher.inflight.values()))
+    assert len(polled) == len(set(polled)) == 500
+    assert await dispatcher.tick() == 500  # the next tick takes the next 500
+
+
+async def test_a_poll_that_raises_costs_only_itself(sqlite_engine: Engine) -> None:
+    ids = _feeds(sqlite_engine, 3)
+    polled: list[int] = []
+
+    async def poll(state: FeedState) -> PollOutcome:
+        if state.id == ids[0]:
+            raise RuntimeError("a bug")
+        polled.append(state.id)
+        return PollOutcome(feed=state.name, status="new", next_poll_at=T0)
+
+    async def claim(limit: int, exclude: set[int]) -> list[FeedState]:
+        with Session(sqlite_engine) as s, s.begin():
+            return claim_due(s, owner="me", now=T0, lease=LEASE, limit=limit, exclude=exclude)
+
+    dispatcher = Dispatcher(claim, poll)
+    assert await dispatcher.tick() == 3
+    await asyncio.gather(*list(dispatcher.inflight.values()))
+    assert sorted(polled) == ids[1:]
+    assert dispatcher.inflight == {}
+
+
+async def test_the_real_dispatcher_keeps_good_feeds_on_time_while_one_backs_off(
+    feed_server: FeedServer, sqlite_engine: Engine
+) -> None:
+    feed_server.route("/good.xml", rss(("Good news", "https://x.example/good")))
+    feed_server.route("/bad.xml", b"", status=503, headers={"Retry-After": "3600"})
+    with Session(sqlite_engine) as s, s.begin():
+        good, bad = sync_feeds(
+            s,
+            [
+                FeedDef(
+                    "good",
+                    feed_server.url("/good.xml"),
+                    "wire",
+                    1,
+                    min_interval_s=1,
+                    max_interval_s=1,
+                ),
+                FeedDef(
+                    "bad",
+                    feed_server.url("/bad.xml"),
+                    "wire",
+                    1,
+                    min_interval_s=1,
+                    max_interval_s=1,
+                ),
+            ],
+            deactivate_others=False,
+        )
+    async with make_client(FetchLimits()) as client:
+        poller = Poller(sqlite_engine, Fetcher(client))
+        dispatcher = Dispatcher(poller.claim_due, poller.poll_claimed, tick_s=0.1)
+        dispatcher.install()
+        dispatcher.start()
+        try:
+            for _ in range(300):  # the good feed polled 3 times: 2+ s at its 1 s interval
+                if len(feed_server.hits_for("/good.xml")) >= 3:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            dispatcher.pause()
+            await asyncio.gather(*list(dispatcher.inflight.values()))
+            dispatcher.shutdown()
+            poller.close()
+    assert len(feed_server.hits_for("/good.xml")) >= 3
+    assert len(feed_server.hits_for("/bad.xml")) == 1  # Retry-After: an hour out
+    with Session(sqlite_engine) as s:
+        nxt = s.scalar(select(feed_t.c.next_poll_at).where(feed_t.c.id == bad))
+    assert nxt is not None
+    assert nxt - datetime.now(UTC) > timedelta(minutes=59)
+    assert good != bad
 
 
 def test_success_spreads_around_the_interval() -> None:
