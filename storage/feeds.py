@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, text, update
 from sqlmodel import Session
 
-from storage.models import feed_t, item_t, sighting_t
+from storage.models import feed_config_t, feed_t, item_t, sighting_t
 from storage.records import FeedDef, FeedHealth, FeedState
 
 __all__ = [
@@ -21,7 +21,9 @@ __all__ = [
     "mark_seen",
     "record_failure",
     "record_success",
+    "scheduled_ids",
     "sync_feeds",
+    "synced_digest",
 ]
 
 _ERROR_CHARS = 500
@@ -34,6 +36,8 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
     A changed URL forgets the old conditional-GET state: its ETag means nothing to a new server.
     """
     defs = list(defs)
+    # Whoever synced last, the digest of a feeds file no longer says what the rows hold.
+    session.execute(delete(feed_config_t))
     if session.get_bind().dialect.name == "postgresql":
         # Workers starting together sync one at a time; the others find the rows in place.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SYNC_LOCK})
@@ -51,6 +55,7 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
     )
     ids: list[int] = []
     updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
     for d in defs:
         values: dict[str, Any] = {
             "url": d.url,
@@ -63,14 +68,8 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
         }
         row = existing.get(d.name)
         if row is None:
-            new_id = session.scalars(
-                insert(feed_t)
-                .values(
-                    name=d.name, consecutive_failures=0, failures_total=0, polls_total=0, **values
-                )
-                .returning(feed_t.c.id)
-            ).one()
-            ids.append(int(new_id))
+            inserts.append({"name": d.name, **values})
+            ids.append(-len(inserts))  # filled in below
             continue
         if row.url != d.url:
             # A new server: its ETag means nothing here, and its pace is learnt afresh.
@@ -81,6 +80,13 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
             )
         updates.append({"_id": row.id, **values})
         ids.append(int(row.id))
+    if inserts:
+        zero = {"consecutive_failures": 0, "failures_total": 0, "polls_total": 0}
+        new_ids = session.scalars(
+            insert(feed_t).returning(feed_t.c.id, sort_by_parameter_order=True),
+            [zero | row for row in inserts],
+        ).all()
+        ids = [int(new_ids[-i - 1]) if i < 0 else i for i in ids]
     if updates:
         # One executemany: start-up stays quick with thousands of feeds.
         session.execute(
@@ -305,3 +311,19 @@ def mark_seen(
         .values(evaluated_at=now)
     )
     return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+def synced_digest(session: Session, digest: str | None = None) -> str | None:
+    """The digest of the feeds file last synced; with ``digest``, record that one instead."""
+    if digest is None:
+        return session.scalar(select(feed_config_t.c.digest).where(feed_config_t.c.id == 1))
+    session.execute(delete(feed_config_t))
+    now = datetime.now(UTC)
+    session.execute(insert(feed_config_t).values(id=1, digest=digest, synced_at=now))
+    return digest
+
+
+def scheduled_ids(session: Session) -> list[int]:
+    """Ids of the configured feeds (active, on a schedule), in name order."""
+    query = select(feed_t.c.id).where(feed_t.c.active.is_(True), feed_t.c.interval_s > 0)
+    return [int(i) for i in session.scalars(query.order_by(feed_t.c.name))]

@@ -33,6 +33,7 @@ __all__ = [
     "board_t",
     "chat_pref_t",
     "delivery_t",
+    "feed_config_t",
     "feed_t",
     "item_revision_t",
     "item_t",
@@ -150,6 +151,19 @@ class ItemRevision(SQLModel, table=True):
 
 # Core tables for bulk statements; SQLModel's class attributes are typed as values, not columns.
 feed_t: Table = Feed.__table__  # type: ignore[attr-defined]
+
+
+class FeedConfig(SQLModel, table=True):
+    """The feeds file as last synced (a digest): an unchanged file is not parsed again."""
+
+    __tablename__ = "feed_config"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(max_length=64)
+    synced_at: datetime = Field(sa_type=UTCDateTime)
+
+
+feed_config_t: Table = FeedConfig.__table__  # type: ignore[attr-defined]
 story_t: Table = Story.__table__  # type: ignore[attr-defined]
 item_t: Table = Item.__table__  # type: ignore[attr-defined]
 sighting_t: Table = Sighting.__table__  # type: ignore[attr-defined]
