@@ -34,6 +34,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_telegram.py --quick
 	$(BIN)/python bench/bench_latency.py --quick
 	$(BIN)/python bench/bench_chart.py
+	$(BIN)/python bench/bench_feeds.py --quick
 
 # Issue 8's fault trial, short form (kills, a Telegram outage, PostgreSQL restarts; ~4 min).
 trial: $(VENV)/.dev

@@ -318,7 +318,7 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     scheduler = Dispatcher(
-        pipeline.poller.claim_due,
+        pipeline.claim_due,
         pipeline.tracked(pipeline.poll_claimed),
         max_inflight=4 * pipeline.poller.fetcher.limits.concurrency,
     )

@@ -36,6 +36,9 @@ __all__ = ["Pipeline", "drain"]
 
 log = logging.getLogger(__name__)
 
+# A database that refuses the dispatcher's claim is asked again after 1, 2, 4, then 5 s.
+CLAIM_RETRY_MAX_S = 5.0
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -58,6 +61,9 @@ class Pipeline:
     stopping: bool = False
     # An evaluation is queued for the database thread and has not begun reading items yet.
     _eval_queued: bool = False
+    # Batch claims the database refused in a row, and when (loop time) to try again.
+    _claim_failures: int = 0
+    _claim_retry_at: float = 0.0
 
     def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
         """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
@@ -100,6 +106,23 @@ class Pipeline:
         started = time.perf_counter()
         outcome = await self.poller.poll(feed_id)
         return await self._polled(outcome, started)
+
+    async def claim_due(self, limit: int, exclude: set[int]) -> list[FeedState]:
+        """Due feeds for the dispatcher; a database refusing the claim is retried later, a
+        failure counted and logged once per try (not every tick)."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._claim_retry_at:
+            return []
+        try:
+            states = await self.poller.claim_due(limit, exclude)
+        except SQLAlchemyError as exc:
+            self._claim_failures += 1
+            pause = min(2.0 ** (self._claim_failures - 1), CLAIM_RETRY_MAX_S)
+            self._claim_retry_at = loop.time() + pause
+            self.metrics.record_poll(self.poller.claim_failed(exc, pause))
+            return []
+        self._claim_failures = 0
+        return states
 
     async def poll_claimed(self, state: FeedState) -> PollOutcome:
         """A feed the dispatcher claimed for this worker."""

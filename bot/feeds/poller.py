@@ -146,6 +146,18 @@ class Poller:
             )
         )
 
+    def claim_failed(self, exc: SQLAlchemyError, pause: float) -> PollOutcome:
+        """The batch claim refused by the database: one line, an outcome for the metrics."""
+        label = db_error_label(exc)
+        log.error("claiming due feeds failed: database %s; next try in %gs", label, pause)
+        return PollOutcome(
+            feed="(due feeds)",
+            status="error",
+            next_poll_at=self.clock(),
+            error=f"database: {label}",
+            db_error=label,
+        )
+
     async def poll_claimed(self, state: FeedState) -> PollOutcome:
         """Fetch, parse and store a feed this worker holds the lease of."""
         if self._stopping.is_set():
