@@ -179,7 +179,7 @@ class Code:
     bounds: bool  # its feeds file knows min_interval/max_interval
 
 
-def export(ref: str, into: Path) -> Code:
+def export(ref: str, into: Path, *, bounds: bool = False, label: str = "baseline") -> Code:
     rev = ["git", "-C", str(ROOT), "rev-parse", "--short", ref]
     done = subprocess.run(rev, check=True, capture_output=True, text=True)  # noqa: S603
     sha = done.stdout.strip()
@@ -188,7 +188,7 @@ def export(ref: str, into: Path) -> Code:
     archive = subprocess.Popen(git, stdout=subprocess.PIPE)  # noqa: S603
     subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)  # noqa: S603, S607
     archive.wait()
-    return Code(f"baseline {sha}", into, bounds=False)
+    return Code(f"{label} {sha}", into, bounds=bounds)
 
 
 def start(code: Code, url: str, feeds: Path, out: Path, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -444,7 +444,8 @@ def print_schedule(n: int, interval: int, window: float, results: dict[str, list
         (a, ra), (b, rb) = results.items()
         ratio = _med([x.polls_per_s for x in rb]) / max(_med([x.polls_per_s for x in ra]), 1e-9)
         su = _med([x.startup for x in ra]) / max(_med([x.startup for x in rb]), 1e-9)
-        print(f"  {b} vs {a}: polls/s x{ratio:.2f}, start-up {su:.1f}x shorter")
+        re = _med([x.restart for x in ra]) / max(_med([x.restart for x in rb]), 1e-9)
+        print(f"  {b} vs {a}: polls/s x{ratio:.2f}; start-up {su:.1f}x, restart {re:.1f}x shorter")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,7 +467,7 @@ def pg_polls(url: str) -> int:
 
 def workers_section(pg: str, m: int, rounds: int, window: float, tmp: Path) -> None:
     scratch = Scratch(pg, tmp)
-    code = Code("this checkout", ROOT, bounds=True)
+    code = export("HEAD", tmp / "head-workers", bounds=True, label="HEAD")
     rates: dict[int, list[float]] = {1: [], 2: []}
     cpu: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     try:
@@ -542,7 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp_s:
         tmp = Path(tmp_s)
         if args.only in (None, "schedule"):
-            codes = [Code("this checkout", ROOT, bounds=True)]
+            # The commit under test, exported: edits made while the bench runs change nothing.
+            codes = [export("HEAD", tmp / "head", bounds=True, label="HEAD")]
             if args.baseline:
                 codes.insert(0, export(args.baseline, tmp / "baseline"))
             schedule_section(codes, sizes, args.rounds, interval, window, tmp)
