@@ -24,6 +24,7 @@ from bot.feeds.ingest import poll_feeds
 from bot.feeds.parsepool import make_parse_pool, pool_size, warm_up
 from bot.feeds.poller import Poller, PollOutcome
 from bot.feeds.scheduler import Dispatcher
+from bot.feeds.websub import WebSub
 from bot.jobs import Pipeline, drain
 from bot.ops.leader import Leadership
 from bot.ops.server import OpsServer, engine_check
@@ -221,6 +222,10 @@ async def _ops(
     if settings.ops_port < 0:
         return
     stall = timedelta(seconds=settings.health_max_delivery_stall_s)
+    websub = None
+    if polls and settings.public_url:
+        # Pushes from WebSub hubs come to this server: feeds that name a hub get subscribed.
+        websub = WebSub(pipeline.poller.fetcher.client, settings.public_url, pipeline.push)
     server = OpsServer(
         pipeline.metrics,
         engine_check(pipeline.db),
@@ -229,6 +234,7 @@ async def _ops(
         max_poll_age=timedelta(seconds=settings.health_max_poll_age_s) if polls else None,
         components={"telegram": link.health} if link is not None else None,
         checks={"delivery": partial(pipeline.delivery_problem, stall)},
+        routes=websub.install if websub is not None else None,
     )
     try:
         await stack.enter_async_context(server)
@@ -236,6 +242,9 @@ async def _ops(
         log.error("no /healthz or /metrics: %s:%d: %s", settings.ops_host, settings.ops_port, exc)
         return
     log.info("/healthz and /metrics on http://%s:%d", settings.ops_host, server.port)
+    if websub is not None:
+        pipeline.websub = websub
+        log.info("WebSub pushes taken at %s/websub/<feed id>", websub.public_url)
 
 
 @dataclass(slots=True)

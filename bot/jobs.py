@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock, utcnow
 from bot.feeds.poller import Poller, PollOutcome
+from bot.feeds.websub import WebSub
 from bot.ops.metrics import Metrics
 from bot.ops.retention import prune_old
 from bot.pipeline.console import deliver_console
@@ -61,6 +62,8 @@ class Pipeline:
     stopping: bool = False
     # An evaluation is queued for the database thread and has not begun reading items yet.
     _eval_queued: bool = False
+    # Subscribes feeds that declare a hub (a public callback URL is configured).
+    websub: WebSub | None = None
     # Batch claims the database refused in a row, and when (loop time) to try again.
     _claim_failures: int = 0
     _claim_retry_at: float = 0.0
@@ -105,7 +108,7 @@ class Pipeline:
     async def poll(self, feed_id: int) -> PollOutcome:
         started = time.perf_counter()
         outcome = await self.poller.poll(feed_id)
-        return await self._polled(outcome, started)
+        return await self._polled(feed_id, outcome, started)
 
     async def claim_due(self, limit: int, exclude: set[int]) -> list[FeedState]:
         """Due feeds for the dispatcher; a database refusing the claim is retried later, a
@@ -128,10 +131,22 @@ class Pipeline:
         """A feed the dispatcher claimed for this worker."""
         started = time.perf_counter()
         outcome = await self.poller.poll_claimed(state)
-        return await self._polled(outcome, started)
+        return await self._polled(state.id, outcome, started)
 
-    async def _polled(self, outcome: PollOutcome, started: float) -> PollOutcome:
+    async def push(self, feed_id: int, body: bytes, headers: dict[str, str]) -> PollOutcome:
+        """A body a WebSub hub pushed (signature checked): stored and read at once."""
+        started = time.perf_counter()
+        try:
+            outcome = await self.poller.store_push(feed_id, body, headers)
+        except SQLAlchemyError as exc:  # the feed is gone, or the database: the hub retries
+            self._refused("a pushed body", exc)
+            raise
+        return await self._polled(feed_id, outcome, started)
+
+    async def _polled(self, feed_id: int, outcome: PollOutcome, started: float) -> PollOutcome:
         self.metrics.record_poll(outcome, time.perf_counter() - started)
+        if outcome.hub and self.websub is not None and not self.stopping:
+            await self.websub.ensure(feed_id, outcome.hub, outcome.topic or outcome.feed_url)
         if outcome.new_items or outcome.revised_items:
             await self._evaluate_soon()
         return outcome

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     min_feed_interval: int = Field(
         60, ge=1, description="shortest feed interval the feeds file may ask for, in seconds"
     )
+    public_url: str | None = Field(
+        None,
+        description="the ops server as the internet reaches it: WebSub hubs push there",
+    )
     parse_workers: int = Field(
         -1,
         ge=-1,

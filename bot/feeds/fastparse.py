@@ -180,12 +180,19 @@ def _read(root: Any, mojibake: bool) -> FastFeed | None:
 _SY = "http://purl.org/rss/1.0/modules/syndication/"
 _PACE = {"ttl": "ttl", f"{{{_SY}}}updatePeriod": "sy_updateperiod"}
 _PACE[f"{{{_SY}}}updateFrequency"] = "sy_updatefrequency"
+_ATOM_LINK = f"{{{_ATOM}}}link"
 
 
 def _pace(channel: Any) -> dict[str, str]:
-    """The channel's own word on how often it changes (RSS ttl, the syndication module)."""
+    """The channel's own word on how often it changes (RSS ttl, the syndication module) and
+    where it is pushed from (its WebSub hub and self links)."""
     pace = {}
     for child in channel:
+        if child.tag == _ATOM_LINK:
+            rel, href = child.get("rel"), child.get("href")
+            if rel in ("hub", "self") and href and rel not in pace:
+                pace[rel] = href.strip()
+            continue
         key = _PACE.get(child.tag) if isinstance(child.tag, str) else None
         if key and child.text:
             pace[key] = child.text.strip()

@@ -56,6 +56,8 @@ class ParsedFeed:
     pace_s: int | None = None
     # Content hashes of entries that carry no date (timed by when first seen).
     undated: frozenset[str] = frozenset()
+    hub: str | None = None  # a WebSub hub the feed declares, and the topic it pushes
+    topic: str | None = None
 
 
 def _published(entry: Mapping[str, Any]) -> datetime | None:
@@ -234,6 +236,9 @@ def parse_feed(
     entries, skipped, reason = normalise_entries(raws, publisher=publisher, now=now, base=base_url)
     # First seen now and dated now: an entry timed by first sight had no date of its own.
     undated = frozenset(e.content_hash for e in entries if e.published_at == now)
+    hub, topic = _links(pace)
+    if hub and not hub.startswith(("http://", "https://")):
+        hub = None
     if not entries and skipped:
         raise FeedParseError(f"no readable entry: {skipped} skipped, first: {reason}"[:300])
     if not entries and (bozo or not version):
@@ -248,7 +253,22 @@ def parse_feed(
         fast=quick is not None,
         pace_s=_pace_s(pace),
         undated=undated,
+        hub=hub,
+        topic=topic,
     )
+
+
+def _links(feed: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The hub and self links: the fast path reads them as keys, feedparser as ``links``."""
+    hub, me = _text(feed.get("hub")), _text(feed.get("self"))
+    for link in feed.get("links") or ():
+        if isinstance(link, Mapping):
+            rel, href = link.get("rel"), _text(link.get("href"))
+            if rel == "hub" and hub is None:
+                hub = href
+            elif rel == "self" and me is None:
+                me = href
+    return hub, me
 
 
 def _pace_s(feed: Mapping[str, Any]) -> int | None:

@@ -69,6 +69,9 @@ class PollOutcome:
     revised_items: int = 0  # entries the feed rewrote: their items are read again
     # A write of this poll that the database refused (a full disk...): health shows it.
     db_error: str | None = None
+    hub: str | None = None  # the WebSub hub the body declared, and its topic
+    topic: str | None = None
+    feed_url: str = ""  # the topic when the feed names no self link
 
 
 class Poller:
@@ -171,6 +174,19 @@ class Poller:
             return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
         if fetched is None:  # stopping: the lease goes with the process's others
             return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
+        return await self._settle(state, fetched)
+
+    async def store_push(self, feed_id: int, body: bytes, headers: dict[str, str]) -> PollOutcome:
+        """A body a WebSub hub pushed: stored like a polled one (the hub was verified)."""
+        if self._stopping.is_set():
+            return PollOutcome(feed=f"#{feed_id}", status="skipped", next_poll_at=self.clock())
+        state = await self.in_db(lambda: self._with_session(lambda s: feed_state(s, feed_id)))
+        # The conditional-GET state stays the last poll's: a push says nothing of the server's.
+        fetched = Fetched(200, body, headers, state.etag, state.last_modified)
+        return await self._settle(state, fetched)
+
+    async def _settle(self, state: FeedState, fetched: Fetched) -> PollOutcome:
+        """Parse (in the pool when there is one) and store what was fetched."""
         if self.parse_pool is None or not self._needs_parse(state, fetched):
             return await self.in_db(lambda: self._store(state, fetched))
         assert fetched.body is not None
@@ -405,6 +421,9 @@ class Poller:
                 skipped=feed.skipped,
                 new_item_ids=result.new_item_ids,
                 revised_items=result.revised_items,
+                hub=feed.hub,
+                topic=feed.topic,
+                feed_url=state.url,
             )
 
         for attempt in range(3):

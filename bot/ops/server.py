@@ -75,8 +75,10 @@ class OpsServer:
         clock: Callable[[], datetime] = _utcnow,
         components: Mapping[str, Component] | None = None,
         checks: Mapping[str, Check] | None = None,
+        routes: Callable[[web.Application], None] | None = None,
     ) -> None:
         self.metrics = metrics
+        self._routes = routes  # more endpoints on the same server (WebSub callbacks)
         self.components = dict(components or {})
         self.host = host
         self.port = port
@@ -160,6 +162,8 @@ class OpsServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        if self._routes is not None:
+            self._routes(app)
         return app
 
     async def start(self) -> None:
