@@ -68,7 +68,9 @@ class Dispatcher:
             IntervalTrigger(seconds=self.tick_s),
             id="dispatch",
             name="dispatch due feeds",
-            max_instances=1,
+            # A tick still claiming (the database thread busy) makes the next return at once,
+            # rather than APScheduler logging "skipped: maximum number of running instances".
+            max_instances=2,
             coalesce=True,
             misfire_grace_time=30,
         )
@@ -76,6 +78,8 @@ class Dispatcher:
     async def tick(self) -> int:
         """Claim and start what is due, a batch at a time, until none is or no room is left."""
         started = 0
+        if self._ticking.locked():
+            return 0
         async with self._ticking:
             while (room := self.max_inflight - len(self.inflight)) > 0:
                 want = min(self.batch, room)
