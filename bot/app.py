@@ -136,9 +136,11 @@ async def run(
     polls = role in ("all", "poller")
     # Parsing in other processes, so the database thread only writes (long runs that poll).
     pool = make_parse_pool(pool_size(settings.parse_workers)) if polls and not once else None
-    warm_up(pool)
     async with make_client(limits) as client:
-        poller = Poller(engine, Fetcher(client, limits), owner=me, parse_pool=pool)
+        poller = Poller(engine, Fetcher(client, limits), owner=me)
+        if pool is not None:
+            loop = asyncio.get_running_loop()
+            warm_up(pool, lambda: loop.call_soon_threadsafe(poller.use_parse_pool, pool))
         pipeline = Pipeline(engine, poller, rulebook, evaluator)
         try:
             if once:
@@ -180,8 +182,9 @@ async def run(
             return RunResult([])
         finally:
             poller.close()
-            if poller.parse_pool is not None:
-                poller.parse_pool.shutdown(wait=True, cancel_futures=True)
+            for used in {pool, poller.parse_pool} - {None}:
+                assert used is not None
+                used.shutdown(wait=True, cancel_futures=True)
 
 
 def _telegram(

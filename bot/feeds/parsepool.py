@@ -11,6 +11,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 __all__ = ["make_parse_pool", "pool_size", "rebuild", "warm_up"]
@@ -40,11 +42,25 @@ def make_parse_pool(size: int) -> ProcessPoolExecutor | None:
     )
 
 
-def warm_up(pool: Executor | None) -> None:
-    """Start the processes now, in the background, rather than at the first body."""
-    if isinstance(pool, ProcessPoolExecutor):
-        for _ in range(int(getattr(pool, "_max_workers", 1))):
-            pool.submit(os.getpid)
+def warm_up(pool: Executor | None, on_ready: Callable[[], object]) -> None:
+    """Start the processes now, in the background; ``on_ready`` (from the pool's thread) once
+    every one answered. Until then bodies are parsed in-process: a first poll never waits
+    for processes to spawn and import."""
+    if not isinstance(pool, ProcessPoolExecutor):
+        return
+    jobs = [pool.submit(os.getpid) for _ in range(int(getattr(pool, "_max_workers", 1)))]
+    left = [len(jobs)]
+    lock = threading.Lock()
+
+    def done(_: object) -> None:
+        with lock:
+            left[0] -= 1
+            ready = left[0] == 0
+        if ready:
+            on_ready()
+
+    for job in jobs:
+        job.add_done_callback(done)
 
 
 def rebuild(pool: Executor) -> Executor:

@@ -105,6 +105,11 @@ class Poller:
         self._stories = StoryCache()
         self._stopping = asyncio.Event()
 
+    def use_parse_pool(self, pool: Executor) -> None:
+        """Parse in ``pool`` from now on (its processes are up)."""
+        if not self._stopping.is_set():
+            self.parse_pool = pool
+
     def stop(self) -> None:
         """A shutdown: polls not yet claimed do not start, fetches in flight are dropped, and
         bodies still waiting for the database thread are not stored.
