@@ -24,6 +24,7 @@ SPLITS = {
     "test": CORPUS / "test.jsonl",
     "train": CORPUS / "train.jsonl",
     "fresh": CORPUS / "fresh.jsonl",
+    "tune": CORPUS / "tune.jsonl",
 }
 DEV_EVENTS = ROOT.parent / "shared" / "corpora" / "dev-events.jsonl"
 HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
@@ -243,6 +244,9 @@ def test_split_sizes_meet_issue_9(corpus: dict[str, list[dict[str, Any]]]) -> No
     assert len(fresh) >= 60
     assert sum(r["effect"] in POSITIVE for r in fresh) >= 20
     assert sum(r.get("trap") is not None for r in fresh) >= 10
+    tune = corpus["tune"]
+    assert len(tune) >= 120
+    assert sum(r.get("trap") is not None for r in tune) >= 20
     for records in corpus.values():
         assert {r.get("leg") for r in records} >= {
             "h20-ban",
