@@ -42,6 +42,8 @@ class ChatPrefs:
     digest_weekday: int = 0  # weekly: 0 Monday .. 6 Sunday
     digest_due_at: datetime | None = None
     last_digest_at: datetime | None = None
+    quiet: str = "info"  # this severity and lower arrive silently; off: everything rings
+    quiet_digest: bool = False  # quiet alerts are not pushed: the digest tells them
 
     def but(self, **changes: Any) -> ChatPrefs:
         return replace(self, **changes)
@@ -63,6 +65,8 @@ def _prefs(row: Any) -> ChatPrefs:
         digest_weekday=row.digest_weekday,
         digest_due_at=row.digest_due_at,
         last_digest_at=row.last_digest_at,
+        quiet=row.quiet,
+        quiet_digest=row.quiet_digest,
     )
 
 
@@ -91,6 +95,8 @@ def save_prefs(session: Session, prefs: ChatPrefs, now: datetime) -> None:
         "digest_weekday": prefs.digest_weekday,
         "digest_due_at": prefs.digest_due_at,
         "last_digest_at": prefs.last_digest_at,
+        "quiet": prefs.quiet,
+        "quiet_digest": prefs.quiet_digest,
         "updated_at": now,
     }
     done = session.execute(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -225,6 +226,9 @@ class Alert(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_type=UTCDateTime)
     payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The alerts one story raised in one step share a push (the first one's id): each chat gets
+    # them as one message. None: the alert is a push of its own.
+    push_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class Delivery(SQLModel, table=True):
@@ -280,6 +284,10 @@ class ChatPref(SQLModel, table=True):
     digest_weekday: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     digest_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Alerts of this severity or lower arrive without a sound (off: every alert rings); with
+    # quiet_digest they are not pushed at all and the digest tells them.
+    quiet: str = Field(default="info", max_length=10, sa_column_kwargs={"server_default": "info"})
+    quiet_digest: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 chat_pref_t: Table = ChatPref.__table__  # type: ignore[attr-defined]

@@ -18,9 +18,11 @@ __all__ = [
     "StoredAlert",
     "add_alert",
     "alert_by_id",
+    "claim_push",
     "delivery_counts",
     "due_deliveries",
     "fail_target",
+    "join_push",
     "mark_failed",
     "mark_progress",
     "mark_retry",
@@ -45,6 +47,7 @@ class StoredAlert:
     confirmed: bool
     created_at: datetime
     payload: dict[str, Any]
+    push_id: int | None = None  # shared by the alerts one story raised in one step
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ _ALERT = (
     alert_t.c.confirmed,
     alert_t.c.created_at,
     alert_t.c.payload,
+    alert_t.c.push_id,
 )
 
 
@@ -120,6 +124,56 @@ def add_alert(
         )
         notify_outbox(session)  # PostgreSQL: listeners wake when this transaction commits
     return alert_id
+
+
+def join_push(session: Session, alert_ids: Sequence[int]) -> None:
+    """These alerts (written in this transaction, by one story) go out as one push per chat."""
+    if len(alert_ids) > 1:
+        session.execute(
+            update(alert_t).where(alert_t.c.id.in_(list(alert_ids))).values(push_id=min(alert_ids))
+        )
+
+
+def claim_push(
+    session: Session,
+    head: PendingDelivery,
+    *,
+    now: datetime,
+    owner: str = "",
+    lease: timedelta = DELIVERY_LEASE,
+) -> list[PendingDelivery]:
+    """The other pending deliveries to ``head``'s target of alerts in its push, claimed.
+
+    They queue right behind ``head`` (one transaction wrote them), so no other worker can hold
+    them while ``head`` is ours: an earlier delivery leased or backing off blocks its target.
+    """
+    if head.alert.push_id is None:
+        return []
+    rows = session.execute(
+        select(
+            delivery_t.c.id,
+            delivery_t.c.target,
+            delivery_t.c.attempts,
+            delivery_t.c.parts_sent,
+            *_ALERT,
+        )
+        .join(alert_t, alert_t.c.id == delivery_t.c.alert_id)
+        .where(
+            alert_t.c.push_id == head.alert.push_id,
+            delivery_t.c.target == head.target,
+            delivery_t.c.status == "pending",
+            delivery_t.c.id != head.id,
+        )
+        .order_by(delivery_t.c.alert_id)
+    ).all()
+    mates = [PendingDelivery(r[0], r[1], r[2], r[3], StoredAlert(*r[4:])) for r in rows]
+    if mates:
+        session.execute(
+            update(delivery_t)
+            .where(delivery_t.c.id.in_([m.id for m in mates]))
+            .values(lease_owner=owner[:100] or None, lease_until=now + lease)
+        )
+    return mates
 
 
 def due_deliveries(

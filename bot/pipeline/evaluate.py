@@ -12,14 +12,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.pipeline import routing
-from bot.pipeline.alerts import AlertDraft, draft_alerts
+from bot.pipeline.alerts import AlertDraft, draft_alerts, pushes
 from bot.pipeline.board_codec import board_from_json, board_to_json, evidence_to_json
 from bot.pipeline.rulebook import Rulebook
 from rules import Engine as RulesEngine
 from rules import Item, Signal
 from rules.board import Board, Outcome, Received, is_late, new_board, receive, rule_cooldowns
 from storage.chats import load_prefs
-from storage.outbox import add_alert, story_alerted
+from storage.outbox import add_alert, join_push, story_alerted
 from storage.signals import (
     StoredItem,
     add_transition,
@@ -58,7 +58,12 @@ def chat_router(chats: Sequence[int]) -> Router:
         prefs = load_prefs(session, chats)
         tickers = list(draft.payload.get("tickers", {}))
         return routing.route(
-            prefs, leg=draft.leg, severity=draft.severity, tickers=tickers, now=now
+            prefs,
+            leg=draft.leg,
+            severity=draft.severity,
+            tickers=tickers,
+            now=now,
+            evidence=bool(draft.payload.get("headlines")),
         )
 
     return route
@@ -231,19 +236,24 @@ class Evaluator:
             items,
             lambda story, leg: story_alerted(session, story_id=story, leg=leg),
         )
-        for d in drafts:
-            add_alert(
-                session,
-                kind=d.kind,
-                leg=d.leg,
-                severity=d.severity,
-                old_state=d.old_state,
-                new_state=d.new_state,
-                confirmed=d.confirmed,
-                created_at=now,
-                payload=d.payload,
-                targets=self.route(session, d, now),
-                story_id=d.story_id,
-                transition_id=transition_ids[id(d.transition)] if d.transition else None,
-            )
+        for push in pushes(drafts):  # a story moving several legs is one message per chat
+            join_push(session, [self._add(session, d, now, transition_ids) for d in push])
         return len(drafts)
+
+    def _add(
+        self, session: Session, d: AlertDraft, now: datetime, transition_ids: dict[int, int]
+    ) -> int:
+        return add_alert(
+            session,
+            kind=d.kind,
+            leg=d.leg,
+            severity=d.severity,
+            old_state=d.old_state,
+            new_state=d.new_state,
+            confirmed=d.confirmed,
+            created_at=now,
+            payload=d.payload,
+            targets=self.route(session, d, now),
+            story_id=d.story_id,
+            transition_id=transition_ids[id(d.transition)] if d.transition else None,
+        )
