@@ -170,6 +170,7 @@ def _telegram(
                 owner=owner,
                 on_outcome=pipeline.metrics.record_delivery,
                 max_age=timedelta(seconds=max_age) if max_age else None,
+                allowed={*settings.allowed_chats, *settings.admins},
             )
             pipeline.telegram_up.set()
         if bot is not None:

@@ -9,22 +9,28 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session
+from telegram import Bot
 
 from bot.pipeline.console import CONSOLE, deliver_console
 from bot.pipeline.evaluate import Evaluator, chat_router
+from bot.pipeline.routing import silent, wants
 from bot.pipeline.rulebook import Rulebook
 from bot.telegram.bot import BotDeps, build_application
 from bot.telegram.delivery import TelegramNotifier
 from bot.telegram.keyboard import MAX_CALLBACK_BYTES
-from storage.chats import load_prefs
+from bot.telegram.render import collapsed_html
+from bot.views.times import set_display_zone
+from storage.chats import ChatPrefs, load_prefs
 from storage.models import alert_t, delivery_t
+from storage.outbox import add_alert
 from tests.conftest import FakeClock
 from tests.helpers.botapi import BotApiEmulator, SentMessage, parse_html, run_emulator
 from tests.helpers.db import T0, entry, feeds, store
@@ -241,3 +247,127 @@ def test_the_console_prints_one_block_per_story(
     assert "[HIGH] h20-ban: intact -> broken (confirmed by 1 source), alert #1" in block
     assert f"tickers: $AMD ▲ $MP ▼ $NVDA ▼ {LONG_LEG} / ▲ h20-ban" in block
     assert block.count(BOTH) == 1
+
+
+def _queue(db: Engine, severity: str, title: str, chat: int = GROUP) -> int:
+    with Session(db) as s, s.begin():
+        return add_alert(
+            s,
+            kind="transition",
+            leg="h20-ban",
+            severity=severity,
+            old_state="intact",
+            new_state="challenged",
+            confirmed=False,
+            created_at=T0,
+            payload={
+                "claim": "China blocks the H20.",
+                "reason": "unconfirmed evidence against the claim",
+                "headlines": [{"title": title, "source": "S", "tier": "press", "url": None}],
+                "tickers": {"NVDA": "bullish"},
+            },
+            targets=[f"chat:{chat}"],
+        )
+
+
+async def test_quiet_alerts_arrive_silently_by_severity_set_per_chat(desk: Desk) -> None:
+    _queue(desk.db, "info", "info news")
+    _queue(desk.db, "low", "low news")
+    _queue(desk.db, "high", "high news")
+    await desk.deliver_all()
+    assert _rings(desk.emu) == {"info news": False, "low news": True, "high news": True}
+
+    assert await desk.ask("/quiet medium") == (
+        "Alerts of severity medium and lower arrive silently; higher ones ring."
+    )
+    _queue(desk.db, "medium", "medium news")
+    _queue(desk.db, "high", "high news 2")
+    await desk.ask("/quiet off", chat=OTHER)
+    _queue(desk.db, "info", "info news 2", chat=OTHER)
+    await desk.deliver_all()
+    rings = _rings(desk.emu)
+    assert rings["medium news"] is False
+    assert rings["high news 2"] is True
+    assert _rings(desk.emu, OTHER) == {"info news 2": True}
+    assert await desk.ask("/quiet") == (
+        "Alerts of severity medium and lower arrive silently; higher ones ring."
+    )
+    bad = await desk.ask("/quiet loud")
+    assert bad.startswith("Unknown level 'loud' (one of off, info, low, medium, high)")
+
+
+async def test_quiet_digest_holds_low_moves_back_from_the_push(desk: Desk) -> None:
+    answer = await desk.ask("/quiet high digest")
+    assert answer.startswith("Alerts of severity high and lower are not pushed: the digest")
+    desk.news(BOTH)  # critical on one leg, high on the other
+    await desk.deliver_all()
+
+    [_, message] = desk.emu.sent_to(GROUP)
+    assert message.plain_text.startswith(f"🔴 CRITICAL · {LONG_LEG}: intact → broken")
+    assert "h20-ban" not in message.plain_text  # the high move waits for the digest
+    [full] = desk.emu.sent_to(OTHER)
+    assert "one story moves 2 legs" in full.plain_text
+
+
+def _rings(emu: BotApiEmulator, chat: int = GROUP) -> dict[str, bool]:
+    """Each queued alert's headline -> whether the phone rang (no disable_notification)."""
+    return {
+        m.plain_text.split("• ")[1].split(" — ")[0]: not m.silent
+        for m in emu.sent_to(chat)
+        if " — S (press)" in m.plain_text
+    }
+
+
+def test_routing_leaves_quiet_moves_and_evidence_free_stale_alerts_to_the_digest() -> None:
+    now = T0
+    plain = ChatPrefs(1, min_severity="info")
+    held = ChatPrefs(2, min_severity="info", quiet="medium", quiet_digest=True)
+    assert wants(plain, leg="l", severity="info", tickers=[], now=now)
+    assert not wants(plain, leg="l", severity="info", tickers=[], now=now, evidence=False)
+    assert wants(plain, leg="l", severity="low", tickers=[], now=now, evidence=False)
+    assert not wants(held, leg="l", severity="medium", tickers=[], now=now)
+    assert wants(held, leg="l", severity="high", tickers=[], now=now)
+    assert silent(plain, "info")
+    assert not silent(plain, "low")
+    assert not silent(ChatPrefs(3, quiet="off"), "info")
+
+
+async def test_a_chat_no_longer_allowed_gets_nothing_queued_for_it(
+    engine: Engine, clock: FakeClock
+) -> None:
+    async with run_emulator() as emu:
+        emu.add_chat(GROUP, "supergroup", "desk")
+        emu.add_chat(OTHER, "supergroup", "dropped desk")
+        ids = [
+            _queue(engine, "high", f"news {n}", chat) for n in range(2) for chat in (GROUP, OTHER)
+        ]
+        async with Bot(emu.token, base_url=emu.base_url) as bot:
+            notifier = TelegramNotifier(
+                bot, engine, run_db, clock=clock, per_chat_gap=0.01, allowed={GROUP}
+            )
+            await notifier.deliver_due()
+            await notifier.deliver_due()
+        assert len(emu.sent_to(GROUP)) == 2
+        assert emu.sent_to(OTHER) == []
+    with Session(engine) as s:
+        rows = s.execute(
+            select(delivery_t.c.target, delivery_t.c.status, delivery_t.c.last_error)
+        ).all()
+    assert len(ids) == 4
+    assert sorted(rows) == [
+        (f"chat:{GROUP}", "sent", None),
+        (f"chat:{GROUP}", "sent", None),
+        (f"chat:{OTHER}", "failed", "chat no longer allowed"),
+        (f"chat:{OTHER}", "failed", "chat no longer allowed"),
+    ]
+
+
+def test_the_collapsed_backlog_message_uses_the_display_zone() -> None:
+    set_display_zone(ZoneInfo("Europe/Berlin"))
+    try:
+        text = collapsed_html(5, T0, T0 + timedelta(minutes=4))
+        late = collapsed_html(2, T0, T0 + timedelta(hours=20))
+    finally:
+        set_display_zone(UTC)
+    assert "raised 2025-08-12 10:00 CEST – 10:04 CEST," in text
+    assert "raised 2025-08-12 10:00 CEST – 2025-08-13 06:00 CEST," in late

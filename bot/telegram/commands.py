@@ -16,6 +16,7 @@ from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_spa
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.digest import cmd_digest
 from bot.telegram.html import esc
+from bot.telegram.quiet import cmd_quiet
 from bot.telegram.reads import board_view, chart_png, why_of
 from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
@@ -273,6 +274,7 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
         ("feeds", cmd_feeds, 0),
         ("chart", cmd_chart, 1),
         ("digest", cmd_digest, 3),
+        ("quiet", cmd_quiet, 2),
         ("reload", cmd_reload, 0),
     )
 )

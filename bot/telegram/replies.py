@@ -31,6 +31,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "[daily [HH:MM] | weekly [DAY] [HH:MM] | off]",
         "what changed since the last digest, now; or its schedule",
     ),
+    (
+        "quiet",
+        "[off | info | low | medium | high] [digest]",
+        "alerts up to this severity arrive silently, or only in the digest (default: info)",
+    ),
     ("reload", "", "reload the rule files now (admins)"),
     ("help", "", "this list"),
 )
