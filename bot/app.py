@@ -27,6 +27,7 @@ from bot.ops.leader import Leadership
 from bot.ops.server import OpsServer, engine_check
 from bot.pipeline.console import CONSOLE
 from bot.pipeline.evaluate import EvalSummary, Evaluator, chat_router
+from bot.pipeline.routing import chat_target
 from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
@@ -112,6 +113,9 @@ async def run(
     async with make_client(limits) as client:
         poller = Poller(engine, Fetcher(client, limits), owner=me)
         pipeline = Pipeline(engine, poller, rulebook, evaluator)
+        pipeline.announce_to = (
+            tuple(chat_target(a) for a in settings.admins) if token else (CONSOLE,)
+        )
         try:
             if once:
                 outcomes = await poll_feeds(poller, [f.id for f in feeds])

@@ -23,6 +23,7 @@ __all__ = [
     "due_deliveries",
     "fail_target",
     "join_push",
+    "last_of_kind",
     "mark_failed",
     "mark_progress",
     "mark_retry",
@@ -322,9 +323,24 @@ def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
     )
 
 
-def recent_alerts(session: Session, limit: int = 10) -> list[StoredAlert]:
-    rows = session.execute(select(*_ALERT).order_by(alert_t.c.id.desc()).limit(limit))
+def recent_alerts(
+    session: Session, limit: int = 10, kinds: Collection[str] = ("transition", "early")
+) -> list[StoredAlert]:
+    """The newest alerts about the thesis (not the admins' notices, unless ``kinds`` says)."""
+    rows = session.execute(
+        select(*_ALERT)
+        .where(alert_t.c.kind.in_(list(kinds)))
+        .order_by(alert_t.c.id.desc())
+        .limit(limit)
+    )
     return [StoredAlert(*row) for row in rows]
+
+
+def last_of_kind(session: Session, kind: str) -> StoredAlert | None:
+    row = session.execute(
+        select(*_ALERT).where(alert_t.c.kind == kind).order_by(alert_t.c.id.desc()).limit(1)
+    ).first()
+    return StoredAlert(*row) if row else None
 
 
 def alert_by_id(session: Session, alert_id: int) -> StoredAlert | None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rules import Engine, compile_ruleset, load_ruleset
+from rules.model import RuleSet
 from rules.reload import reload_rules
 from rules.yamlsrc import Problem, YamlError, decode_yaml
 
@@ -59,6 +60,7 @@ class ReloadReport:
     changed: bool
     version: str
     problems: tuple[str, ...] = field(default=())
+    previous: RuleSet | None = field(default=None, compare=False)  # what an accepted one replaced
 
 
 # What one look at the folder found: its files' text, or why they could not be read.
@@ -107,10 +109,13 @@ class Rulebook:
             report = ReloadReport(now, False, False, self.version, snapshot)
         else:
             result = reload_rules(self.engine, snapshot)
+            previous = self.engine.ruleset
             if result.engine is not None and result.changed:
                 self.engine = result.engine
             problems = tuple(map(str, result.problems))
-            report = ReloadReport(now, not problems, result.changed, self.version, problems)
+            report = ReloadReport(
+                now, not problems, result.changed, self.version, problems, previous
+            )
         if report.ok and report.changed:
             log.info("rules reloaded: version %s", report.version)
         elif not report.ok:

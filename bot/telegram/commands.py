@@ -12,6 +12,8 @@ from typing import Any
 from sqlmodel import Session
 from telegram import Update
 
+from bot.pipeline.announce import announce_reload
+from bot.pipeline.routing import chat_target
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span, quote
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.digest import cmd_digest
@@ -221,6 +223,12 @@ async def cmd_reload(update: Update, context: Ctx) -> None:
         await reply(update, "Only an admin can reload the rules.")
         return
     report = await deps.run_db(lambda: deps.rulebook.refresh(deps.clock(), force=True))
+    rs, targets = deps.rulebook.engine.ruleset, [chat_target(a) for a in sorted(deps.admins)]
+    await deps.read(  # every admin hears of it, as of a reload the files' change set off
+        lambda s: announce_reload(
+            s, report, rs, folder=str(deps.rulebook.folder), targets=targets, now=deps.clock()
+        )
+    )
     if report is None or report.ok:
         await reply(
             update, f"Rules reloaded: version <code>{esc(deps.rulebook.version[:12])}</code>."

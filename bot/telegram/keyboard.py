@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.views.push import push_view
+from bot.views.reload import RELOAD_KIND
 from storage.outbox import StoredAlert
 
 __all__ = ["MAX_CALLBACK_BYTES", "MUTE_SPAN", "alert_buttons", "callback", "mute_data"]
@@ -39,10 +40,12 @@ def _short(leg: str) -> str:
     return leg if len(leg) <= _LABEL else leg[: _LABEL - 1] + "…"
 
 
-def alert_buttons(alerts: StoredAlert | Sequence[StoredAlert]) -> InlineKeyboardMarkup:
+def alert_buttons(alerts: StoredAlert | Sequence[StoredAlert]) -> InlineKeyboardMarkup | None:
     """One alert: a row of Why?, Mute leg, Ack. Several (one story's push): a row per leg,
     the worst first, each with its own Why? and Mute, then Ack for the whole message."""
     group = [alerts] if isinstance(alerts, StoredAlert) else list(alerts)
+    if group[0].kind == RELOAD_KIND:
+        return None  # a notice to the admins: nothing to ask why of or mute
     if len(group) == 1:
         [a] = group
         return InlineKeyboardMarkup(

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.telegram.html import esc, link
+from bot.telegram.notices import reload_html
 from bot.views.board import BoardView
 from bot.views.context import LEAD_CAP, Sentence, cap_text
 from bot.views.digest import Digest, LegChange
 from bot.views.push import LegMove, TickerMove, push_view
+from bot.views.reload import RELOAD_KIND
 from bot.views.report import ago
 from bot.views.text import ARROWS, alert_time, headline_time, leg_since, raised_time
 from bot.views.times import display_zone, duration, stamp
@@ -108,6 +110,8 @@ def _move_html(m: LegMove) -> str:
 def push_html(alerts: Sequence[StoredAlert]) -> str:
     """One message for a story: one alert reads as :func:`alert_html`; several list each leg
     the story moves, its headlines once and each ticker once."""
+    if alerts and alerts[0].kind == RELOAD_KIND:
+        return reload_html(alerts[0].payload)
     if len(alerts) == 1:
         return alert_html(alerts[0])
     view = push_view(alerts)

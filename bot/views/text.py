@@ -13,6 +13,7 @@ from typing import Any
 from bot.views.board import BoardView, LegLine
 from bot.views.context import LEAD_CAP, cap_text
 from bot.views.push import TickerMove, push_view
+from bot.views.reload import RELOAD_KIND, reload_text
 from bot.views.report import ago
 from bot.views.times import duration, late_by, stamp
 from storage.outbox import StoredAlert
@@ -133,6 +134,8 @@ def _ticker_text(t: TickerMove) -> str:
 
 def push_text(alerts: Sequence[StoredAlert]) -> str:
     """A push of one alert reads as that alert; of several, every leg the story moves once."""
+    if alerts and alerts[0].kind == RELOAD_KIND:
+        return reload_text(alerts[0].payload)
     if len(alerts) == 1:
         return alert_text(alerts[0])
     view = push_view(alerts)
