@@ -31,6 +31,21 @@ __all__ = ["DEMO_FEEDS", "run_demo"]
 DEMO_FEEDS = DATA_DIR / "demo" / "feeds.yaml"
 
 
+class _ReaderGone(Exception):
+    """stdout's reader left (``thesiswatch demo | head``): not an OSError, so the console
+    deliverer does not keep the alert for a retry (and log it) but stops."""
+
+
+def _until_reader_gone(out: Callable[[str], None]) -> Callable[[str], None]:
+    def write(text: str) -> None:
+        try:
+            out(text)
+        except BrokenPipeError as exc:
+            raise _ReaderGone from exc
+
+    return write
+
+
 async def run_demo(
     out: Callable[[str], None] = print, db_dir: Path | None = None, *, verbose: bool = False
 ) -> int:
@@ -55,7 +70,11 @@ async def run_demo(
             f"thesiswatch demo: {len(defs)} bundled feed snapshots, {items} items in {stories} "
             f"stories -> {folder / 'demo.db'}"
         )
-        _replay_alerts(engine, out)
+        try:
+            _replay_alerts(engine, _until_reader_gone(out))
+        except _ReaderGone:
+            engine.dispose()
+            raise BrokenPipeError from None  # the CLI ends quietly, as on any closed pipe
         if verbose:
             out("\nThe feeds:\n")
             for o in outcomes:
