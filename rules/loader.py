@@ -48,6 +48,7 @@ from rules.storyload import (
     package_parts,
     scope,
 )
+from rules.suggest import did_you_mean
 from rules.text import expand_phrase
 from rules.yamlsrc import LocatedList, LocatedMap, Mark, Problem, YamlError, check_keys, parse_yaml
 
@@ -127,7 +128,11 @@ class _Loader:
         for option in options:
             if value == option:
                 return option
-        self.err(node.mark_of(key), f"{key} must be one of {', '.join(options)} (got {value!r})")
+        self.err(
+            node.mark_of(key),
+            f"{key} must be one of {', '.join(options)} (got {value!r})"
+            + did_you_mean(value, map(str, options)),
+        )
         return default
 
     def number(
@@ -242,7 +247,7 @@ class _Loader:
                 if not term.startswith("$"):
                     phrases += self.phrase(term, mark)
                 elif ref not in raw:
-                    self.err(mark, f"unknown vocabulary {term!r}")
+                    self.err(mark, f"unknown vocabulary {term!r}" + did_you_mean(term, raw))
                 elif ref in stack:
                     self.err(mark, f"vocabulary {name!r} includes itself via {term!r}")
                 else:
@@ -296,7 +301,10 @@ class _Loader:
         if value.startswith("$"):
             name = value[1:]
             if name not in self.vocab:
-                self.err(mark, f"unknown vocabulary {value!r}")
+                self.err(
+                    mark,
+                    f"unknown vocabulary {value!r}" + did_you_mean(value, self.vocab),
+                )
                 return None
             return Term(value, self.vocab[name])
         forms = self.phrase(value, mark)
@@ -389,7 +397,8 @@ class _Loader:
         if leg_id and self.legs and leg_id not in self.legs:
             self.err(
                 node.mark_of("leg"),
-                f"unknown leg {leg_id!r} (legs: {', '.join(sorted(self.legs))})",
+                f"unknown leg {leg_id!r} (legs: {', '.join(sorted(self.legs))})"
+                + did_you_mean(leg_id, self.legs),
             )
         effect: Effect = self.choice(node, "effect", EFFECTS, "confirms")
         severity: Severity = self.choice(node, "severity", SEVERITIES, "medium")
