@@ -171,3 +171,19 @@ def test_without_telegram_the_console_prints_the_notice(
     [text] = out
     assert text.startswith(f"[RULES] reload REJECTED: keeping version {rulebook.version[:12]}")
     assert f"{folder / 'rules.yaml'}:4:" in text
+
+
+async def test_rules_vocab_in_the_chat_shows_what_a_vocabulary_matches(desk: Desk) -> None:
+    (desk.folder / "vocab.yaml").write_text("vocabularies:\n  easing: [lift~, <b>end</b>]\n")
+    (desk.folder / "rules.yaml").write_text(RULES.replace("[lift~, end~]", "[$easing]"))
+    desk.periodic_reload()
+    answer = await desk.ask(GROUP, ADMIN, "/rules vocab easing")
+    wrong = await desk.ask(GROUP, ADMIN, "/rules vocab easeing")
+    bad = await desk.ask(GROUP, ADMIN, "/rules easing")
+
+    lines = answer.splitlines()
+    assert lines[0].startswith("$easing (vocab.yaml:2): 6 phrases")
+    assert lines[1] == "lift, lifted, liftes, lifting, lifts, b end b"  # the HTML shown as text
+    assert lines[2] == "used by h20-ban-lifted"
+    assert wrong.startswith("No vocabulary 'easeing'; did you mean 'easing'?")
+    assert bad.startswith("The only argument is vocab NAME")

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from bot.pipeline.rulebook import RulesFolderError, read_rule_files
 from bot.settings import DEFAULT_RULES
+from bot.views.vocab import cross_fires, vocab_text, vocab_view
 from rules import (
     Engine,
     LabelledItem,
@@ -69,7 +70,7 @@ def _engine_for(args: argparse.Namespace) -> Engine | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate a rules folder; list every problem."""
-    ruleset = _load(Path(args.dir), sys.stdout)
+    ruleset = _load(Path(args.rules), sys.stdout)
     if ruleset is None:
         return EXIT_FAIL
     print(
@@ -91,16 +92,35 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """Run every rule's examples."""
-    ruleset = _load(Path(args.dir), sys.stdout)
+    """Run every rule's examples; then each example other legs' rules fire on too."""
+    ruleset = _load(Path(args.rules), sys.stdout)
     if ruleset is None:
         return EXIT_FAIL
-    failures = run_examples(compile_ruleset(ruleset))
+    engine = compile_ruleset(ruleset)
+    failures = run_examples(engine)
     for failure in failures:
         print(failure)
     total = sum(len(r.should_match) + len(r.should_not_match) for r in ruleset.rules)
+    crossings = cross_fires(engine)
+    if crossings:
+        print(f"\n{len(crossings)} example(s) also fire rules of other legs:")
+        for line in crossings:
+            print(f"  {line}")
     print(f"{total} examples in {len(ruleset.rules)} rules, {len(failures)} failed")
     return EXIT_FAIL if failures else EXIT_OK
+
+
+def cmd_vocab(args: argparse.Namespace) -> int:
+    """What a vocabulary matches: its phrases (inflections spelt out) and who uses it."""
+    ruleset = _load(Path(args.rules), sys.stdout)
+    if ruleset is None:
+        return EXIT_FAIL
+    found = vocab_view(ruleset, args.name)
+    if isinstance(found, str):
+        print(f"thesiswatch rules: {found}", file=sys.stderr)
+        return EXIT_FAIL
+    print(vocab_text(found))
+    return EXIT_OK
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -184,6 +204,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _guard(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        folder = _resolve_folder(args)
+        if folder is None:
+            print(
+                f"thesiswatch rules: DIR {args.dir} and --rules {args.rules} disagree: give one",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        args.rules = folder
         try:
             return int(func(args))
         except BrokenPipeError:
@@ -198,6 +226,25 @@ def _guard(func: Any) -> Any:
     return run
 
 
+def _folder_args(p: argparse.ArgumentParser, default: str, *, positional: bool) -> None:
+    """Every subcommand takes the folder as ``--rules DIR`` with one default; ``check`` and
+    ``test``, whose only argument it is, take it as ``DIR`` too."""
+    p.add_argument(
+        "--rules", dest="rules", default=None, metavar="DIR", help=f"rules folder ({default})"
+    )
+    if positional:
+        p.add_argument("dir", nargs="?", default=None, metavar="DIR", help="same as --rules")
+    p.set_defaults(rules_default=default)
+
+
+def _resolve_folder(args: argparse.Namespace) -> str | None:
+    """The folder asked for, or an error line when DIR and --rules disagree."""
+    given = getattr(args, "dir", None)
+    if given is not None and args.rules is not None and given != args.rules:
+        return None
+    return str(given or args.rules or args.rules_default)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``rules`` command and its subcommands to the ``thesiswatch`` parser."""
     parser = subparsers.add_parser("rules", help="check, test and try the rule files")
@@ -206,20 +253,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     default = os.environ.get("THESISWATCH_RULES_DIR") or str(DEFAULT_RULES)
 
     p = sub.add_parser("check", help="validate a rules folder; exit 1 listing every problem")
-    p.add_argument("dir", nargs="?", default=default, metavar="DIR")
+    _folder_args(p, default, positional=True)
     p.set_defaults(func=_guard(cmd_check))
 
-    p = sub.add_parser("test", help="run every rule's examples; show each failure")
-    p.add_argument("dir", nargs="?", default=default, metavar="DIR")
+    p = sub.add_parser(
+        "test", help="run every rule's examples; show each failure and other legs' rules firing"
+    )
+    _folder_args(p, default, positional=True)
     p.set_defaults(func=_guard(cmd_test))
 
     p = sub.add_parser("classify", help="print the signals for each JSON line of FILE ('-': stdin)")
     p.add_argument("file", metavar="FILE.jsonl")
-    p.add_argument("--rules", default=default, metavar="DIR", help="rules folder")
+    _folder_args(p, default, positional=False)
     p.set_defaults(func=_guard(cmd_classify))
 
     p = sub.add_parser("eval", help="score the rules against labelled JSON lines in FILEs")
     p.add_argument("files", nargs="+", metavar="FILE.jsonl", help="labelled items ('-': stdin)")
-    p.add_argument("--rules", default=default, metavar="DIR", help="rules folder")
+    _folder_args(p, default, positional=False)
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=_guard(cmd_eval))
+
+    p = sub.add_parser("vocab", help="what a vocabulary matches, and the rules that use it")
+    p.add_argument("name", metavar="NAME", help="a vocabulary (with or without its $)")
+    _folder_args(p, default, positional=False)
+    p.set_defaults(func=_guard(cmd_vocab))

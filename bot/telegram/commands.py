@@ -20,9 +20,17 @@ from bot.telegram.digest import cmd_digest
 from bot.telegram.html import esc
 from bot.telegram.quiet import cmd_quiet
 from bot.telegram.reads import board_view, chart_png, why_of
-from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
+from bot.telegram.render import (
+    board_html,
+    feeds_html,
+    recent_html,
+    signals_html,
+    vocab_html,
+    why_html,
+)
 from bot.telegram.replies import help_text, reply, usage
 from bot.views.times import stamp
+from bot.views.vocab import vocab_view
 from rules import Item
 from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
@@ -91,6 +99,17 @@ async def cmd_why(update: Update, context: Ctx) -> None:
 async def cmd_rules(update: Update, context: Ctx) -> None:
     book = deps_of(context).rulebook
     rs = book.engine.ruleset
+    args = context.args or []
+    if args:
+        if len(args) != 2 or args[0].lower() != "vocab":
+            await usage(update, "rules", "the only argument is vocab NAME")
+            return
+        found = vocab_view(rs, args[1])
+        if isinstance(found, str):
+            await usage(update, "rules", found)
+            return
+        await reply(update, vocab_html(found))
+        return
     last = book.last
     result = "ok" if last.ok else "rejected, the previous rules keep running"
     lines = [
@@ -273,7 +292,7 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
         ("status", cmd_status, 1),
         ("recent", cmd_recent, 1),
         ("why", cmd_why, 1),
-        ("rules", cmd_rules, 0),
+        ("rules", cmd_rules, 2),
         ("test", cmd_test, None),
         ("subscribe", cmd_subscribe, None),
         ("unsubscribe", cmd_unsubscribe, 0),

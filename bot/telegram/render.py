@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.telegram.html import esc, link
@@ -16,6 +17,7 @@ from bot.views.reload import RELOAD_KIND
 from bot.views.report import ago
 from bot.views.text import ARROWS, alert_time, headline_time, leg_since, raised_time
 from bot.views.times import display_zone, duration, stamp
+from bot.views.vocab import VocabView
 from bot.views.why import MatchLine
 from rules import Signal
 from storage.history import Move
@@ -33,6 +35,7 @@ __all__ = [
     "push_html",
     "recent_html",
     "signals_html",
+    "vocab_html",
     "why_html",
 ]
 
@@ -209,6 +212,17 @@ def signals_html(text: str, signals: Sequence[Signal]) -> str:
         )
         lines.append("  matched: " + ", ".join(f"«{esc(p.text)}»" for p in s.spans))
     return "\n".join(lines)
+
+
+def vocab_html(view: VocabView) -> str:
+    """What /rules vocab NAME shows: the phrases it matches and the rules using it."""
+    where = f" <i>({esc(Path(view.where).name)})</i>" if view.where else ""
+    phrases = ", ".join(f"<code>{esc(p)}</code>" for p in view.phrases)
+    used = ", ".join(f"<code>{esc(r)}</code>" for r in view.used_by) or "no rule"
+    return (
+        f"<b>${esc(view.name)}</b>{where}: {len(view.phrases)} phrases (whole words; case, "
+        f"punctuation and hyphens ignored)\n{phrases}\nused by {used}"
+    )
 
 
 def feeds_html(rows: Sequence[FeedHealth], now: datetime) -> str:

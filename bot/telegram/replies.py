@@ -18,7 +18,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("status", "[LEG]", "the thesis board, or one leg with its evidence"),
     ("recent", "[N]", "the last N alerts (default 5)"),
     ("why", "ID", "the evidence and rules behind alert ID"),
-    ("rules", "", "rule set version, counts, last reload"),
+    (
+        "rules",
+        "[vocab NAME]",
+        "rule set version, counts, last reload; or what a vocabulary matches",
+    ),
     ("test", "TEXT", "run a headline through the rules"),
     ("subscribe", "[LEG...] [$TICKER...] [severity=LEVEL]", "what alerts this chat gets"),
     ("unsubscribe", "", "stop alerts to this chat"),
