@@ -276,7 +276,11 @@ class TelegramNotifier:
         """Send ``d`` with the rest of its push to this chat, as one message: whether the chat
         may go on to its next alert, and the deliveries settled besides ``d``."""
         now = self.clock()
-        mates = await self.ledger.run(lambda s: claim_push(s, d, now=now, owner=self.owner))
+        mates = (
+            await self.ledger.run(lambda s: claim_push(s, d, now=now, owner=self.owner))
+            if d.alert.push_id is not None
+            else []
+        )
         push = [d, *mates]
         ids = [x.id for x in push]
         # Mates not in this chat's batch were claimed just now: given back if d is not sent.
