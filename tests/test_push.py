@@ -30,7 +30,7 @@ from bot.telegram.render import collapsed_html
 from bot.views.times import set_display_zone
 from storage.chats import ChatPrefs, load_prefs
 from storage.models import alert_t, delivery_t
-from storage.outbox import add_alert
+from storage.outbox import add_alert, join_push
 from tests.conftest import FakeClock
 from tests.helpers.botapi import BotApiEmulator, SentMessage, parse_html, run_emulator
 from tests.helpers.db import T0, entry, feeds, store
@@ -371,3 +371,51 @@ def test_the_collapsed_backlog_message_uses_the_display_zone() -> None:
         set_display_zone(UTC)
     assert "raised 2025-08-12 10:00 CEST – 10:04 CEST," in text
     assert "raised 2025-08-12 10:00 CEST – 2025-08-13 06:00 CEST," in late
+
+
+async def test_two_notifiers_send_each_push_once_and_in_order(
+    engine: Engine, clock: FakeClock
+) -> None:
+    pushes = 6
+    for n in range(pushes):
+        with Session(engine) as s, s.begin():
+            ids = [
+                add_alert(
+                    s,
+                    kind="transition",
+                    leg=leg,
+                    severity="high",
+                    old_state="intact",
+                    new_state="broken",
+                    confirmed=True,
+                    created_at=T0,
+                    payload={
+                        "claim": "c",
+                        "reason": "r",
+                        "sources": 1,
+                        "headlines": [{"title": f"story {n}", "source": "S", "tier": "wire"}],
+                        "tickers": {"NVDA": "bullish"},
+                    },
+                    targets=[f"chat:{GROUP}", f"chat:{OTHER}"],
+                )
+                for leg in ("h20-ban", LONG_LEG)
+            ]
+            join_push(s, ids)
+    async with run_emulator() as emu:
+        emu.add_chat(GROUP, "supergroup", "desk")
+        emu.add_chat(OTHER, "supergroup", "other desk")
+        async with Bot(emu.token, base_url=emu.base_url) as bot:
+            workers = [
+                TelegramNotifier(bot, engine, run_db, clock=clock, per_chat_gap=0, owner=name)
+                for name in ("w1", "w2")
+            ]
+            for _ in range(pushes * 2):
+                await asyncio.gather(*(w.deliver_due() for w in workers))
+                if len(emu.sent_to(GROUP)) + len(emu.sent_to(OTHER)) == 2 * pushes:
+                    break
+        for chat in (GROUP, OTHER):
+            got = [m.plain_text.split("• ")[1].split(" — ")[0] for m in emu.sent_to(chat)]
+            assert got == [f"story {n}" for n in range(pushes)]  # each once, in order
+    with Session(engine) as s:
+        statuses = s.execute(select(delivery_t.c.status)).scalars().all()
+    assert statuses == ["sent"] * (4 * pushes)
