@@ -86,6 +86,12 @@ class Book:
     def legs_of(self, thesis: str | None) -> tuple[str, ...]:
         return tuple(leg.id for leg in self.ruleset(thesis).thesis.legs)
 
+    def leg_refs(self) -> frozenset[str]:
+        """Every way to name a leg (a feed's topics): the bare leg name, and with several
+        theses ``thesis/leg`` too; a bare name two theses share names both."""
+        bare = frozenset(leg.id for rs in self.rulesets for leg in rs.thesis.legs)
+        return bare | frozenset(self.qualified_legs()) if len(self.rulesets) > 1 else bare
+
     def qualified_legs(self) -> tuple[str, ...]:
         """Every leg as ``thesis/leg``, thesis by thesis."""
         return tuple(f"{rs.thesis.name}/{leg.id}" for rs in self.rulesets for leg in rs.thesis.legs)
