@@ -19,6 +19,7 @@ __all__ = [
     "DATA_DIR",
     "DEFAULT_FEEDS",
     "DEFAULT_RULES",
+    "EXAMPLE_THESES",
     "PREFIX",
     "Settings",
     "SettingsError",
@@ -33,6 +34,8 @@ _NOT_SETTINGS = frozenset({"THESISWATCH_TEST_PG", "THESISWATCH_REQUIRE_PG", "THE
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_FEEDS = DATA_DIR / "feeds.yaml"
 DEFAULT_RULES = Path(rules.__file__).parent / "default"
+# Example theses (one folder each) that the demo and the tests run next to the default one.
+EXAMPLE_THESES = Path(rules.__file__).parent / "examples"
 
 
 class SettingsError(Exception):

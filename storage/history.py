@@ -54,13 +54,13 @@ class Move:
     reason: str
 
 
-def last_moves(session: Session) -> dict[str, Move]:
-    """Each leg's latest move in the ledger; a leg that never moved is absent."""
-    latest = (
-        select(transition_t.c.leg, func.max(transition_t.c.id).label("id"))
-        .group_by(transition_t.c.leg)
-        .subquery()
-    )
+def last_moves(session: Session, thesis: str | None = None) -> dict[str, Move]:
+    """Each leg's latest move in the ledger (of ``thesis``; None: any); a leg that never moved
+    is absent."""
+    latest_q = select(transition_t.c.leg, func.max(transition_t.c.id).label("id"))
+    if thesis is not None:
+        latest_q = latest_q.where(transition_t.c.thesis == thesis)
+    latest = latest_q.group_by(transition_t.c.leg).subquery()
     rows = session.execute(
         select(
             transition_t.c.at,
@@ -89,13 +89,15 @@ def moves_between(session: Session, since: datetime | None, until: datetime) -> 
     ]
 
 
-def last_signal_times(session: Session) -> dict[str, datetime]:
-    """Per leg, the publication time of the newest item any rule matched for it."""
-    rows = session.execute(
-        select(signal_t.c.leg, func.max(item_t.c.published_at))
-        .join(item_t, item_t.c.id == signal_t.c.item_id)
-        .group_by(signal_t.c.leg)
+def last_signal_times(session: Session, thesis: str | None = None) -> dict[str, datetime]:
+    """Per leg (of ``thesis``; None: any), the publication time of the newest item any rule
+    matched for it."""
+    query = select(signal_t.c.leg, func.max(item_t.c.published_at)).join(
+        item_t, item_t.c.id == signal_t.c.item_id
     )
+    if thesis is not None:
+        query = query.where(signal_t.c.thesis == thesis)
+    rows = session.execute(query.group_by(signal_t.c.leg))
     return {leg: at for leg, at in rows if at is not None}
 
 

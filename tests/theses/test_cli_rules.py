@@ -48,7 +48,7 @@ def test_a_failing_example_in_the_second_thesis_fails_the_run(
     out = capsys.readouterr().out
     assert "china-demand.yaml" in out
     assert "should not match" in out
-    assert "copper-new-oil: 20 examples in 7 rules, 1 failed" in out
+    assert "copper-new-oil: 21 examples in 7 rules, 1 failed" in out
 
 
 def test_classify_names_the_thesis_of_each_signal(
