@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,8 +57,9 @@ def chat_router(chats: Sequence[int]) -> Router:
     def route(session: Session, draft: AlertDraft, now: datetime) -> list[str]:
         prefs = load_prefs(session, chats)
         tickers = list(draft.payload.get("tickers", {}))
+        thesis = str(draft.payload.get("thesis", ""))
         return routing.route(
-            prefs, leg=draft.leg, severity=draft.severity, tickers=tickers, now=now
+            prefs, leg=draft.leg, severity=draft.severity, tickers=tickers, now=now, thesis=thesis
         )
 
     return route
@@ -254,8 +255,8 @@ class Evaluator:
             lambda story, leg: story_alerted(session, story_id=story, leg=leg, thesis=name),
         )
         for d in drafts:
-            # The thesis goes into the data the renderers read; how a push shows it is theirs.
-            payload = {"thesis": name, **d.payload}
+            # The thesis goes into the data the renderers and the router read.
+            d = replace(d, payload={"thesis": name, **d.payload})
             add_alert(
                 session,
                 kind=d.kind,
@@ -266,7 +267,7 @@ class Evaluator:
                 new_state=d.new_state,
                 confirmed=d.confirmed,
                 created_at=now,
-                payload=payload,
+                payload=d.payload,
                 targets=self.route(session, d, now),
                 story_id=d.story_id,
                 transition_id=transition_ids[id(d.transition)] if d.transition else None,

@@ -5,7 +5,7 @@ Handlers only translate; the gate has already refused strangers by the time one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +16,12 @@ from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_spa
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.digest import cmd_digest
 from bot.telegram.html import esc
-from bot.telegram.reads import board_view, chart_png, why_of
-from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
+from bot.telegram.reads import chart_png, why_of
+from bot.telegram.render import feeds_html, recent_html, signals_html, why_html
 from bot.telegram.replies import help_text, reply, usage
+from bot.telegram.theses import cmd_exposure, cmd_status, cmd_subscribe
 from bot.views.times import stamp
 from rules import Item
-from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
 from storage.outbox import recent_alerts
@@ -47,19 +47,6 @@ async def cmd_start(update: Update, context: Ctx) -> None:
 
 async def cmd_help(update: Update, context: Ctx) -> None:
     await reply(update, help_text())
-
-
-async def cmd_status(update: Update, context: Ctx) -> None:
-    deps = deps_of(context)
-    thesis = deps.rulebook.engine.ruleset.thesis
-    leg = context.args[0] if context.args else None
-    if leg is not None and leg not in {lg.id for lg in thesis.legs}:
-        legs = ", ".join(lg.id for lg in thesis.legs)
-        await usage(update, "status", f"No leg {quote(leg)} (legs: {legs})")
-        return
-    now = deps.clock()
-    view = await deps.read(lambda s: board_view(s, thesis, now))
-    await reply(update, board_html(view, leg))
 
 
 async def cmd_recent(update: Update, context: Ctx) -> None:
@@ -110,59 +97,6 @@ async def cmd_test(update: Update, context: Ctx) -> None:
     signals = engine.evaluate(Item("test", text, "", "telegram", "press", "", deps.clock()))
     note = f"\n<i>(read the first {MAX_TEST_CHARS} characters only)</i>" if cut else ""
     await reply(update, signals_html(text, signals) + note)
-
-
-def _parse_subscription(
-    args: Sequence[str], legs: set[str], tickers: set[str]
-) -> tuple[list[str], list[str], str] | str:
-    chosen_legs, chosen_tickers, severity = [], [], "low"
-    for arg in args:
-        if arg.startswith("severity="):
-            severity = arg.removeprefix("severity=").lower()
-            if severity not in SEVERITIES:
-                return f"severity must be one of {', '.join(SEVERITIES)}"
-        elif arg.startswith("$") or arg.upper() in tickers:
-            symbol = arg.lstrip("$").upper()
-            if symbol not in tickers:
-                return f"unknown ticker {quote(symbol)}"
-            chosen_tickers.append(symbol)
-        elif arg in legs:
-            chosen_legs.append(arg)
-        else:
-            return f"unknown leg or ticker {quote(arg)}"
-    return chosen_legs, chosen_tickers, severity
-
-
-async def cmd_subscribe(update: Update, context: Ctx) -> None:
-    deps = deps_of(context)
-    chat = update.effective_chat
-    assert chat is not None
-    thesis = deps.rulebook.engine.ruleset.thesis
-    parsed = _parse_subscription(
-        context.args or (), {lg.id for lg in thesis.legs}, set(thesis.tickers)
-    )
-    if isinstance(parsed, str):
-        await usage(update, "subscribe", parsed)
-        return
-    legs, tickers, severity = parsed
-    now = deps.clock()
-
-    def save(session: Session) -> None:
-        prefs = load_prefs(session, [chat.id])[chat.id]
-        save_prefs(
-            session,
-            prefs.but(
-                subscribed=True, legs=tuple(legs), tickers=tuple(tickers), min_severity=severity
-            ),
-            now,
-        )
-
-    await deps.read(save)
-    await reply(
-        update,
-        f"Subscribed to {esc(', '.join(legs) or 'every leg')}; "
-        f"tickers {esc(', '.join(tickers) or 'all')}; severity {esc(severity)} and above.",
-    )
 
 
 async def cmd_unsubscribe(update: Update, context: Ctx) -> None:
@@ -261,7 +195,7 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
     for name, handler, most in (
         ("start", cmd_start, None),  # /start PAYLOAD is how deep links arrive: ignored
         ("help", cmd_help, 0),
-        ("status", cmd_status, 1),
+        ("status", cmd_status, 2),
         ("recent", cmd_recent, 1),
         ("why", cmd_why, 1),
         ("rules", cmd_rules, 0),
@@ -272,6 +206,7 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
         ("unmute", cmd_unmute, 0),
         ("feeds", cmd_feeds, 0),
         ("chart", cmd_chart, 1),
+        ("exposure", cmd_exposure, 0),
         ("digest", cmd_digest, 3),
         ("reload", cmd_reload, 0),
     )
