@@ -118,7 +118,8 @@ async def _why(update: Update, context: Ctx, query: CallbackQuery, rest: str) ->
 async def _mute(update: Update, context: Ctx, query: CallbackQuery, rest: str) -> bool:
     leg, _, span_text = rest.partition(":")
     span = parse_span(span_text, MIN_MUTE, MAX_MUTE)
-    legs = {lg.id for lg in deps_of(context).rulebook.engine.ruleset.thesis.legs}
+    book = deps_of(context).rulebook.book  # any thesis's alert carries the button
+    legs = {lg.id for rs in book.rulesets for lg in rs.thesis.legs}
     if span is None or leg not in legs:
         return False
     await update_prefs(update, context, lambda p, now: muted(p, now + span, leg))
