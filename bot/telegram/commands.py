@@ -6,6 +6,7 @@ Handlers only translate; the gate has already refused strangers by the time one 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -74,12 +75,21 @@ async def cmd_why(update: Update, context: Ctx) -> None:
 
 async def cmd_rules(update: Update, context: Ctx) -> None:
     book = deps_of(context).rulebook
-    rs = book.engine.ruleset
     last = book.last
     result = "ok" if last.ok else "rejected, the previous rules keep running"
-    lines = [
-        f"rule set <code>{esc(rs.version[:12])}</code> from {esc(book.folder)}",
-        f"{len(rs.thesis.legs)} legs, {len(rs.rules)} rules, {len(rs.vocabularies)} vocabularies",
+    folders = ", ".join(map(str, book.folders))
+    lines = [f"rule set <code>{esc(book.version[:12])}</code> from {esc(folders)}"]
+    several = len(book.engines) > 1
+    for engine in book.engines:
+        rs = engine.ruleset
+        head = (
+            f"<b>{esc(rs.thesis.name)}</b> <code>{esc(rs.version[:12])}</code>: " if several else ""
+        )
+        lines.append(
+            f"{head}{len(rs.thesis.legs)} legs, {len(rs.rules)} rules, "
+            f"{len(rs.vocabularies)} vocabularies"
+        )
+    lines += [
         f"last reload {esc(last.at.isoformat(timespec='seconds'))}: {esc(result)}",
         *(f"  {esc(p)}" for p in last.problems[:10]),
     ]
@@ -93,8 +103,14 @@ async def cmd_test(update: Update, context: Ctx) -> None:
         await usage(update, "test")
         return
     cut, text = len(text) > MAX_TEST_CHARS, text[:MAX_TEST_CHARS]
-    engine = deps.rulebook.engine
-    signals = engine.evaluate(Item("test", text, "", "telegram", "press", "", deps.clock()))
+    item = Item("test", text, "", "telegram", "press", "", deps.clock())
+    engines = deps.rulebook.engines
+    # Every thesis reads it; with several, each signal names its leg as thesis/leg.
+    signals = [
+        replace(s, leg=f"{e.ruleset.thesis.name}/{s.leg}") if len(engines) > 1 else s
+        for e in engines
+        for s in e.evaluate(item)
+    ]
     note = f"\n<i>(read the first {MAX_TEST_CHARS} characters only)</i>" if cut else ""
     await reply(update, signals_html(text, signals) + note)
 

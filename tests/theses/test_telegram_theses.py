@@ -165,3 +165,13 @@ async def test_a_thesis_added_and_retired_by_folder_through_reload(
     added = await tg.ask(GROUP, "/reload", user=ADMIN)
     assert added.startswith("Rules reloaded")
     assert "second" in await tg.ask(GROUP, "/status second")
+
+
+async def test_rules_and_test_speak_for_every_thesis(tg: Harness) -> None:
+    rules = await tg.ask(GROUP, "/rules")
+    assert "second " in rules
+    assert "test " in rules
+    assert "1 legs, 1 rules" in rules
+    tested = await tg.ask(GROUP, f"/test {STORY}")
+    assert "second/hbm-demand" in tested
+    assert "test/h20-ban" in tested
