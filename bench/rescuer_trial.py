@@ -30,6 +30,7 @@ then try to download it); ``--embed tfidf`` is a lexical control needing no mode
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -37,7 +38,7 @@ import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,25 +74,23 @@ class Row:
 # -- data ---------------------------------------------------------------------------------
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(  # noqa: S603 (fixed git subcommands)
+        ["git", *args],  # noqa: S607 (git on the PATH)
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 def _engine(rules_at: str | None) -> Any:
     if rules_at is None:
         files = read_rule_files(ROOT / "rules" / "default")
     else:
-        names = subprocess.run(
-            ["git", "ls-tree", "--name-only", f"{rules_at}:rules/default"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
+        names = _git("ls-tree", "--name-only", f"{rules_at}:rules/default").split()
         files = {
-            n: subprocess.run(
-                ["git", "show", f"{rules_at}:rules/default/{n}"],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
+            n: _git("show", f"{rules_at}:rules/default/{n}")
             for n in names
             if n.endswith((".yaml", ".yml"))
         }
@@ -132,7 +131,7 @@ def _block_sockets() -> None:
     def refuse(*_a: object, **_k: object) -> None:
         raise OSError("network blocked by rescuer_trial")
 
-    socket.socket.connect = refuse  # type: ignore[method-assign,assignment]
+    socket.socket.connect = refuse  # type: ignore[method-assign]
     socket.create_connection = refuse  # type: ignore[assignment]
     socket.getaddrinfo = refuse  # type: ignore[assignment]
 
@@ -143,7 +142,7 @@ def wordllama_embed(texts: Sequence[str]) -> np.ndarray:
 
     from safetensors import safe_open
     from tokenizers import Tokenizer
-    from wordllama.inference import WordLlamaInference
+    from wordllama.inference import WordLlamaInference  # type: ignore[import-untyped]
 
     root = files("wordllama")
     weights = str(root / "weights" / "l2_supercat_256.safetensors")
@@ -161,7 +160,7 @@ def tfidf_embed(texts: Sequence[str]) -> np.ndarray:
     docs = []
     for t in texts:
         words = re.findall(r"[a-z0-9]+", t.lower())
-        docs.append(words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)])
+        docs.append(words + [f"{a} {b}" for a, b in itertools.pairwise(words)])
     vocab: dict[str, int] = {}
     df: dict[str, int] = {}
     for d in docs:
@@ -177,7 +176,8 @@ def tfidf_embed(texts: Sequence[str]) -> np.ndarray:
                 m[i, vocab[w]] += 1
     idf = np.log(len(docs) / np.array([df[w] for w in vocab]))
     m = np.log1p(m) * idf
-    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 # -- rescuers: pure functions of vectors and labels -----------------------------------------
@@ -485,20 +485,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", file=sys.stderr)
     out = run(args)
     rows: list[Row] = out["rows"]
+    breaks = sum(bool(r.breaks) for r in rows)
+    traps = sum(r.trap for r in rows)
+    events = len({r.event for r in rows})
     print(
-        f"rules {args.rules_at or 'worktree'}; {len(rows)} items ({sum(bool(r.breaks) for r in rows)}"
-        f" breaks/reverses, {sum(r.trap for r in rows)} traps, {len({r.event for r in rows})} events);"
-        f" embed {args.embed} on {args.text}; rescuer {args.rescuer}; grouped {args.folds}-fold x {args.repeats}"
+        f"rules {args.rules_at or 'worktree'}; {len(rows)} items ({breaks} breaks/reverses,"
+        f" {traps} traps, {events} events); embed {args.embed} on {args.text};"
+        f" rescuer {args.rescuer}; grouped {args.folds}-fold x {args.repeats}"
     )
     print(_summary("rules alone", out["alone"], args.repeats))
     print(_summary("rules+rescuer", out["with"], args.repeats))
     picks = out["picks"]
     off = sum(p is None for p in picks)
-    print(
-        f"inner-CV picks: off in {off} of {len(picks)} folds; settings {sorted({p for p in picks if p})}"
-    )
+    used = sorted({p for p in picks if p})
+    print(f"inner-CV picks: off in {off} of {len(picks)} folds; settings {used}")
     if args.hindsight:
-        print("hindsight (optimistic: thresholds picked on the scored folds), best five settings:")
+        print("hindsight (optimistic: thresholds picked on the scored folds):")
         print("\n".join(hindsight(out["x"], rows, args)))
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", file=sys.stderr)
     return 0
