@@ -69,6 +69,7 @@ class Row:
     trap: bool
     fired: bool  # the rules fired an unhedged break
     fired_legs: frozenset[str]
+    rescuable: bool  # the gate lets a rescuer raise a break on it
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -97,7 +98,9 @@ def _engine(rules_at: str | None) -> Any:
     return compile_ruleset(load_ruleset(files))
 
 
-def load_rows(rules_at: str | None) -> list[Row]:
+def load_rows(rules_at: str | None, gate: str = "nobreak") -> list[Row]:
+    """``gate``: ``nobreak`` lets the rescuer speak where no unhedged break fired (a
+    confirmation or a hedged break may have); ``silent`` only where no rule said anything."""
     engine = _engine(rules_at)
     rows = []
     for path in (TRAIN, DEV):
@@ -119,6 +122,7 @@ def load_rows(rules_at: str | None) -> list[Row]:
                     fired_legs=frozenset(
                         s.leg for s in sig if s.effect in POSITIVE and not s.hedged
                     ),
+                    rescuable=not sig if gate == "silent" else not fires_break(sig),
                 )
             )
     return rows
@@ -215,7 +219,7 @@ def knn_calls(
     for q, nb in zip(test, near, strict=True):
         top = nb[:k]
         total = sum(max(s, 0.0) for s, _ in top) or 1.0
-        if not rows[q].fired:
+        if rows[q].rescuable:
             best: str | None = None
             best_share = 0.0
             for leg in LEGS:
@@ -224,6 +228,8 @@ def knn_calls(
                 if hit and share > best_share and max(hit) >= floor:
                     best, best_share = leg, share
             out.append((best if best_share >= vote else None, False))
+        elif not rows[q].fired:
+            out.append((None, False))
         else:
             quiet = sum(max(s, 0.0) for s, legs in top if not legs)
             out.append((None, top[0][0] >= floor and quiet / total >= veto_vote))
@@ -277,9 +283,11 @@ def probe_calls(
     per_leg, p_any = probs
     out: list[tuple[str | None, bool]] = []
     for n, q in enumerate(test):
-        if not rows[q].fired:
+        if rows[q].rescuable:
             leg = max(LEGS, key=lambda g: per_leg[g][n])
             out.append((leg if per_leg[leg][n] >= floor else None, False))
+        elif not rows[q].fired:
+            out.append((None, False))
         else:
             out.append((None, bool(p_any[n] <= veto_floor)))
     return out
@@ -307,7 +315,7 @@ GRIDS: dict[str, list[Setting]] = {
         (k, vote, floor, veto)
         for k in (1, 3, 5, 7)
         for vote in (0.5, 0.67, 0.8, 1.0)
-        for floor in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+        for floor in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
         for veto in (0.8, 1.0, 2.0)  # 2.0: never veto
     ],
     "probe": [
@@ -392,7 +400,7 @@ def choose(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    rows = load_rows(args.rules_at)
+    rows = load_rows(args.rules_at, args.gate)
     _block_sockets()
     texts = [r.title if args.text == "title" else r.text for r in rows]
     x = wordllama_embed(texts) if args.embed == "wordllama" else tfidf_embed(texts)
@@ -478,6 +486,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--embed", choices=("wordllama", "tfidf"), default="wordllama")
     ap.add_argument("--rescuer", choices=tuple(RESCUERS), default="knn")
     ap.add_argument("--text", choices=("story", "title"), default="story")
+    ap.add_argument(
+        "--gate",
+        choices=("nobreak", "silent"),
+        default="nobreak",
+        help="rescue where no unhedged break fired, or only where no rule fired at all",
+    )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--hindsight", action="store_true", help="also the best settings in hindsight")
@@ -491,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"rules {args.rules_at or 'worktree'}; {len(rows)} items ({breaks} breaks/reverses,"
         f" {traps} traps, {events} events); embed {args.embed} on {args.text};"
-        f" rescuer {args.rescuer}; grouped {args.folds}-fold x {args.repeats}"
+        f" rescuer {args.rescuer} (gate {args.gate}); grouped {args.folds}-fold x {args.repeats}"
     )
     print(_summary("rules alone", out["alone"], args.repeats))
     print(_summary("rules+rescuer", out["with"], args.repeats))
