@@ -24,7 +24,9 @@ figures say whether its claims are right; ``rules eval`` itself never counts hed
 Embeddings: wordllama's ``l2_supercat_256`` (static token embeddings, MIT, the weights inside
 the wheel), loaded from the installed package with sockets blocked (``WordLlama.load`` itself
 looks for the tokenizer under ``tokenizer/`` while the wheel ships ``tokenizers/``, and would
-then try to download it); ``--embed tfidf`` is a lexical control needing no model.
+then try to download it); ``--embed tfidf`` is a lexical control needing no model (with
+``--rescuer knn`` only: the probe's Newton steps over thousands of tf-idf columns take too long).
+``--separation`` prints threshold-free AUCs; figures and verdict in bench/README.md.
 """
 
 from __future__ import annotations
@@ -422,6 +424,49 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": rows, "alone": folds_alone, "with": folds_with, "picks": picks, "x": x}
 
 
+def _auc(pos: list[float], neg: list[float]) -> float:
+    """P(a random positive scores above a random negative), ties half."""
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def separation(x: np.ndarray, rows: list[Row], args: argparse.Namespace) -> list[str]:
+    """Threshold-free: over the outer folds, how well each rescuer's score tells a labelled
+    break from anything else, among the items its gate lets it speak on (the rules' misses and
+    the rest of the unfired items), and from the traps alone."""
+    idx = list(range(len(rows)))
+    scores: dict[str, list[tuple[float, Row]]] = {"knn k=5": [], "probe": []}
+    for rep in range(args.repeats):
+        outer = group_folds(rows, idx, args.folds, random.Random(1000 + rep))
+        for f, test in enumerate(outer):
+            train = [i for g, fold in enumerate(outer) if g != f for i in fold]
+            near = _neighbours(x, rows, train, test)
+            per_leg, _ = _probs(x, rows, train, test)
+            for n, q in enumerate(test):
+                if not rows[q].rescuable:
+                    continue
+                top = near[n][:5]
+                total = sum(max(s, 0.0) for s, _ in top) or 1.0
+                share = max(
+                    sum(max(s, 0.0) for s, legs in top if leg in legs) / total for leg in LEGS
+                )
+                scores["knn k=5"].append((share, rows[q]))
+                scores["probe"].append((max(float(per_leg[g][n]) for g in LEGS), rows[q]))
+    out = []
+    for name, got in scores.items():
+        pos = [s for s, r in got if r.breaks]
+        neg = [s for s, r in got if not r.breaks]
+        trap = [s for s, r in got if r.trap]
+        out.append(
+            f"  {name}: AUC break vs rest {_auc(pos, neg):.3f}, break vs trap {_auc(pos, trap):.3f}"
+            f" ({len(pos)} breaks, {len(neg)} others of which {len(trap)} traps, over"
+            f" {args.repeats} repeats)"
+        )
+    return out
+
+
 def hindsight(x: np.ndarray, rows: list[Row], args: argparse.Namespace) -> list[str]:
     """Every setting scored on the outer folds themselves: an optimistic upper bound that no
     deployment could pick, to show whether any threshold would have helped at all."""
@@ -495,6 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--hindsight", action="store_true", help="also the best settings in hindsight")
+    ap.add_argument("--separation", action="store_true", help="also threshold-free AUCs")
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}", file=sys.stderr)
     out = run(args)
@@ -513,6 +559,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     off = sum(p is None for p in picks)
     used = sorted({p for p in picks if p})
     print(f"inner-CV picks: off in {off} of {len(picks)} folds; settings {used}")
+    if args.separation:
+        print("separation on the items the gate lets the rescuer speak on:")
+        print("\n".join(separation(out["x"], rows, args)))
     if args.hindsight:
         print("hindsight (optimistic: thresholds picked on the scored folds):")
         print("\n".join(hindsight(out["x"], rows, args)))
