@@ -64,8 +64,8 @@ class RunResult:
 
 
 def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> list[ScheduledFeed]:
-    # A feed's topics must name legs of the thesis the rules define.
-    legs = {leg.id for leg in rulebook.engine.ruleset.thesis.legs}
+    # A feed's topics must name legs of the theses the rules define (bare or thesis/leg).
+    legs = rulebook.book.leg_refs()
     defs = load_feeds(settings.feeds, min_interval=settings.min_feed_interval, legs=legs)
     with Session(engine) as session, session.begin():
         sync_feeds(session, defs, deactivate_others=True)

@@ -156,9 +156,9 @@ class Pipeline:
             self._refused("freeing dead workers' leases", exc)
 
     async def prune(self, days: int) -> None:
-        thesis = self.rulebook.engine.ruleset.thesis
+        theses = [e.ruleset.thesis for e in self.rulebook.engines]
         try:
-            await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
+            await self.poller.in_db(lambda: prune_old(self.db, theses, self.clock(), days))
         except SQLAlchemyError as exc:
             self._refused("pruning", exc)
 
@@ -184,7 +184,7 @@ class Pipeline:
                     announce_reload(
                         session,
                         report,
-                        self.rulebook.engine.ruleset,
+                        self.rulebook.book,
                         folder=str(self.rulebook.folder),
                         targets=self.announce_to,
                         now=self.clock(),

@@ -30,7 +30,10 @@ DIGESTS = ("off", "daily", "weekly")
 class ChatPrefs:
     chat_id: int
     subscribed: bool = True
-    legs: tuple[str, ...] = ()  # empty: every leg
+    theses: tuple[str, ...] = ()  # empty: every thesis, those added later too
+    # Empty: every leg. "thesis/leg" limits only that thesis; a bare name (from before
+    # several theses) limits every thesis to the legs so named.
+    legs: tuple[str, ...] = ()
     tickers: tuple[str, ...] = ()  # empty: every ticker
     min_severity: str = "low"
     muted_until: datetime | None = None
@@ -53,6 +56,7 @@ def _prefs(row: Any) -> ChatPrefs:
     return ChatPrefs(
         chat_id=row.chat_id,
         subscribed=row.subscribed,
+        theses=tuple(row.theses),
         legs=tuple(row.legs),
         tickers=tuple(row.tickers),
         min_severity=row.min_severity,
@@ -83,6 +87,7 @@ def load_prefs(session: Session, chat_ids: Iterable[int]) -> dict[int, ChatPrefs
 def save_prefs(session: Session, prefs: ChatPrefs, now: datetime) -> None:
     values = {
         "subscribed": prefs.subscribed,
+        "theses": list(prefs.theses),
         "legs": list(prefs.legs),
         "tickers": list(prefs.tickers),
         "min_severity": prefs.min_severity,

@@ -166,6 +166,8 @@ class Signal(SQLModel, table=True):
     revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     rule_id: str = Field(max_length=200)
     ruleset_version: str = Field(max_length=64)
+    # The thesis whose leg this is (rows from before several theses: the one thesis then run).
+    thesis: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     leg: str = Field(max_length=100)
     effect: str = Field(max_length=20)
     direction: str = Field(max_length=20)
@@ -195,6 +197,8 @@ class Transition(SQLModel, table=True):
     __table_args__ = (Index("ix_transition_leg_at", "leg", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # The thesis whose leg this is (rows from before several theses: the one thesis then run).
+    thesis: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     leg: str = Field(max_length=100)
     old_state: str = Field(max_length=20)
     new_state: str = Field(max_length=20)
@@ -213,6 +217,8 @@ class Alert(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20)  # transition | early
+    # The thesis whose leg this is (rows from before several theses: the one thesis then run).
+    thesis: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     leg: str = Field(max_length=100)
     severity: str = Field(max_length=20)
     old_state: str | None = Field(default=None, max_length=20)
@@ -267,6 +273,11 @@ class ChatPref(SQLModel, table=True):
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     subscribed: bool = True
+    # The theses the chat follows; empty: every thesis (so a new thesis reaches every chat).
+    theses: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # Legs as "thesis/leg" (a bare name: the leg of that name in whichever thesis has it).
     legs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     tickers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     min_severity: str = Field(default="low", max_length=20)

@@ -88,6 +88,7 @@ def add_alert(
     targets: Sequence[str],
     story_id: int | None = None,
     transition_id: int | None = None,
+    thesis: str = "",
 ) -> int:
     """Write an alert and one pending delivery per target, in the caller's transaction."""
     alert_id = int(
@@ -95,6 +96,7 @@ def add_alert(
             insert(alert_t)
             .values(
                 kind=kind,
+                thesis=thesis,
                 leg=leg,
                 severity=severity,
                 old_state=old_state,
@@ -353,13 +355,17 @@ def delivery_counts(session: Session) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
-def story_alerted(session: Session, *, story_id: int, leg: str, kind: str = "early") -> bool:
-    """Whether this story already raised this kind of alert on this leg (one per story)."""
-    found = session.execute(
-        select(alert_t.c.id)
-        .where(alert_t.c.story_id == story_id, alert_t.c.leg == leg, alert_t.c.kind == kind)
-        .limit(1)
-    ).first()
+def story_alerted(
+    session: Session, *, story_id: int, leg: str, kind: str = "early", thesis: str | None = None
+) -> bool:
+    """Whether this story already raised this kind of alert on this leg (of ``thesis``; None:
+    any) -- one per story."""
+    query = select(alert_t.c.id).where(
+        alert_t.c.story_id == story_id, alert_t.c.leg == leg, alert_t.c.kind == kind
+    )
+    if thesis is not None:
+        query = query.where(alert_t.c.thesis == thesis)
+    found = session.execute(query.limit(1)).first()
     return found is not None
 
 

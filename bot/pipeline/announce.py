@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from bot.pipeline.rulebook import ReloadReport
 from bot.views.reload import RELOAD_KIND, RELOAD_LEG, reload_payload, rule_changes
+from rules.book import Book
 from rules.model import RuleSet
 from storage.outbox import add_alert, last_of_kind
 
@@ -34,7 +35,7 @@ def _key(report: ReloadReport) -> str:
 def announce_reload(
     session: Session,
     report: ReloadReport | None,
-    running: RuleSet,
+    running: Book | RuleSet,
     *,
     folder: str,
     targets: Sequence[str],

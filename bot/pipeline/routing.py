@@ -8,7 +8,7 @@ from datetime import datetime
 from rules.model import SEVERITIES
 from storage.chats import ChatPrefs
 
-__all__ = ["QUIET_LEVELS", "chat_target", "route", "silent", "target_chat", "wants"]
+__all__ = ["QUIET_LEVELS", "chat_target", "leg_wanted", "route", "silent", "target_chat", "wants"]
 
 # /quiet: the severity up to which alerts arrive without a sound (off: every alert rings).
 QUIET_LEVELS = ("off", *SEVERITIES[:-1])
@@ -31,6 +31,19 @@ def silent(prefs: ChatPrefs, severity: str) -> bool:
     return prefs.quiet in SEVERITIES and _rank(severity) <= SEVERITIES.index(prefs.quiet)
 
 
+def leg_wanted(prefs: ChatPrefs, thesis: str, leg: str) -> bool:
+    """Whether the chat's thesis and leg choice takes this leg of this thesis."""
+    if prefs.theses and thesis and thesis not in prefs.theses:
+        return False
+    if not prefs.legs:
+        return True
+    bare = {name for name in prefs.legs if "/" not in name}
+    if bare:  # chosen before several theses: those legs only, whichever thesis
+        return leg in bare or f"{thesis}/{leg}" in prefs.legs
+    mine = {name for name in prefs.legs if name.startswith(f"{thesis}/")}
+    return not mine or f"{thesis}/{leg}" in mine
+
+
 def wants(
     prefs: ChatPrefs,
     *,
@@ -39,6 +52,7 @@ def wants(
     tickers: Iterable[str],
     now: datetime,
     evidence: bool = True,
+    thesis: str = "",
 ) -> bool:
     """``evidence``: the alert names news; an info alert that names none (a challenge gone
     stale) is left to the digest, which lists every move."""
@@ -49,7 +63,7 @@ def wants(
     until = prefs.muted_legs.get(leg)
     if until and until > now:
         return False
-    if prefs.legs and leg not in prefs.legs:
+    if not leg_wanted(prefs, thesis, leg):
         return False
     if prefs.tickers and not set(prefs.tickers) & set(tickers):
         return False
@@ -68,10 +82,19 @@ def route(
     tickers: Iterable[str],
     now: datetime,
     evidence: bool = True,
+    thesis: str = "",
 ) -> list[str]:
     tickers = list(tickers)
     return [
         chat_target(chat)
         for chat, p in prefs.items()
-        if wants(p, leg=leg, severity=severity, tickers=tickers, now=now, evidence=evidence)
+        if wants(
+            p,
+            leg=leg,
+            severity=severity,
+            tickers=tickers,
+            now=now,
+            evidence=evidence,
+            thesis=thesis,
+        )
     ]

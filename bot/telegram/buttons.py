@@ -113,7 +113,8 @@ async def _mute_leg(context: Ctx, leg: str) -> str | None:
             return None
         found = await deps_of(context).read(lambda s: alert_by_id(s, alert_id))
         leg = found.leg if found else ""
-    legs = {lg.id for lg in deps_of(context).rulebook.engine.ruleset.thesis.legs}
+    book = deps_of(context).rulebook.book  # any thesis's alert carries the button
+    legs = {lg.id for rs in book.rulesets for lg in rs.thesis.legs}
     return leg if leg in legs else None
 
 

@@ -15,7 +15,7 @@ MAX_REPLY_PARTS = 3
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     # (command, arguments, what it does) -- also the /help text and setMyCommands
-    ("status", "[LEG]", "the thesis board, or one leg with its evidence"),
+    ("status", "[THESIS] [LEG]", "each thesis's board, or one, or one leg with its evidence"),
     ("recent", "[N]", "the last N alerts (default 5)"),
     ("why", "ID", "the evidence and rules behind alert ID"),
     (
@@ -24,12 +24,17 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "rule set version, counts, last reload; or what a vocabulary matches",
     ),
     ("test", "TEXT", "run a headline through the rules"),
-    ("subscribe", "[LEG...] [$TICKER...] [severity=LEVEL]", "what alerts this chat gets"),
+    (
+        "subscribe",
+        "[THESIS] [LEG...] [$TICKER...] [severity=LEVEL]",
+        "what alerts this chat gets (default: every thesis)",
+    ),
     ("unsubscribe", "", "stop alerts to this chat"),
     ("mute", "DURATION [LEG]", "silence alerts (e.g. /mute 4h h20-ban)"),
     ("unmute", "", "lift every mute"),
     ("feeds", "", "feed health"),
     ("chart", "[DAYS]", "each leg's state over the last DAYS days (default 30)"),
+    ("exposure", "", "tickers and the legs across theses that move them"),
     (
         "digest",
         "[daily [HH:MM] | weekly [DAY] [HH:MM] | off]",

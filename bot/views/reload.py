@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rules.book import Book
 from rules.model import RuleSet
 
 __all__ = [
@@ -37,25 +38,41 @@ class RuleChanges:
     legs_without_rules: tuple[str, ...] = ()
 
 
-def legs_without_rules(rs: RuleSet) -> tuple[str, ...]:
+def legs_without_rules(rs: RuleSet, prefix: str = "") -> tuple[str, ...]:
     ruled = {r.leg for r in rs.rules}
-    return tuple(leg.id for leg in rs.thesis.legs if leg.id not in ruled)
+    return tuple(f"{prefix}{leg.id}" for leg in rs.thesis.legs if leg.id not in ruled)
 
 
-def rule_changes(old: RuleSet | None, new: RuleSet) -> RuleChanges:
+def _flat(book: Book | None, qualify: bool) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
+    """Rules by id, legs and legs without rules of every thesis (``thesis/id`` if qualified)."""
+    rules: dict[str, Any] = {}
+    legs: list[str] = []
+    empty: tuple[str, ...] = ()
+    for rs in book.rulesets if book else ():
+        prefix = f"{rs.thesis.name}/" if qualify else ""
+        rules |= {f"{prefix}{r.id}": r for r in rs.rules}
+        legs += [f"{prefix}{leg.id}" for leg in rs.thesis.legs]
+        empty += legs_without_rules(rs, prefix)
+    return rules, legs, empty
+
+
+def rule_changes(old: Book | RuleSet | None, new: Book | RuleSet) -> RuleChanges:
     """From ``old`` to ``new``; a rule changed when its id stayed and its content did not
-    (where it stands in its file is no change)."""
-    before = {r.id: r for r in old.rules} if old else {}
-    after = {r.id: r for r in new.rules}
-    old_legs = {leg.id for leg in old.thesis.legs} if old else set()
-    new_legs = [leg.id for leg in new.thesis.legs]
+    (where it stands in its file is no change). Names are ``thesis/id`` when either side holds
+    several theses."""
+    old = Book((old,)) if isinstance(old, RuleSet) else old
+    new = Book((new,)) if isinstance(new, RuleSet) else new
+    qualify = len(new.rulesets) > 1 or (old is not None and len(old.rulesets) > 1)
+    before, old_leg_list, _ = _flat(old, qualify)
+    after, new_legs, empty = _flat(new, qualify)
+    old_legs = set(old_leg_list)
     return RuleChanges(
         legs_added=tuple(leg for leg in new_legs if leg not in old_legs),
         legs_removed=tuple(sorted(old_legs - set(new_legs))),
         rules_added=tuple(sorted(set(after) - set(before))),
         rules_removed=tuple(sorted(set(before) - set(after))),
         rules_changed=tuple(sorted(i for i in set(after) & set(before) if after[i] != before[i])),
-        legs_without_rules=legs_without_rules(new),
+        legs_without_rules=empty,
     )
 
 

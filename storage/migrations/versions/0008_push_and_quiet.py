@@ -1,7 +1,7 @@
 """one push per story, and quiet (silent or digest-only) alerts per chat
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 
 Existing alerts stay pushes of their own (push_id NULL); every existing chat gets the default:
 info alerts arrive silently, everything else rings, nothing is held for the digest.
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
