@@ -266,7 +266,11 @@ class Evaluator:
             lambda story, leg: story_alerted(session, story_id=story, leg=leg, thesis=name),
         )
         # The thesis goes into the data the renderers and the router read.
-        drafts = [replace(d, payload={"thesis": name, **d.payload}) for d in drafts]
+        qualified = len(self.rulebook.engines) > 1  # messages then name the leg thesis/leg
+        drafts = [
+            replace(d, payload={"thesis": name, "qualified": qualified, **d.payload})
+            for d in drafts
+        ]
         for push in pushes(drafts):  # a story moving several legs is one message per chat
             ids = [self._add(session, d, name, now, transition_ids) for d in push]
             if push[0].push_key is None:

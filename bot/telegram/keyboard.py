@@ -62,10 +62,10 @@ def alert_buttons(alerts: StoredAlert | Sequence[StoredAlert]) -> InlineKeyboard
     rows = [
         [
             InlineKeyboardButton(
-                f"Why {_short(m.leg)}?", callback_data=callback(f"why:{m.alert_id}")
+                f"Why {_short(m.label)}?", callback_data=callback(f"why:{m.alert_id}")
             ),
             InlineKeyboardButton(
-                f"Mute {_short(m.leg)} {MUTE_SPAN}", callback_data=mute_data(by_id[m.alert_id])
+                f"Mute {_short(m.label)} {MUTE_SPAN}", callback_data=mute_data(by_id[m.alert_id])
             ),
         ]
         for m in view.legs

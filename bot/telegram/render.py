@@ -12,7 +12,7 @@ from bot.telegram.notices import reload_html
 from bot.views.board import BoardView
 from bot.views.context import LEAD_CAP, Sentence, cap_text
 from bot.views.digest import Digest, LegChange
-from bot.views.push import LegMove, TickerMove, push_view
+from bot.views.push import LegMove, TickerMove, leg_label, push_view
 from bot.views.reload import RELOAD_KIND
 from bot.views.report import ago
 from bot.views.text import ARROWS, alert_time, headline_time, leg_since, raised_time
@@ -78,7 +78,7 @@ def alert_html(alert: StoredAlert) -> str:
     else:
         status = "<b>unconfirmed</b>"
     lines = [
-        f"{mark} <b>{esc(alert.severity.upper())}</b> · <b>{esc(alert.leg)}</b>: {change}",
+        f"{mark} <b>{esc(alert.severity.upper())}</b> · <b>{esc(leg_label(alert))}</b>: {change}",
         f"<i>{esc(p['claim'])}</i>",
         "",
         *(_headline(h, alert.created_at) for h in p.get("headlines", [])),
@@ -105,7 +105,7 @@ def _move_html(m: LegMove) -> str:
     change = "early warning" if m.kind == "early" else f"{esc(m.old)} → <b>{esc(m.new)}</b>"
     status = "<b>unconfirmed</b>" if m.status == "unconfirmed" else esc(m.status)
     return (
-        f"{SEVERITY_MARK.get(m.severity, '')} <b>{esc(m.leg)}</b>: {change} · "
+        f"{SEVERITY_MARK.get(m.severity, '')} <b>{esc(m.label)}</b>: {change} · "
         f"{esc(m.severity)} · {status} · #{m.alert_id}\n   <i>{esc(m.claim)}</i>"
     )
 
@@ -120,7 +120,7 @@ def push_html(alerts: Sequence[StoredAlert]) -> str:
     view = push_view(alerts)
     lines = [
         f"{SEVERITY_MARK.get(view.severity, '')} <b>{esc(view.severity.upper())}</b> · "
-        f"one story moves <b>{len(view.legs)} legs</b>",
+        f"one story moves <b>{esc(view.moves)}</b>",
         *(_move_html(m) for m in view.legs),
         "",
         *(_headline(h, view.created_at) for h in view.headlines),

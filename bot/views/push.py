@@ -17,7 +17,15 @@ from typing import Any
 from rules.model import SEVERITIES
 from storage.outbox import StoredAlert
 
-__all__ = ["MAX_PUSH_HEADLINES", "LegMove", "PushView", "TickerMove", "push_view", "status_of"]
+__all__ = [
+    "MAX_PUSH_HEADLINES",
+    "LegMove",
+    "PushView",
+    "TickerMove",
+    "leg_label",
+    "push_view",
+    "status_of",
+]
 
 MAX_PUSH_HEADLINES = 5
 
@@ -35,6 +43,7 @@ class LegMove:
     new: str | None
     status: str  # confirmed by N sources | unconfirmed | the reason (back to intact)
     confirmed: bool
+    label: str = ""  # how the message names the leg: ``thesis/leg`` when it spans theses
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,13 @@ class PushView:
     more_headlines: int
     tickers: tuple[TickerMove, ...]
     created_at: datetime
+    theses: tuple[str, ...] = ()  # the theses it moves, when more than one
+
+    @property
+    def moves(self) -> str:
+        """``2 legs``, or ``3 legs of 2 theses``."""
+        legs = f"{len(self.legs)} leg{'s' if len(self.legs) != 1 else ''}"
+        return f"{legs} of {len(self.theses)} theses" if len(self.theses) > 1 else legs
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -81,11 +97,21 @@ def _headline_key(h: Mapping[str, Any]) -> object:
     return h.get("item") or (h.get("title"), h.get("url"))
 
 
+def leg_label(alert: StoredAlert, *, several: bool = False) -> str:
+    """The leg as a message names it: ``thesis/leg`` when the bot watches several theses (the
+    evaluator marks such alerts ``qualified``) or the push spans several."""
+    thesis = alert.payload.get("thesis")
+    qualified = several or bool(alert.payload.get("qualified"))
+    return f"{thesis}/{alert.leg}" if qualified and thesis else alert.leg
+
+
 def push_view(alerts: Sequence[StoredAlert]) -> PushView:
     """The alerts of one push (one chat's share of it) as one message's content."""
     if not alerts:
         raise ValueError("a push has at least one alert")
     ordered = sorted(alerts, key=lambda a: (-_rank(a.severity), a.id))
+    theses = {str(a.payload.get("thesis", "")) for a in alerts}
+    label = {a.id: leg_label(a, several=len(theses) > 1) for a in alerts}
     legs = tuple(
         LegMove(
             a.id,
@@ -97,6 +123,7 @@ def push_view(alerts: Sequence[StoredAlert]) -> PushView:
             a.new_state,
             status_of(a),
             a.confirmed,
+            label[a.id],
         )
         for a in ordered
     )
@@ -110,7 +137,7 @@ def push_view(alerts: Sequence[StoredAlert]) -> PushView:
     by_symbol: dict[str, dict[str, list[str]]] = {}
     for a in ordered:
         for symbol, move in a.payload.get("tickers", {}).items():
-            by_symbol.setdefault(symbol, {}).setdefault(move, []).append(a.leg)
+            by_symbol.setdefault(symbol, {}).setdefault(move, []).append(label[a.id])
     tickers = tuple(
         TickerMove(sym, tuple((move, tuple(ls)) for move, ls in moves.items()))  # worst leg first
         for sym, moves in sorted(by_symbol.items())
@@ -122,4 +149,5 @@ def push_view(alerts: Sequence[StoredAlert]) -> PushView:
         more + max(0, len(heads) - MAX_PUSH_HEADLINES),
         tickers,
         max(a.created_at for a in alerts),
+        tuple(sorted(t for t in theses if t)) if len(theses) > 1 else (),
     )

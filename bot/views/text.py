@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.views.board import BoardView, LegLine
 from bot.views.context import LEAD_CAP, cap_text
-from bot.views.push import TickerMove, push_view
+from bot.views.push import TickerMove, leg_label, push_view
 from bot.views.reload import RELOAD_KIND, reload_text
 from bot.views.report import ago
 from bot.views.times import duration, late_by, stamp
@@ -86,9 +86,11 @@ def raised_time(created_at: datetime, headlines: Iterable[Mapping[str, Any]]) ->
 def alert_text(alert: StoredAlert) -> str:
     p: dict[str, Any] = alert.payload
     if alert.kind == "early":
-        head = f"[{alert.severity.upper()}] {alert.leg}: early warning ({p['reason']})"
+        head = f"[{alert.severity.upper()}] {leg_label(alert)}: early warning ({p['reason']})"
     else:
-        head = f"[{alert.severity.upper()}] {alert.leg}: {alert.old_state} -> {alert.new_state}"
+        head = (
+            f"[{alert.severity.upper()}] {leg_label(alert)}: {alert.old_state} -> {alert.new_state}"
+        )
     if alert.new_state == "intact":
         status = p["reason"]
     elif alert.confirmed:
@@ -139,11 +141,11 @@ def push_text(alerts: Sequence[StoredAlert]) -> str:
     if len(alerts) == 1:
         return alert_text(alerts[0])
     view = push_view(alerts)
-    lines = [f"[{view.severity.upper()}] one story moves {len(view.legs)} legs:"]
+    lines = [f"[{view.severity.upper()}] one story moves {view.moves}:"]
     for m in view.legs:
         change = "early warning" if m.kind == "early" else f"{m.old} -> {m.new}"
         lines.append(
-            f"  [{m.severity.upper()}] {m.leg}: {change} ({m.status}), alert #{m.alert_id}"
+            f"  [{m.severity.upper()}] {m.label}: {change} ({m.status}), alert #{m.alert_id}"
         )
     for h in view.headlines:
         lines += _headline_lines(h, view.created_at)

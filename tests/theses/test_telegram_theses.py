@@ -99,13 +99,14 @@ async def test_one_story_moving_both_theses_reaches_a_new_chat_for_each(tg: Harn
         ("test", "h20-ban"),
     ]
     assert len({a.story_id for a in alerts}) == 1  # one story behind both
-    # A chat that never chose follows every thesis: both legs reach it. (One push naming both
-    # is the "one push per story" work on bot/pipeline/alerts.py; until it lands, one each.)
+    # A chat that never chose follows every thesis: both legs reach it, in one push that names
+    # each thesis with its leg.
     for chat in (GROUP, OTHER):
-        text = "\n".join(m.plain_text for m in tg.emu.sent_to(chat))
-        assert "h20-ban: intact → broken" in text
-        assert "hbm-demand: intact → broken" in text
-        assert text.count(STORY) == 2
+        [push] = [m.plain_text for m in tg.emu.sent_to(chat) if STORY in m.plain_text]
+        assert "one story moves 2 legs of 2 theses" in push
+        assert "test/h20-ban: intact → broken" in push
+        assert "second/hbm-demand: intact → broken" in push
+        assert push.count(STORY) == 1
 
 
 async def test_a_chat_that_subscribes_to_one_thesis_gets_only_its_alerts(tg: Harness) -> None:
