@@ -30,6 +30,7 @@ from bot.ops.leader import Leadership
 from bot.ops.server import OpsServer, engine_check
 from bot.pipeline.console import CONSOLE
 from bot.pipeline.evaluate import EvalSummary, Evaluator, chat_router
+from bot.pipeline.routing import chat_target
 from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
@@ -71,8 +72,8 @@ def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> li
     A feeds file unchanged since the last sync (same bytes, same legs and minimum) is not
     parsed again: a restart costs the same with ten feeds or ten thousand.
     """
-    # A feed's topics must name legs of the thesis the rules define.
-    legs = sorted(leg.id for leg in rulebook.engine.ruleset.thesis.legs)
+    # A feed's topics must name legs of the theses the rules define (bare or thesis/leg).
+    legs = sorted(rulebook.book.leg_refs())
     digest = _feeds_digest(settings, legs)
     with Session(engine) as session:
         same = digest is not None and synced_digest(session) == digest
@@ -142,6 +143,9 @@ async def run(
             loop = asyncio.get_running_loop()
             warm_up(pool, lambda: loop.call_soon_threadsafe(poller.use_parse_pool, pool))
         pipeline = Pipeline(engine, poller, rulebook, evaluator)
+        pipeline.announce_to = (
+            tuple(chat_target(a) for a in settings.admins) if token else (CONSOLE,)
+        )
         try:
             if once:
                 outcomes = await poll_feeds(poller, feeds)
@@ -202,6 +206,7 @@ def _telegram(
                 owner=owner,
                 on_outcome=pipeline.metrics.record_delivery,
                 max_age=timedelta(seconds=max_age) if max_age else None,
+                allowed={*settings.allowed_chats, *settings.admins},
             )
             pipeline.telegram_up.set()
         if bot is not None:

@@ -1,7 +1,7 @@
 """feed cadence: interval bounds, the adaptive interval, the dispatcher's index, the synced digest
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 
 Existing feeds keep their configured interval (the adaptive one starts empty, meaning the
 configured one) until the next start syncs their bounds from the feeds file.
@@ -15,8 +15,8 @@ from alembic import op
 
 import storage.types
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
