@@ -138,7 +138,7 @@ class Engine:
 
     def _wake(self, text: Text) -> tuple[set[int], set[int]]:
         """The atoms present, and the rules anchored on one of them."""
-        present = text.occ.keys() | text.literals
+        present = text.present
         woken: set[int] = set(self._unanchored)
         for atom in present:
             woken.update(self._index.get(atom, ()))

@@ -45,6 +45,8 @@ class Text:
     words: tuple[list[str], list[str]]
     occ: dict[int, list[Occ]] = field(default_factory=dict)
     literals: set[int] = field(default_factory=set)
+    # Every atom seen: the keys of ``occ`` and the literals (filled by the phrase scan).
+    present: set[int] = field(default_factory=set)
     _canon: tuple[str, str] | None = None
     _lead: int | None = None
     # A view of one sentence (see :meth:`unit`): only positions in [lo, hi) are seen.
@@ -86,6 +88,7 @@ class Text:
                 self.words,
                 occ,
                 self.literals,
+                occ.keys() | self.literals,
                 self._canon,
                 self.lead,
                 (lo, hi),
@@ -157,22 +160,27 @@ class _TermM(Matcher):
     where: Field
     atom_set: frozenset[int] = frozenset()
 
-    def _found(self, occ: dict[int, list[Occ]]) -> list[Occ]:
-        # Walk the shorter side: a vocabulary has hundreds of inflected phrases, an item a
-        # few dozen distinct ones (occurrence order does not matter to any caller).
-        if len(self.atoms) > len(occ):
-            atom_set = self.atom_set
-            return [o for a, occs in occ.items() if a in atom_set for o in occs]
-        return [o for a in self.atoms for o in occ.get(a, ())]
-
     def eval(self, text: Text) -> list[Occ] | None:
+        # A set intersection at C speed walks the smaller side: a vocabulary has hundreds of
+        # inflected phrases, an item a few dozen; most terms find nothing and stop here.
+        # The lists returned are shared with ``text.occ``: callers never mutate them.
+        hits = self.atom_set & text.present
+        if not hits:
+            return None
+        occ = text.occ
+        if len(hits) == 1:
+            found = occ[next(iter(hits))]
+        else:
+            found = [o for a in hits for o in occ[a]]
         where = self.where
         if where == "any":
-            return self._found(text.occ) or None
-        if where == "lead":
-            lead = text.lead
-            return [o for o in self._found(text.occ) if _in_field(o[0], where, lead)] or None
-        return [o for o in self._found(text.occ) if _in_field(o[0], where)] or None
+            return found
+        if where == "title":
+            return [o for o in found if o[0] < GAP] or None
+        if where == "summary":
+            return [o for o in found if o[0] >= GAP] or None
+        end = GAP + text.lead
+        return [o for o in found if GAP <= o[0] < end] or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,8 +234,17 @@ class ExprMatcher(Matcher):
     none: tuple[Matcher, ...]
     regex: Matcher | None
     within: int | None
+    # Groups of atoms of which each must be present for a match: checked first, at C speed.
+    need: tuple[frozenset[int], ...] = ()
+    # The ``any`` parts as one term, when all are terms of one field: the same occurrences
+    # (some perhaps once instead of twice, which no caller counts) for one lookup.
+    any_term: Matcher | None = None
 
     def eval(self, text: Text) -> list[Occ] | None:
+        present = text.present
+        for group in self.need:
+            if present.isdisjoint(group):
+                return None
         found: list[Occ] = []
         if self.all:
             lists: list[list[Occ]] = []
@@ -243,7 +260,12 @@ class ExprMatcher(Matcher):
                 found += near
             else:
                 found += [o for occs in lists for o in occs]
-        if self.any:
+        if self.any_term is not None:
+            got = self.any_term.eval(text)
+            if got is None:
+                return None
+            found += got
+        elif self.any:
             hits = [got for part in self.any if (got := part.eval(text)) is not None]
             if not hits:
                 return None
@@ -340,4 +362,16 @@ def compile_expr(
         literal = atoms.get(expr.regex.literal, literal=True)
         field = retarget.get(where, where) if retarget else where
         regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
-    return ExprMatcher(parts(expr.all), parts(expr.any), parts(expr.none), regex, expr.within)
+    any_parts = parts(expr.any)
+    any_term = None
+    if len(any_parts) > 1 and all(isinstance(p, _TermM) for p in any_parts):
+        fields = {p.where for p in any_parts if isinstance(p, _TermM)}
+        if len(fields) == 1:
+            union = frozenset(a for p in any_parts if isinstance(p, _TermM) for a in p.atoms)
+            any_term = _TermM(tuple(sorted(union)), fields.pop(), union)
+    need = tuple(dict.fromkeys(required_groups(expr, atoms)))
+    # A lone group is what the first term looks up anyway.
+    need = need if len(need) > 1 or (need and not expr.all) else ()
+    return ExprMatcher(
+        parts(expr.all), any_parts, parts(expr.none), regex, expr.within, need, any_term
+    )

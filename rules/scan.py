@@ -83,6 +83,7 @@ class PhraseIndex:
             # "\0" never occurs in canonical text, so no literal can span the two fields.
             for _, found in self._literals.iter("\0".join(text.canon)):
                 text.literals.update(found)
+        text.present = text.occ.keys() | text.literals
 
 
 class SpanMaker:
