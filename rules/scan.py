@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Literal
 
 import ahocorasick
@@ -62,19 +63,24 @@ class PhraseIndex:
 
     def scan(self, text: Text) -> None:
         """Find every phrase (and regex literal) in the title and the summary."""
-        top = self._trie
-        get = top.get
+        get = self._trie.get
+        occ = text.occ
         for field_number, words in enumerate(text.words):
             offset = field_number * GAP
             count = len(words)
             # Most words start no phrase: find the few that do at C speed.
-            starts = [(i, node) for i, node in enumerate(map(get, words)) if node is not None]
-            for first, start_node in starts:
+            nodes = list(map(get, words))
+            for first, start_node in compress(enumerate(nodes), nodes):
+                assert start_node is not None
+                if not start_node.next:  # a one-word phrase, and no longer one starts here
+                    for atom in start_node.atoms:
+                        occ.setdefault(atom, []).append((offset + first, offset + first + 1))
+                    continue
                 node: TrieNode | None = start_node
                 last = first
                 while node is not None:
                     for atom in node.atoms:
-                        text.occ.setdefault(atom, []).append((offset + first, offset + last + 1))
+                        occ.setdefault(atom, []).append((offset + first, offset + last + 1))
                     last += 1
                     if last == count or not node.next:
                         break
@@ -83,7 +89,7 @@ class PhraseIndex:
             # "\0" never occurs in canonical text, so no literal can span the two fields.
             for _, found in self._literals.iter("\0".join(text.canon)):
                 text.literals.update(found)
-        text.present = text.occ.keys() | text.literals
+        text.present = occ.keys() | text.literals
 
 
 class SpanMaker:
