@@ -67,13 +67,13 @@ def _guards(
 
 
 def _compile_rule(rule: Rule, atoms: Atoms) -> _CompiledRule:
-    matcher = compile_expr(rule.match, atoms, "any")
+    matcher = compile_expr(rule.match, atoms, "any", flatten=False)
     veto, hedge = _guards(rule.veto, atoms), _guards(rule.hedge, atoms)
     parts = tuple(compile_expr(p.when, atoms, "any") for p in rule.package)
     lead = None
     if rule.lead is not None:
         lead = Reader(
-            compile_expr(rule.match, atoms, "any", AS_HEADLINE),
+            compile_expr(rule.match, atoms, "any", AS_HEADLINE, flatten=False),
             _guards(rule.veto, atoms, AS_HEADLINE),
             _guards(rule.hedge, atoms, AS_HEADLINE),
             tuple(compile_expr(p.when, atoms, "any", AS_HEADLINE) for p in rule.package),
@@ -123,6 +123,7 @@ class Engine:
             self._signal_ids.update({p.id: (n, k) for k, p in enumerate(c.rule.package)})
         self._required = tuple(required)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
+        self._anchors = frozenset(self._index)
         self._unanchored = tuple(unanchored)
         self._phrases = PhraseIndex(atoms)
 
@@ -140,8 +141,7 @@ class Engine:
         """The atoms present, and the rules anchored on one of them."""
         present = text.present
         woken: set[int] = set(self._unanchored)
-        for atom in present:
-            woken.update(self._index.get(atom, ()))
+        woken.update(*map(self._index.__getitem__, present & self._anchors))
         return present, woken
 
     def trace(self, item: Item, signal_ids: Iterable[str]) -> tuple[Trace, ...]:
@@ -189,7 +189,7 @@ class Engine:
             return self._read_story(item, text, woken, present, spans_of)[0]
         for number in sorted(woken):
             # Cheap check first: every group the rule needs has a word in the text.
-            if any(present.isdisjoint(group) for group in self._required[number]):
+            if any(map(present.isdisjoint, self._required[number])):
                 continue
             signal = self._fire(self._rules[number], item, text, spans_of)
             if signal is not None:
@@ -210,7 +210,7 @@ class Engine:
         vetoed: set[tuple[str, str]] = set()
         leads: list[int] = []
         for number in sorted(woken):
-            if any(present.isdisjoint(group) for group in self._required[number]):
+            if any(map(present.isdisjoint, self._required[number])):
                 continue
             compiled = self._rules[number]
             rule = compiled.rule

@@ -241,10 +241,8 @@ class ExprMatcher(Matcher):
     any_term: Matcher | None = None
 
     def eval(self, text: Text) -> list[Occ] | None:
-        present = text.present
-        for group in self.need:
-            if present.isdisjoint(group):
-                return None
+        if self.need and any(map(text.present.isdisjoint, self.need)):
+            return None
         found: list[Occ] = []
         if self.all:
             lists: list[list[Occ]] = []
@@ -344,34 +342,49 @@ AS_HEADLINE: Mapping[Field, Field] = {"title": "lead", "any": "lead"}
 
 
 def compile_expr(
-    expr: Node, atoms: Atoms, where: Field, retarget: Mapping[Field, Field] | None = None
+    expr: Node,
+    atoms: Atoms,
+    where: Field,
+    retarget: Mapping[Field, Field] | None = None,
+    checked: frozenset[frozenset[int]] = frozenset(),
+    *,
+    flatten: bool = True,
 ) -> Matcher:
     """The matcher of ``expr`` read in ``where``; ``retarget`` maps fields to others (see
-    :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning."""
+    :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning.
+    ``checked``: groups of atoms known present whenever this matcher runs (its parents').
+    ``flatten``: an expression that only wraps one part (or an ``any`` of terms) may become
+    that part; a rule's own match stays an :class:`ExprMatcher` (rules/diagnose.py reads it)."""
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
         field = retarget.get(where, where) if retarget else where
         return _TermM(atom_ids, field, frozenset(atom_ids))
     where = expr.field if expr.field != "any" else where
+    wraps = (*expr.all, *expr.any)
+    if flatten and len(wraps) == 1 and not (expr.none or expr.regex) and expr.within is None:
+        return compile_expr(wraps[0], atoms, where, retarget, checked)
 
-    def parts(nodes: Iterable[Node]) -> tuple[Matcher, ...]:
-        return tuple(compile_expr(n, atoms, where, retarget) for n in nodes)
+    need = tuple(g for g in dict.fromkeys(required_groups(expr, atoms)) if g not in checked)
+    # A lone group is what the first term looks up anyway.
+    need = need if len(need) > 1 or (need and not expr.all) else ()
+    inner = checked | frozenset(need)
+
+    def parts(nodes: Iterable[Node], known: frozenset[frozenset[int]]) -> tuple[Matcher, ...]:
+        return tuple(compile_expr(n, atoms, where, retarget, known) for n in nodes)
 
     regex = None
     if expr.regex is not None:
         literal = atoms.get(expr.regex.literal, literal=True)
         field = retarget.get(where, where) if retarget else where
         regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
-    any_parts = parts(expr.any)
+    any_parts = parts(expr.any, inner)
     any_term = None
     if len(any_parts) > 1 and all(isinstance(p, _TermM) for p in any_parts):
         fields = {p.where for p in any_parts if isinstance(p, _TermM)}
         if len(fields) == 1:
             union = frozenset(a for p in any_parts if isinstance(p, _TermM) for a in p.atoms)
             any_term = _TermM(tuple(sorted(union)), fields.pop(), union)
-    need = tuple(dict.fromkeys(required_groups(expr, atoms)))
-    # A lone group is what the first term looks up anyway.
-    need = need if len(need) > 1 or (need and not expr.all) else ()
-    return ExprMatcher(
-        parts(expr.all), any_parts, parts(expr.none), regex, expr.within, need, any_term
-    )
+    if flatten and any_term is not None and not (expr.all or expr.none or regex):
+        return any_term
+    all_parts, none_parts = parts(expr.all, inner), parts(expr.none, checked)
+    return ExprMatcher(all_parts, any_parts, none_parts, regex, expr.within, need, any_term)
