@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.helpers.refrules, main's engine
+sys.path.insert(0, str(ROOT / "bench"))  # when imported from elsewhere (tests)
 
 from benchlib import Samples, load_average, log, timed  # noqa: E402
 from rules_icount import instructions_per_item  # noqa: E402

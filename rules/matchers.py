@@ -168,10 +168,7 @@ class _TermM(Matcher):
         if not hits:
             return None
         occ = text.occ
-        if len(hits) == 1:
-            found = occ[next(iter(hits))]
-        else:
-            found = [o for a in hits for o in occ[a]]
+        found = occ[next(iter(hits))] if len(hits) == 1 else [o for a in hits for o in occ[a]]
         where = self.where
         if where == "any":
             return found
@@ -211,7 +208,10 @@ class _RegexM(Matcher):
 
 def window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
     """Occurrences, one or more from each list, whose first words lie within ``within`` words."""
-    events = sorted((o[0], i, o) for i, occs in enumerate(lists) for o in occs)
+    if all(len(occs) == 1 for occs in lists):  # the usual case: each part found once
+        starts = [occs[0][0] for occs in lists]
+        return [occs[0] for occs in lists] if max(starts) - min(starts) <= within else None
+    events = sorted([(o[0], i, o) for i, occs in enumerate(lists) for o in occs])
     counts = [0] * len(lists)
     have = left = 0
     for right, (start, i, _) in enumerate(events):
@@ -258,16 +258,11 @@ class ExprMatcher(Matcher):
                 found += near
             else:
                 found += [o for occs in lists for o in occs]
-        if self.any_term is not None:
-            got = self.any_term.eval(text)
+        if self.any:
+            got = self._any(text)
             if got is None:
                 return None
             found += got
-        elif self.any:
-            hits = [got for part in self.any if (got := part.eval(text)) is not None]
-            if not hits:
-                return None
-            found += [o for occs in hits for o in occs]
         if self.regex is not None:
             got = self.regex.eval(text)
             if got is None:
@@ -276,6 +271,12 @@ class ExprMatcher(Matcher):
         if any(part.eval(text) is not None for part in self.none):
             return None
         return found
+
+    def _any(self, text: Text) -> list[Occ] | None:
+        if self.any_term is not None:
+            return self.any_term.eval(text)
+        hits = [got for part in self.any if (got := part.eval(text)) is not None]
+        return [o for occs in hits for o in occs] if hits else None
 
 
 @dataclass(frozen=True, slots=True)
