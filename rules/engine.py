@@ -67,13 +67,16 @@ def _guards(
 
 
 def _compile_rule(rule: Rule, atoms: Atoms) -> _CompiledRule:
-    matcher = compile_expr(rule.match, atoms, "any", flatten=False)
+    # The engine checks the match's required groups before it runs the rule on the whole
+    # text; its matcher need not check them again.
+    checked = frozenset(required_groups(rule.match, atoms))
+    matcher = compile_expr(rule.match, atoms, "any", None, checked, flatten=False)
     veto, hedge = _guards(rule.veto, atoms), _guards(rule.hedge, atoms)
     parts = tuple(compile_expr(p.when, atoms, "any") for p in rule.package)
     lead = None
     if rule.lead is not None:
         lead = Reader(
-            compile_expr(rule.match, atoms, "any", AS_HEADLINE, flatten=False),
+            compile_expr(rule.match, atoms, "any", AS_HEADLINE, checked, flatten=False),
             _guards(rule.veto, atoms, AS_HEADLINE),
             _guards(rule.hedge, atoms, AS_HEADLINE),
             tuple(compile_expr(p.when, atoms, "any", AS_HEADLINE) for p in rule.package),
