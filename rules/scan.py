@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import compress, pairwise
+from itertools import compress
 from typing import Literal
 
 import ahocorasick
@@ -57,42 +57,39 @@ def _phrase_index(atoms: Atoms) -> tuple[dict[str, TrieNode], ahocorasick.Automa
 class PhraseIndex:
     """Every phrase and regex literal of a rule set, for one pass over an item's words.
 
-    One-word phrases are found by one dictionary lookup per word, longer ones by one lookup
-    per pair of adjacent words, both at C speed (``map``): Python code runs only where a phrase
-    starts, a few dozen times per item whatever the number of rules.
+    One dictionary lookup per word at C speed (``map``) finds the one-word phrases and the
+    words that may start a longer one: Python code runs only there, a few dozen times per item
+    whatever the number of rules.
     """
 
     def __init__(self, atoms: Atoms) -> None:
         trie, self._literals = _phrase_index(atoms)
-        # word -> (atom,) of the one-word phrase; (word, next word) -> the trie node after both.
+        # word -> atoms of the one-word phrase; word -> {next word: trie node after both}.
         self._single = {word: node.atoms for word, node in trie.items() if node.atoms}
-        self._pairs = {
-            (word, second): after
-            for word, node in trie.items()
-            for second, after in node.next.items()
-        }
+        self._heads = {word: node.next for word, node in trie.items() if node.next}
 
     def scan(self, text: Text) -> None:
         """Find every phrase (and regex literal) in the title and the summary."""
         occ = text.occ
-        single, pairs = self._single.get, self._pairs.get
+        single, head = self._single.get, self._heads.get
         for field_number, words in enumerate(text.words):
             offset = field_number * GAP
+            count = len(words)
+            # ``compress`` over a range builds nothing for the many words that start no phrase.
             singles = list(map(single, words))
-            for first, atoms in compress(enumerate(singles, offset), singles):
-                for atom in atoms or ():
-                    occ.setdefault(atom, []).append((first, first + 1))
-            if len(words) < 2:
-                continue
-            starts = list(map(pairs, pairwise(words)))
-            for first, after in compress(enumerate(starts), starts):
-                node: TrieNode | None = after
+            for first in compress(range(count), singles):
+                where = (offset + first, offset + first + 1)
+                for atom in singles[first] or ():
+                    occ.setdefault(atom, []).append(where)
+            heads = list(map(head, words))
+            for first in compress(range(count - 1), heads):
+                node: TrieNode | None = (heads[first] or {}).get(words[first + 1])
                 last = first + 1  # the last word of the phrase so far
                 while node is not None:
                     for atom in node.atoms:
                         occ.setdefault(atom, []).append((offset + first, offset + last + 1))
                     last += 1
-                    if last == len(words) or not node.next:
+                    if last == count or not node.next:
                         break
                     node = node.next.get(words[last])
         if self._literals is not None:
