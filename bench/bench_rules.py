@@ -237,7 +237,9 @@ def icount(loads: dict[str, tuple[RuleSet, list[Item]]]) -> None:
     """Instructions per item of each engine on each workload, under callgrind."""
     print("instructions per item (valgrind --tool=callgrind; 1 pass minus 0 passes)")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (ruleset, subjects) in loads.items():
+        # The shipped rules first: 5,000 rules take minutes to compile under valgrind.
+        for name in sorted(loads, key=lambda n: (n != "shipped", n)):
+            ruleset, subjects = loads[name]
             path = Path(tmp) / "workload.pickle"
             path.write_bytes(pickle.dumps((ruleset, subjects)))
             n = len(subjects)
