@@ -27,6 +27,7 @@ from bot.ops.leader import Leadership
 from bot.ops.server import OpsServer, engine_check
 from bot.pipeline.console import CONSOLE
 from bot.pipeline.evaluate import EvalSummary, Evaluator, chat_router
+from bot.pipeline.routing import chat_target
 from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases, worker_id
 from bot.settings import Settings
@@ -63,8 +64,8 @@ class RunResult:
 
 
 def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> list[ScheduledFeed]:
-    # A feed's topics must name legs of the thesis the rules define.
-    legs = {leg.id for leg in rulebook.engine.ruleset.thesis.legs}
+    # A feed's topics must name legs of the theses the rules define (bare or thesis/leg).
+    legs = rulebook.book.leg_refs()
     defs = load_feeds(settings.feeds, min_interval=settings.min_feed_interval, legs=legs)
     with Session(engine) as session, session.begin():
         sync_feeds(session, defs, deactivate_others=True)
@@ -112,6 +113,9 @@ async def run(
     async with make_client(limits) as client:
         poller = Poller(engine, Fetcher(client, limits), owner=me)
         pipeline = Pipeline(engine, poller, rulebook, evaluator)
+        pipeline.announce_to = (
+            tuple(chat_target(a) for a in settings.admins) if token else (CONSOLE,)
+        )
         try:
             if once:
                 outcomes = await poll_feeds(poller, [f.id for f in feeds])
@@ -170,6 +174,7 @@ def _telegram(
                 owner=owner,
                 on_outcome=pipeline.metrics.record_delivery,
                 max_age=timedelta(seconds=max_age) if max_age else None,
+                allowed={*settings.allowed_chats, *settings.admins},
             )
             pipeline.telegram_up.set()
         if bot is not None:

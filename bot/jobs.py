@@ -23,6 +23,7 @@ from bot.clock import Clock, utcnow
 from bot.feeds.poller import Poller, PollOutcome
 from bot.ops.metrics import Metrics
 from bot.ops.retention import prune_old
+from bot.pipeline.announce import announce_reload
 from bot.pipeline.console import deliver_console
 from bot.pipeline.evaluate import EvalSummary, Evaluator
 from bot.pipeline.rulebook import Rulebook
@@ -55,6 +56,8 @@ class Pipeline:
     # Jobs running now: a shutdown lets them finish their writes.
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     stopping: bool = False
+    # Where rules reloads are announced: the admins' chats (or the console without a token).
+    announce_to: tuple[str, ...] = ()
 
     def tracked(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
         """``fn`` as a scheduler job that a shutdown waits for, or stops quietly.
@@ -153,9 +156,9 @@ class Pipeline:
             self._refused("freeing dead workers' leases", exc)
 
     async def prune(self, days: int) -> None:
-        thesis = self.rulebook.engine.ruleset.thesis
+        theses = [e.ruleset.thesis for e in self.rulebook.engines]
         try:
-            await self.poller.in_db(lambda: prune_old(self.db, thesis, self.clock(), days))
+            await self.poller.in_db(lambda: prune_old(self.db, theses, self.clock(), days))
         except SQLAlchemyError as exc:
             self._refused("pruning", exc)
 
@@ -172,7 +175,22 @@ class Pipeline:
             log.warning("stopping: leases not released: database %s", db_error_label(exc))
 
     async def reload_rules(self) -> None:
-        await self.poller.in_db(lambda: self.rulebook.refresh(self.clock()))
+        """Reload changed rule files; the admins are told what changed, or why not."""
+
+        def reload() -> None:
+            report = self.rulebook.refresh(self.clock())
+            if report is not None and self.announce_to:
+                with Session(self.db) as session, session.begin():
+                    announce_reload(
+                        session,
+                        report,
+                        self.rulebook.book,
+                        folder=str(self.rulebook.folder),
+                        targets=self.announce_to,
+                        now=self.clock(),
+                    )
+
+        await self.poller.in_db(reload)
         self.metrics.set_rules_version(self.rulebook.version)
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "DATA_DIR",
     "DEFAULT_FEEDS",
     "DEFAULT_RULES",
+    "EXAMPLE_THESES",
     "PREFIX",
     "Settings",
     "SettingsError",
@@ -33,6 +34,8 @@ _NOT_SETTINGS = frozenset({"THESISWATCH_TEST_PG", "THESISWATCH_REQUIRE_PG", "THE
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_FEEDS = DATA_DIR / "feeds.yaml"
 DEFAULT_RULES = Path(rules.__file__).parent / "default"
+# Example theses (one folder each) that the demo and the tests run next to the default one.
+EXAMPLE_THESES = Path(rules.__file__).parent / "examples"
 
 
 class SettingsError(Exception):
@@ -75,7 +78,13 @@ class Settings(BaseSettings):
         "sqlite:///./data/thesiswatch.db", description="SQLAlchemy URL of the database"
     )
     feeds: Path = Field(DEFAULT_FEEDS, description="feeds YAML file")
-    rules_dir: Path = Field(DEFAULT_RULES, description="folder of rules YAML files")
+    rules_dir: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (DEFAULT_RULES,),
+        description=(
+            "rules folder: one thesis, or a folder of thesis folders; several theses' folders "
+            "separated by ':' (the first thesis is the default)"
+        ),
+    )
     telegram_token: SecretStr | None = Field(None, description="Bot API token; unset: console")
     telegram_api_url: str = Field(
         "https://api.telegram.org/bot", description="Bot API base URL (self-hosted servers)"
@@ -189,11 +198,21 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file: {value}")
         return value
 
+    @field_validator("rules_dir", mode="before")
+    @classmethod
+    def _rules_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(Path(p) for p in value.split(os.pathsep) if p.strip())
+        return (value,) if isinstance(value, Path) else value
+
     @field_validator("rules_dir")
     @classmethod
-    def _rules_exists(cls, value: Path) -> Path:
-        if not value.is_dir():
-            raise ValueError(f"no such folder: {value}")
+    def _rules_exists(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        if not value:
+            raise ValueError("no rules folder")
+        for folder in value:
+            if not folder.is_dir():
+                raise ValueError(f"no such folder: {folder}")
         return value
 
 

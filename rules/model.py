@@ -90,6 +90,8 @@ class Leg:
 class Thesis:
     name: str
     legs: tuple[Leg, ...]
+    # Where ``name:`` was written (file, line, column): for messages, not part of the meaning.
+    place: tuple[str, int, int] = field(default=("", 0, 0), repr=False, compare=False)
 
     def leg(self, leg_id: str) -> Leg:
         """The leg with this id (KeyError if none)."""

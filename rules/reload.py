@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rules.book import load_book
 from rules.engine import Engine, compile_ruleset
 from rules.loader import load_ruleset
 from rules.model import RuleSet
 from rules.yamlsrc import Mark, Problem, YamlError
 
-__all__ = ["Reload", "reload_rules"]
+__all__ = ["BookReload", "Reload", "reload_book", "reload_rules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +66,51 @@ def reload_rules(current: Engine | None, files: Mapping[str, str]) -> Reload:
         if emptied:
             return Reload(current, False, tuple(YamlError(emptied).problems))
     return Reload(compile_ruleset(ruleset), True, ())
+
+
+@dataclass(frozen=True, slots=True)
+class BookReload:
+    """One engine per thesis to run from now on, what changed, and why a new book was refused."""
+
+    engines: tuple[Engine, ...]
+    changed: bool
+    problems: tuple[Problem, ...]
+    added: tuple[str, ...] = ()
+    retired: tuple[str, ...] = ()
+
+
+def reload_book(current: Sequence[Engine], folders: Mapping[str, Mapping[str, str]]) -> BookReload:
+    """Load every thesis folder; swap only if all of them are whole.
+
+    A thesis whose version did not change keeps its compiled engine. A thesis whose folder
+    appeared is added, one whose folder is gone is retired; a thesis still there is checked
+    against its last good rules as :func:`reload_rules` does (no leg emptied by a save).
+    """
+    keep = tuple(current)
+    try:
+        book = load_book(folders)
+    except YamlError as exc:
+        return BookReload(keep, False, tuple(exc.problems))
+    old = {e.ruleset.thesis.name: e for e in current}
+    problems: list[Problem] = []
+    for rs in book.rulesets:
+        before = old.get(rs.thesis.name)
+        if before is not None and before.ruleset.version != rs.version:
+            problems += _emptied_legs(before.ruleset, rs)
+    if problems:
+        return BookReload(keep, False, tuple(YamlError(problems).problems))
+    engines = tuple(
+        old[rs.thesis.name]
+        if rs.thesis.name in old and old[rs.thesis.name].ruleset.version == rs.version
+        else compile_ruleset(rs)
+        for rs in book.rulesets
+    )
+    changed = [e.ruleset.version for e in engines] != [e.ruleset.version for e in keep]
+    names = set(book.names)
+    return BookReload(
+        engines if changed else keep,
+        changed,
+        (),
+        added=tuple(n for n in book.names if n not in old),
+        retired=tuple(n for n in old if n not in names),
+    )

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from yaml.reader import ReaderError
 
+from rules.suggest import did_you_mean
+
 __all__ = [
     "LocatedList",
     "LocatedMap",
@@ -231,7 +233,7 @@ def check_keys(
     required = tuple(required)
     allowed = set(required) | set(optional)
     problems = [
-        Problem(node.key_marks[key], f"unknown key {key!r} in {what}")
+        Problem(node.key_marks[key], f"unknown key {key!r} in {what}" + did_you_mean(key, allowed))
         for key in node
         if key not in allowed
     ]

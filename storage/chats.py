@@ -30,7 +30,10 @@ DIGESTS = ("off", "daily", "weekly")
 class ChatPrefs:
     chat_id: int
     subscribed: bool = True
-    legs: tuple[str, ...] = ()  # empty: every leg
+    theses: tuple[str, ...] = ()  # empty: every thesis, those added later too
+    # Empty: every leg. "thesis/leg" limits only that thesis; a bare name (from before
+    # several theses) limits every thesis to the legs so named.
+    legs: tuple[str, ...] = ()
     tickers: tuple[str, ...] = ()  # empty: every ticker
     min_severity: str = "low"
     muted_until: datetime | None = None
@@ -42,6 +45,8 @@ class ChatPrefs:
     digest_weekday: int = 0  # weekly: 0 Monday .. 6 Sunday
     digest_due_at: datetime | None = None
     last_digest_at: datetime | None = None
+    quiet: str = "info"  # this severity and lower arrive silently; off: everything rings
+    quiet_digest: bool = False  # quiet alerts are not pushed: the digest tells them
 
     def but(self, **changes: Any) -> ChatPrefs:
         return replace(self, **changes)
@@ -51,6 +56,7 @@ def _prefs(row: Any) -> ChatPrefs:
     return ChatPrefs(
         chat_id=row.chat_id,
         subscribed=row.subscribed,
+        theses=tuple(row.theses),
         legs=tuple(row.legs),
         tickers=tuple(row.tickers),
         min_severity=row.min_severity,
@@ -63,6 +69,8 @@ def _prefs(row: Any) -> ChatPrefs:
         digest_weekday=row.digest_weekday,
         digest_due_at=row.digest_due_at,
         last_digest_at=row.last_digest_at,
+        quiet=row.quiet,
+        quiet_digest=row.quiet_digest,
     )
 
 
@@ -79,6 +87,7 @@ def load_prefs(session: Session, chat_ids: Iterable[int]) -> dict[int, ChatPrefs
 def save_prefs(session: Session, prefs: ChatPrefs, now: datetime) -> None:
     values = {
         "subscribed": prefs.subscribed,
+        "theses": list(prefs.theses),
         "legs": list(prefs.legs),
         "tickers": list(prefs.tickers),
         "min_severity": prefs.min_severity,
@@ -91,6 +100,8 @@ def save_prefs(session: Session, prefs: ChatPrefs, now: datetime) -> None:
         "digest_weekday": prefs.digest_weekday,
         "digest_due_at": prefs.digest_due_at,
         "last_digest_at": prefs.last_digest_at,
+        "quiet": prefs.quiet,
+        "quiet_digest": prefs.quiet_digest,
         "updated_at": now,
     }
     done = session.execute(

@@ -54,13 +54,13 @@ class Move:
     reason: str
 
 
-def last_moves(session: Session) -> dict[str, Move]:
-    """Each leg's latest move in the ledger; a leg that never moved is absent."""
-    latest = (
-        select(transition_t.c.leg, func.max(transition_t.c.id).label("id"))
-        .group_by(transition_t.c.leg)
-        .subquery()
-    )
+def last_moves(session: Session, thesis: str | None = None) -> dict[str, Move]:
+    """Each leg's latest move in the ledger (of ``thesis``; None: any); a leg that never moved
+    is absent."""
+    latest_q = select(transition_t.c.leg, func.max(transition_t.c.id).label("id"))
+    if thesis is not None:
+        latest_q = latest_q.where(transition_t.c.thesis == thesis)
+    latest = latest_q.group_by(transition_t.c.leg).subquery()
     rows = session.execute(
         select(
             transition_t.c.at,
@@ -73,8 +73,11 @@ def last_moves(session: Session) -> dict[str, Move]:
     return {row.leg: Move(*row) for row in rows}
 
 
-def moves_between(session: Session, since: datetime | None, until: datetime) -> list[Move]:
-    """The ledger from ``since`` (everything when None) to ``until``, oldest first."""
+def moves_between(
+    session: Session, since: datetime | None, until: datetime, thesis: str | None = None
+) -> list[Move]:
+    """The ledger (of ``thesis``; None: every thesis) from ``since`` (everything when None)
+    to ``until``, oldest first."""
     query = select(
         transition_t.c.at,
         transition_t.c.leg,
@@ -84,18 +87,22 @@ def moves_between(session: Session, since: datetime | None, until: datetime) -> 
     ).where(transition_t.c.at <= until)
     if since is not None:
         query = query.where(transition_t.c.at > since)
+    if thesis is not None:
+        query = query.where(transition_t.c.thesis == thesis)
     return [
         Move(*row) for row in session.execute(query.order_by(transition_t.c.at, transition_t.c.id))
     ]
 
 
-def last_signal_times(session: Session) -> dict[str, datetime]:
-    """Per leg, the publication time of the newest item any rule matched for it."""
-    rows = session.execute(
-        select(signal_t.c.leg, func.max(item_t.c.published_at))
-        .join(item_t, item_t.c.id == signal_t.c.item_id)
-        .group_by(signal_t.c.leg)
+def last_signal_times(session: Session, thesis: str | None = None) -> dict[str, datetime]:
+    """Per leg (of ``thesis``; None: any), the publication time of the newest item any rule
+    matched for it."""
+    query = select(signal_t.c.leg, func.max(item_t.c.published_at)).join(
+        item_t, item_t.c.id == signal_t.c.item_id
     )
+    if thesis is not None:
+        query = query.where(signal_t.c.thesis == thesis)
+    rows = session.execute(query.group_by(signal_t.c.leg))
     return {leg: at for leg, at in rows if at is not None}
 
 
@@ -122,15 +129,17 @@ def latest_sightings(session: Session) -> dict[str, datetime]:
     return {name: at for name, at in rows if at is not None}
 
 
-def chart_moves(session: Session, since: datetime, until: datetime) -> list[Move]:
+def chart_moves(
+    session: Session, since: datetime, until: datetime, thesis: str | None = None
+) -> list[Move]:
     """What a chart from ``since`` to ``until`` needs: each leg's last move before ``since``
-    (its state when the chart starts) and every move in between."""
-    latest = (
-        select(transition_t.c.leg, func.max(transition_t.c.id).label("id"))
-        .where(transition_t.c.at <= since)
-        .group_by(transition_t.c.leg)
-        .subquery()
+    (its state when the chart starts) and every move in between (of ``thesis``; None: any)."""
+    latest_q = select(transition_t.c.leg, func.max(transition_t.c.id).label("id")).where(
+        transition_t.c.at <= since
     )
+    if thesis is not None:
+        latest_q = latest_q.where(transition_t.c.thesis == thesis)
+    latest = latest_q.group_by(transition_t.c.leg).subquery()
     before = session.execute(
         select(
             transition_t.c.at,
@@ -140,7 +149,7 @@ def chart_moves(session: Session, since: datetime, until: datetime) -> list[Move
             transition_t.c.reason,
         ).join(latest, latest.c.id == transition_t.c.id)
     )
-    return [Move(*row) for row in before] + moves_between(session, since, until)
+    return [Move(*row) for row in before] + moves_between(session, since, until, thesis)
 
 
 def states_at(session: Session, at: datetime) -> dict[str, str]:
@@ -208,21 +217,21 @@ class AlertMark:
     severity: str
 
 
-def alerts_between(session: Session, since: datetime, until: datetime) -> list[AlertMark]:
-    """Alerts raised from ``since`` to ``until``, oldest first."""
-    rows = session.execute(
-        select(
-            alert_t.c.id,
-            alert_t.c.created_at,
-            alert_t.c.leg,
-            alert_t.c.kind,
-            alert_t.c.new_state,
-            alert_t.c.severity,
-        )
-        .where(alert_t.c.created_at >= since, alert_t.c.created_at <= until)
-        .order_by(alert_t.c.id)
-    )
-    return [AlertMark(*row) for row in rows]
+def alerts_between(
+    session: Session, since: datetime, until: datetime, thesis: str | None = None
+) -> list[AlertMark]:
+    """Alerts (of ``thesis``; None: any) raised from ``since`` to ``until``, oldest first."""
+    query = select(
+        alert_t.c.id,
+        alert_t.c.created_at,
+        alert_t.c.leg,
+        alert_t.c.kind,
+        alert_t.c.new_state,
+        alert_t.c.severity,
+    ).where(alert_t.c.created_at >= since, alert_t.c.created_at <= until)
+    if thesis is not None:
+        query = query.where(alert_t.c.thesis == thesis)
+    return [AlertMark(*row) for row in session.execute(query.order_by(alert_t.c.id))]
 
 
 def newer_move(session: Session, alert_id: int, leg: str) -> AlertMark | None:

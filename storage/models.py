@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -165,6 +166,8 @@ class Signal(SQLModel, table=True):
     revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     rule_id: str = Field(max_length=200)
     ruleset_version: str = Field(max_length=64)
+    # The thesis whose leg this is (rows from before several theses: the one thesis then run).
+    thesis: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     leg: str = Field(max_length=100)
     effect: str = Field(max_length=20)
     direction: str = Field(max_length=20)
@@ -194,6 +197,8 @@ class Transition(SQLModel, table=True):
     __table_args__ = (Index("ix_transition_leg_at", "leg", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # The thesis whose leg this is (rows from before several theses: the one thesis then run).
+    thesis: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     leg: str = Field(max_length=100)
     old_state: str = Field(max_length=20)
     new_state: str = Field(max_length=20)
@@ -212,6 +217,8 @@ class Alert(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20)  # transition | early
+    # The thesis whose leg this is (rows from before several theses: the one thesis then run).
+    thesis: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     leg: str = Field(max_length=100)
     severity: str = Field(max_length=20)
     old_state: str | None = Field(default=None, max_length=20)
@@ -225,6 +232,9 @@ class Alert(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_type=UTCDateTime)
     payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The alerts one story raised in one step share a push (the first one's id): each chat gets
+    # them as one message. None: the alert is a push of its own.
+    push_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class Delivery(SQLModel, table=True):
@@ -263,6 +273,11 @@ class ChatPref(SQLModel, table=True):
 
     chat_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     subscribed: bool = True
+    # The theses the chat follows; empty: every thesis (so a new thesis reaches every chat).
+    theses: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # Legs as "thesis/leg" (a bare name: the leg of that name in whichever thesis has it).
     legs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     tickers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     min_severity: str = Field(default="low", max_length=20)
@@ -280,6 +295,10 @@ class ChatPref(SQLModel, table=True):
     digest_weekday: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     digest_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_digest_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Alerts of this severity or lower arrive without a sound (off: every alert rings); with
+    # quiet_digest they are not pushed at all and the digest tells them.
+    quiet: str = Field(default="info", max_length=10, sa_column_kwargs={"server_default": "info"})
+    quiet_digest: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 chat_pref_t: Table = ChatPref.__table__  # type: ignore[attr-defined]

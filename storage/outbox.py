@@ -18,9 +18,12 @@ __all__ = [
     "StoredAlert",
     "add_alert",
     "alert_by_id",
+    "claim_push",
     "delivery_counts",
     "due_deliveries",
     "fail_target",
+    "join_push",
+    "last_of_kind",
     "mark_failed",
     "mark_progress",
     "mark_retry",
@@ -45,6 +48,7 @@ class StoredAlert:
     confirmed: bool
     created_at: datetime
     payload: dict[str, Any]
+    push_id: int | None = None  # shared by the alerts one story raised in one step
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ _ALERT = (
     alert_t.c.confirmed,
     alert_t.c.created_at,
     alert_t.c.payload,
+    alert_t.c.push_id,
 )
 
 
@@ -83,6 +88,7 @@ def add_alert(
     targets: Sequence[str],
     story_id: int | None = None,
     transition_id: int | None = None,
+    thesis: str = "",
 ) -> int:
     """Write an alert and one pending delivery per target, in the caller's transaction."""
     alert_id = int(
@@ -90,6 +96,7 @@ def add_alert(
             insert(alert_t)
             .values(
                 kind=kind,
+                thesis=thesis,
                 leg=leg,
                 severity=severity,
                 old_state=old_state,
@@ -120,6 +127,56 @@ def add_alert(
         )
         notify_outbox(session)  # PostgreSQL: listeners wake when this transaction commits
     return alert_id
+
+
+def join_push(session: Session, alert_ids: Sequence[int]) -> None:
+    """These alerts (written in this transaction, by one story) go out as one push per chat."""
+    if len(alert_ids) > 1:
+        session.execute(
+            update(alert_t).where(alert_t.c.id.in_(list(alert_ids))).values(push_id=min(alert_ids))
+        )
+
+
+def claim_push(
+    session: Session,
+    head: PendingDelivery,
+    *,
+    now: datetime,
+    owner: str = "",
+    lease: timedelta = DELIVERY_LEASE,
+) -> list[PendingDelivery]:
+    """The other pending deliveries to ``head``'s target of alerts in its push, claimed.
+
+    They queue right behind ``head`` (one transaction wrote them), so no other worker can hold
+    them while ``head`` is ours: an earlier delivery leased or backing off blocks its target.
+    """
+    if head.alert.push_id is None:
+        return []
+    rows = session.execute(
+        select(
+            delivery_t.c.id,
+            delivery_t.c.target,
+            delivery_t.c.attempts,
+            delivery_t.c.parts_sent,
+            *_ALERT,
+        )
+        .join(alert_t, alert_t.c.id == delivery_t.c.alert_id)
+        .where(
+            alert_t.c.push_id == head.alert.push_id,
+            delivery_t.c.target == head.target,
+            delivery_t.c.status == "pending",
+            delivery_t.c.id != head.id,
+        )
+        .order_by(delivery_t.c.alert_id)
+    ).all()
+    mates = [PendingDelivery(r[0], r[1], r[2], r[3], StoredAlert(*r[4:])) for r in rows]
+    if mates:
+        session.execute(
+            update(delivery_t)
+            .where(delivery_t.c.id.in_([m.id for m in mates]))
+            .values(lease_owner=owner[:100] or None, lease_until=now + lease)
+        )
+    return mates
 
 
 def due_deliveries(
@@ -268,9 +325,24 @@ def mark_failed(session: Session, delivery_id: int, *, error: str) -> None:
     )
 
 
-def recent_alerts(session: Session, limit: int = 10) -> list[StoredAlert]:
-    rows = session.execute(select(*_ALERT).order_by(alert_t.c.id.desc()).limit(limit))
+def recent_alerts(
+    session: Session, limit: int = 10, kinds: Collection[str] = ("transition", "early")
+) -> list[StoredAlert]:
+    """The newest alerts about the thesis (not the admins' notices, unless ``kinds`` says)."""
+    rows = session.execute(
+        select(*_ALERT)
+        .where(alert_t.c.kind.in_(list(kinds)))
+        .order_by(alert_t.c.id.desc())
+        .limit(limit)
+    )
     return [StoredAlert(*row) for row in rows]
+
+
+def last_of_kind(session: Session, kind: str) -> StoredAlert | None:
+    row = session.execute(
+        select(*_ALERT).where(alert_t.c.kind == kind).order_by(alert_t.c.id.desc()).limit(1)
+    ).first()
+    return StoredAlert(*row) if row else None
 
 
 def alert_by_id(session: Session, alert_id: int) -> StoredAlert | None:
@@ -283,13 +355,17 @@ def delivery_counts(session: Session) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
-def story_alerted(session: Session, *, story_id: int, leg: str, kind: str = "early") -> bool:
-    """Whether this story already raised this kind of alert on this leg (one per story)."""
-    found = session.execute(
-        select(alert_t.c.id)
-        .where(alert_t.c.story_id == story_id, alert_t.c.leg == leg, alert_t.c.kind == kind)
-        .limit(1)
-    ).first()
+def story_alerted(
+    session: Session, *, story_id: int, leg: str, kind: str = "early", thesis: str | None = None
+) -> bool:
+    """Whether this story already raised this kind of alert on this leg (of ``thesis``; None:
+    any) -- one per story."""
+    query = select(alert_t.c.id).where(
+        alert_t.c.story_id == story_id, alert_t.c.leg == leg, alert_t.c.kind == kind
+    )
+    if thesis is not None:
+        query = query.where(alert_t.c.thesis == thesis)
+    found = session.execute(query.limit(1)).first()
     return found is not None
 
 

@@ -130,17 +130,21 @@ def mark_evaluated(session: Session, items: Sequence[StoredItem], now: datetime)
         )
 
 
-def rules_fired(session: Session, items: Sequence[StoredItem]) -> dict[int, frozenset[str]]:
-    """The rules that fired on earlier texts of these items: ``{item id: rule ids}``."""
+def rules_fired(
+    session: Session, items: Sequence[StoredItem], thesis: str | None = None
+) -> dict[int, frozenset[str]]:
+    """The rules (of ``thesis``; None: any) that fired on earlier texts of these items:
+    ``{item id: rule ids}``. Rule ids are unique only within a thesis."""
     revised = {i.id: i.revision for i in items if i.revision > 1}
     fired: dict[int, set[str]] = {}
     ids = sorted(revised)
     for start in range(0, len(ids), CHUNK):
-        rows = session.execute(
-            select(signal_t.c.item_id, signal_t.c.rule_id, signal_t.c.revision).where(
-                signal_t.c.item_id.in_(ids[start : start + CHUNK])
-            )
+        query = select(signal_t.c.item_id, signal_t.c.rule_id, signal_t.c.revision).where(
+            signal_t.c.item_id.in_(ids[start : start + CHUNK])
         )
+        if thesis is not None:
+            query = query.where(signal_t.c.thesis == thesis)
+        rows = session.execute(query)
         for item_id, rule_id, revision in rows:
             if revision < revised[item_id]:
                 fired.setdefault(item_id, set()).add(rule_id)
@@ -176,6 +180,7 @@ def save_board(
 def add_transition(
     session: Session,
     *,
+    thesis: str,
     leg: str,
     old: str,
     new: str,
@@ -188,6 +193,7 @@ def add_transition(
         session.execute(
             insert(transition_t)
             .values(
+                thesis=thesis,
                 leg=leg,
                 old_state=old,
                 new_state=new,

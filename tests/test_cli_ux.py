@@ -131,7 +131,7 @@ async def test_the_demo_gives_every_alert_and_the_board_their_times() -> None:
     out = "\n".join(lines)
     assert "    published 2025-05-12 08:00 UTC\n" in out  # the Geneva joint statement
     assert "  alert #3, 2025-05-12 08:00 UTC, as the news came out" in out
-    assert "The thesis board at the last item (2025-11-10 21:14 UTC)" in out
+    assert "The boards of 2 theses at the last item (2025-11-10 21:14 UTC)" in out
     assert "no-trade-deal          BROKEN      since 2025-05-12 08:00 UTC (182d ago)" in out
 
 
@@ -305,8 +305,8 @@ async def test_the_demo_leads_with_alerts_and_board_and_lists_stories_on_request
     brief, full = "\n".join(short), "\n".join(long)
 
     assert short[0].startswith("thesiswatch demo: 4 bundled feed snapshots, 33 items in 32 stories")
-    assert brief.index("Alerts (rules") < brief.index("The thesis board at the last item")
+    assert brief.index("Alerts (rules") < brief.index("The boards of 2 theses at the last item")
     assert "[2 feeds]" not in brief
     assert "demo --verbose" in short[-1]
-    assert full.index("The thesis board at the last item") < full.index("The feeds:")
+    assert full.index("The boards of 2 theses at the last item") < full.index("The feeds:")
     assert "[2 feeds]" in full  # the syndicated story, stored once

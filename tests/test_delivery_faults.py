@@ -223,7 +223,7 @@ async def test_alerts_too_old_to_send_go_out_as_one_summary_per_chat(
     for chat in (DESK, TRADER):
         summary, last = [m.plain_text for m in emu.sent_to(chat)]
         assert summary.startswith("⚠️ 5 alerts while delivery was down")
-        assert "2025-08-12 09:00–09:04 UTC" in summary
+        assert "2025-08-12 09:00 UTC – 09:04 UTC" in summary
         assert "/recent 5" in summary
         assert "news 5" in last  # a recent alert after them is sent as it is
     assert _delivered(emu, OPS) == [6]  # one old alert alone is worth more than a summary

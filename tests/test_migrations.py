@@ -104,3 +104,35 @@ def test_the_revisions_migration_carries_existing_data(db_url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def test_the_push_and_quiet_migration_keeps_alerts_and_chat_settings(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        _migrate_to(engine, "0006")
+        naive = datetime(2026, 11, 30, 8, 0)
+        with engine.begin() as conn:
+            for sql in (
+                "INSERT INTO alert (id, kind, leg, severity, confirmed, created_at, payload)"
+                " VALUES (1, 'transition', 'h20-ban', 'high', true, :at, '{\"reason\": \"r\"}')",
+                "INSERT INTO delivery (alert_id, target, status, attempts, parts_sent,"
+                " next_attempt_at) VALUES (1, 'chat:5', 'pending', 0, 0, :at)",
+                "INSERT INTO chat_pref (chat_id, subscribed, legs, tickers, min_severity,"
+                " muted_legs, paused, updated_at, digest) VALUES (5, true, '[]', '[\"NVDA\"]',"
+                " 'medium', '{}', false, :at, 'daily')",
+            ):
+                conn.execute(text(sql), {"at": naive})
+
+        migrate(engine)
+
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id, leg, push_id FROM alert")).all() == [
+                (1, "h20-ban", None)  # an old alert is a push of its own
+            ]
+            assert conn.execute(text("SELECT status FROM delivery")).all() == [("pending",)]
+            row = conn.execute(
+                text("SELECT min_severity, digest, quiet, quiet_digest FROM chat_pref")
+            ).one()
+            assert tuple(row) == ("medium", "daily", "info", False)
+    finally:
+        engine.dispose()

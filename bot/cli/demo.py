@@ -17,7 +17,7 @@ from bot.pipeline.board_codec import board_from_json
 from bot.pipeline.console import CONSOLE, deliver_console
 from bot.pipeline.evaluate import Evaluator
 from bot.pipeline.rulebook import Rulebook
-from bot.settings import DATA_DIR, DEFAULT_RULES
+from bot.settings import DATA_DIR, DEFAULT_RULES, EXAMPLE_THESES
 from bot.views.board import read_board
 from bot.views.text import board_text
 from bot.views.times import stamp
@@ -29,6 +29,21 @@ from storage.signals import items_between, load_board
 __all__ = ["DEMO_FEEDS", "run_demo"]
 
 DEMO_FEEDS = DATA_DIR / "demo" / "feeds.yaml"
+
+
+class _ReaderGone(Exception):
+    """stdout's reader left (``thesiswatch demo | head``): not an OSError, so the console
+    deliverer does not keep the alert for a retry (and log it) but stops."""
+
+
+def _until_reader_gone(out: Callable[[str], None]) -> Callable[[str], None]:
+    def write(text: str) -> None:
+        try:
+            out(text)
+        except BrokenPipeError as exc:
+            raise _ReaderGone from exc
+
+    return write
 
 
 async def run_demo(
@@ -55,7 +70,11 @@ async def run_demo(
             f"thesiswatch demo: {len(defs)} bundled feed snapshots, {items} items in {stories} "
             f"stories -> {folder / 'demo.db'}"
         )
-        _replay_alerts(engine, out)
+        try:
+            _replay_alerts(engine, _until_reader_gone(out))
+        except _ReaderGone:
+            engine.dispose()
+            raise BrokenPipeError from None  # the CLI ends quietly, as on any closed pipe
         if verbose:
             out("\nThe feeds:\n")
             for o in outcomes:
@@ -75,7 +94,9 @@ def _replay_alerts(engine: Engine, out: Callable[[str], None]) -> None:
         times = sorted({i.published_at for i in items_between(session, None, None)})
     if not times:
         return
-    rulebook = Rulebook(DEFAULT_RULES, times[0])
+    # Two theses side by side: the shipped one and the example(s); the bot runs only the first
+    # unless THESISWATCH_RULES_DIR names more.
+    rulebook = Rulebook([DEFAULT_RULES, EXAMPLE_THESES], times[0])
     evaluator = Evaluator(rulebook, targets=[CONSOLE])
     for at in times:
         evaluator.run(engine, at, until=at)
@@ -83,15 +104,16 @@ def _replay_alerts(engine: Engine, out: Callable[[str], None]) -> None:
     sent = deliver_console(engine, times[-1], write=out)
     if not sent:
         out("  none")
-    thesis = rulebook.engine.ruleset.thesis
+    theses = [e.ruleset.thesis for e in rulebook.engines]
+    out(f"\nThe boards of {len(theses)} theses at the last item ({stamp(times[-1])}):")
     with Session(engine) as session:
-        stored = load_board(session, thesis.name)
-        if stored is None:
-            return
-        board = board_from_json(stored[0], thesis, times[-1])
-        view = read_board(session, thesis, board, times[-1])
-    out(f"\nThe thesis board at the last item ({stamp(times[-1])}):\n")
-    out(board_text(view))
+        for thesis in theses:
+            stored = load_board(session, thesis.name)
+            if stored is None:
+                continue
+            board = board_from_json(stored[0], thesis, times[-1])
+            out("")
+            out(board_text(read_board(session, thesis, board, times[-1])))
 
 
 def _print_stories(session: Session, out: Callable[[str], None]) -> None:

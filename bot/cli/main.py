@@ -36,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = settings()
     setup_logging(config.log_level, secrets(config), library_level=config.library_log_level)
     # A broken feeds file (or rules folder) is reported before the database is opened or made.
-    legs = {leg.id for leg in Rulebook(config.rules_dir, utcnow()).engine.ruleset.thesis.legs}
+    legs = Rulebook(config.rules_dir, utcnow()).book.leg_refs()
     load_feeds(config.feeds, min_interval=config.min_feed_interval, legs=legs)
     result = asyncio.run(run(engine(config), config, once=args.once, role=args.role))
     if args.once:

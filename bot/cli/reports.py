@@ -7,13 +7,19 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 from tqdm import tqdm
 
-from bot.cli.common import existing_engine, secrets, settings
+from bot.cli.common import EXIT_USAGE, existing_engine, secrets, settings
 from bot.clock import utcnow
 from bot.ops.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.pipeline.backtest import BacktestResult
+    from bot.views.board import BoardView
+    from rules.book import Book
 
 __all__ = ["register"]
 
@@ -45,17 +51,44 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     config = settings()
     now = utcnow()
-    thesis = Rulebook(config.rules_dir, now).engine.ruleset.thesis
+    book = Rulebook(config.rules_dir, now).book
+    if args.thesis and args.thesis not in book.names:
+        print(f"no thesis {args.thesis!r} (theses: {', '.join(book.names)})", file=sys.stderr)
+        return EXIT_USAGE
+    wanted = [rs.thesis for rs in book.rulesets if args.thesis in (None, rs.thesis.name)]
+    views, evaluated = [], []
     with Session(existing_engine(config)) as session:
-        stored = load_board(session, thesis.name)
-        board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
-        view = read_board(session, thesis, board, now)
+        for thesis in wanted:
+            stored = load_board(session, thesis.name)
+            board = board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
+            views.append(read_board(session, thesis, board, now))
+            evaluated.append(stored is not None)
+    if args.exposure:
+        return _exposure(args, book, views)
     if args.json:
-        print(json.dumps(board_json(view), indent=2, ensure_ascii=False))
+        shown = [board_json(v) for v in views]
+        print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2, ensure_ascii=False))
         return 0
-    if not stored:
-        print("no evaluation yet: every leg starts intact")
-    print(board_text(view))
+    for i, (view, done) in enumerate(zip(views, evaluated, strict=True)):
+        if i:
+            print()
+        if not done:
+            print("no evaluation yet: every leg starts intact")
+        print(board_text(view))
+    return 0
+
+
+def _exposure(args: argparse.Namespace, book: Book, views: list[BoardView]) -> int:
+    from bot.views.report import exposure_json, exposure_text
+    from rules.exposure import exposures
+
+    states = {f"{v.thesis}/{line.leg}": line.state for v in views for line in v.legs}
+    shown = [v.thesis for v in views]
+    rows = exposures(rs for rs in book.rulesets if rs.thesis.name in shown)
+    if args.json:
+        print(json.dumps(exposure_json(rows, states), indent=2, ensure_ascii=False))
+    else:
+        print(exposure_text(rows, states))
     return 0
 
 
@@ -76,18 +109,56 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from bot.pipeline.backtest import backtest
     from bot.pipeline.rulebook import Rulebook
     from bot.views.chart import Marker, draw_states
-    from bot.views.text import tickers_text
     from storage.signals import versions_between
 
     config = settings()
     setup_logging("WARNING", secrets(config))
-    engine = Rulebook(config.rules_dir, utcnow()).engine
+    rulebook = Rulebook(config.rules_dir, utcnow())
+    names = [e.ruleset.thesis.name for e in rulebook.engines]
+    if args.thesis and args.thesis not in names:
+        print(f"no thesis {args.thesis!r} (theses: {', '.join(names)})", file=sys.stderr)
+        return EXIT_USAGE
+    engines = [e for e in rulebook.engines if args.thesis in (None, e.ruleset.thesis.name)]
     with Session(existing_engine(config)) as session:
         items = versions_between(session, args.since, args.until)
-    with tqdm(total=len(items), unit="item", disable=None, file=sys.stderr) as bar:
-        result = backtest(engine, items, on_item=bar.update)
+    several = len(engines) > 1
+    legs: list[str] = []
+    points: list[tuple[datetime, str, str]] = []
+    markers: list[Marker] = []
+    for engine in engines:
+        rs = engine.ruleset
+        with tqdm(total=len(items), unit="item", disable=None, file=sys.stderr) as bar:
+            result = backtest(engine, items, on_item=bar.update)
+        _print_replay(result, rs.version, rs.thesis.name if several else None)
+        # Several theses share one chart: each leg named thesis/leg.
+        name = (lambda leg, n=rs.thesis.name: f"{n}/{leg}") if several else (lambda leg: leg)
+        legs += [name(leg.id) for leg in rs.thesis.legs]
+        points += [(p.at, name(p.leg), p.state) for p in result.timeline]
+        markers += [
+            Marker(at, name(d.leg), "early" if d.kind == "early" else str(d.new_state))
+            for at, d in result.alerts
+        ]
+    if args.chart and items:
+        title = engines[0].ruleset.thesis.name if not several else f"{len(engines)} theses"
+        png = draw_states(
+            legs,
+            points,
+            markers,
+            start=args.since or items[0].published_at,
+            end=args.until or items[-1].published_at,
+            title=f"{title}: replay of {len(items)} items",
+        )
+        args.chart.write_bytes(png)
+        print(f"chart written to {args.chart}")
+    return 0
+
+
+def _print_replay(result: BacktestResult, version: str, thesis: str | None) -> None:
+    from bot.views.text import tickers_text
+
+    head = f"thesis {thesis}: " if thesis else ""
     print(
-        f"replayed {result.items} items with rules {engine.ruleset.version[:12]}: "
+        f"{head}replayed {result.items} items with rules {version[:12]}: "
         f"{result.signals} signals, {len(result.transitions)} transitions, "
         f"{len(result.alerts)} alerts"
     )
@@ -96,21 +167,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         head = d.payload["headlines"][0]["title"] if d.payload["headlines"] else d.payload["reason"]
         print(f"{at:%Y-%m-%d %H:%M}  {d.severity:<8} {d.leg:<20} {change:<22} {head[:90]}")
         print(f"{'':18}{tickers_text(d.payload['tickers'])}")
-    if args.chart and items:
-        png = draw_states(
-            [leg.id for leg in engine.ruleset.thesis.legs],
-            [(p.at, p.leg, p.state) for p in result.timeline],
-            [
-                Marker(at, d.leg, "early" if d.kind == "early" else str(d.new_state))
-                for at, d in result.alerts
-            ],
-            start=args.since or items[0].published_at,
-            end=args.until or items[-1].published_at,
-            title=f"{engine.ruleset.thesis.name}: replay of {result.items} items",
-        )
-        args.chart.write_bytes(png)
-        print(f"chart written to {args.chart}")
-    return 0
 
 
 def _day(value: str) -> datetime:
@@ -138,8 +194,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_feeds)
 
-    p = sub.add_parser("status", help="the thesis board: each leg, its state and evidence")
+    p = sub.add_parser("status", help="each thesis's board: each leg, its state and evidence")
+    p.add_argument("thesis", nargs="?", metavar="THESIS", help="only this thesis")
     p.add_argument("--json", action="store_true", help="machine-readable output (ISO times)")
+    p.add_argument(
+        "--exposure",
+        action="store_true",
+        help="each ticker and the legs across theses whose break moves it, and which way",
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("recent", help="the last N alerts, newest first")
@@ -151,4 +213,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--since", type=_day, help="first publication date (ISO), inclusive")
     p.add_argument("--until", type=_day, help="last publication date (ISO), exclusive")
     p.add_argument("--chart", type=Path, metavar="PNG", help="draw each leg's state over time")
+    p.add_argument("--thesis", metavar="NAME", help="replay only this thesis")
     p.set_defaults(func=cmd_backtest)

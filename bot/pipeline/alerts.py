@@ -17,6 +17,7 @@ __all__ = [
     "AlertDraft",
     "draft_alerts",
     "early_payload",
+    "pushes",
     "transition_payload",
     "transition_severity",
 ]
@@ -121,6 +122,26 @@ class AlertDraft:
     payload: dict[str, Any]
     story_id: int | None = None
     transition: Transition | None = None
+    # The story that set it off (None: no news did, e.g. a challenge gone stale): the alerts
+    # one step drafts for one story are one push.
+    push_key: int | None = None
+
+
+def pushes(drafts: Sequence[AlertDraft]) -> list[list[AlertDraft]]:
+    """One step's drafts grouped by the story behind them, in the order they were drafted."""
+    groups: dict[int | None, list[AlertDraft]] = {}
+    for d in drafts:
+        groups.setdefault(d.push_key, []).append(d)
+    return list(groups.values())
+
+
+def _trigger_story(t: Transition, items: Mapping[str, StoredItem]) -> int | None:
+    """The story of the newest evidence behind a move: the news that tipped it."""
+    known = [e for e in t.evidence if e.item_key in items]
+    if not known:
+        return None
+    newest = max(e.at for e in known)
+    return min(items[e.item_key].story_id for e in known if e.at == newest)
 
 
 def draft_alerts(
@@ -150,6 +171,7 @@ def draft_alerts(
                 bool(payload["confirmed"]),
                 payload,
                 transition=t,
+                push_key=_trigger_story(t, items),
             )
         )
     warned: set[tuple[int, str]] = set()
@@ -176,6 +198,7 @@ def draft_alerts(
                 False,
                 early_payload(s, thesis.leg(s.leg), item),
                 story_id=item.story_id,
+                push_key=item.story_id,
             )
         )
     return drafts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,14 +12,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.pipeline import routing
-from bot.pipeline.alerts import AlertDraft, draft_alerts
+from bot.pipeline.alerts import AlertDraft, draft_alerts, pushes
 from bot.pipeline.board_codec import board_from_json, board_to_json, evidence_to_json
 from bot.pipeline.rulebook import Rulebook
 from rules import Engine as RulesEngine
 from rules import Item, Signal
 from rules.board import Board, Outcome, Received, is_late, new_board, receive, rule_cooldowns
 from storage.chats import load_prefs
-from storage.outbox import add_alert, story_alerted
+from storage.outbox import add_alert, join_push, story_alerted
 from storage.signals import (
     StoredItem,
     add_transition,
@@ -57,8 +57,15 @@ def chat_router(chats: Sequence[int]) -> Router:
     def route(session: Session, draft: AlertDraft, now: datetime) -> list[str]:
         prefs = load_prefs(session, chats)
         tickers = list(draft.payload.get("tickers", {}))
+        thesis = str(draft.payload.get("thesis", ""))
         return routing.route(
-            prefs, leg=draft.leg, severity=draft.severity, tickers=tickers, now=now
+            prefs,
+            leg=draft.leg,
+            severity=draft.severity,
+            tickers=tickers,
+            now=now,
+            thesis=thesis,
+            evidence=bool(draft.payload.get("headlines")),
         )
 
     return route
@@ -110,8 +117,9 @@ def step(
     return signals, received
 
 
-def _signal_row(s: Signal, revision: int, now: datetime) -> dict[str, Any]:
+def _signal_row(s: Signal, thesis: str, revision: int, now: datetime) -> dict[str, Any]:
     return {
+        "thesis": thesis,
         "item_id": int(s.item_key),
         "revision": revision,
         "rule_id": s.rule_id,
@@ -180,17 +188,30 @@ class Evaluator:
         return total
 
     def _batch(self, session: Session, now: datetime, until: datetime | None) -> EvalSummary:
-        engine = self.rulebook.engine
-        rs = engine.ruleset
-        stored = load_board(session, rs.thesis.name)  # locks the board row on PostgreSQL
-        board = board_from_json(stored[0], rs.thesis, now) if stored else new_board(rs.thesis, now)
+        engines = self.rulebook.engines
+        # Every board is locked (on PostgreSQL) before the items, always in the same order:
+        # evaluation stays one worker at a time, as with one board.
+        boards = [self._board(session, e, now) for e in engines]
         items = pending_items(session, BATCH, until=until)
-        fired = {str(k): v for k, v in rules_fired(session, items).items()}
-        signals, received = step(engine, board, items, now, max_age=self.max_age, fired=fired)
         batch = {str(i.id): i for i in items}
-        save_signals(session, [_signal_row(s, batch[s.item_key].revision, now) for s in signals])
-        alerts = sum(self._write_alerts(session, o, batch, now) for o in received.steps)
-        save_board(session, rs.thesis.name, rs.version, board_to_json(received.board), now)
+        total = EvalSummary(len(items))
+        # A story's alerts across theses: one push per chat naming each thesis and leg.
+        by_story: dict[int, list[int]] = {}
+        for engine, board in zip(engines, boards, strict=True):
+            rs = engine.ruleset
+            name = rs.thesis.name
+            fired = {str(k): v for k, v in rules_fired(session, items, name).items()}
+            signals, received = step(engine, board, items, now, max_age=self.max_age, fired=fired)
+            rows = [_signal_row(s, name, batch[s.item_key].revision, now) for s in signals]
+            save_signals(session, rows)
+            total.alerts += sum(
+                self._write_alerts(session, engine, o, batch, now, by_story) for o in received.steps
+            )
+            save_board(session, name, rs.version, board_to_json(received.board), now)
+            total.signals += len(signals)
+            total.transitions += len(received.transitions)
+        for ids in by_story.values():
+            join_push(session, ids)
         mark_evaluated(session, items, now)
         late = [i for i in items if is_late(i.published_at, now, self.max_age)]
         if late:
@@ -201,20 +222,33 @@ class Evaluator:
                 self.max_age.total_seconds() / 3600 if self.max_age else 0,
                 oldest.date().isoformat(),
             )
-        return EvalSummary(
-            len(items), len(signals), len(received.transitions), alerts, late=len(late)
-        )
+        total.late = len(late)
+        return total
+
+    @staticmethod
+    def _board(session: Session, engine: RulesEngine, now: datetime) -> Board:
+        thesis = engine.ruleset.thesis
+        stored = load_board(session, thesis.name)  # locks the board row on PostgreSQL
+        return board_from_json(stored[0], thesis, now) if stored else new_board(thesis, now)
 
     def _write_alerts(
-        self, session: Session, outcome: Outcome, batch: dict[str, StoredItem], now: datetime
+        self,
+        session: Session,
+        engine: RulesEngine,
+        outcome: Outcome,
+        batch: dict[str, StoredItem],
+        now: datetime,
+        by_story: dict[int, list[int]],
     ) -> int:
-        rs = self.rulebook.engine.ruleset
+        rs = engine.ruleset
+        name = rs.thesis.name
         wanted = {int(e.item_key) for t in outcome.transitions for e in t.evidence}
         items = {str(k): v for k, v in items_by_ids(session, sorted(wanted)).items()} | batch
         transition_ids: dict[int, int] = {}
         for t in outcome.transitions:
             transition_ids[id(t)] = add_transition(
                 session,
+                thesis=name,
                 leg=t.leg,
                 old=t.old,
                 new=t.new,
@@ -223,27 +257,48 @@ class Evaluator:
                 version=rs.version,
                 evidence=[evidence_to_json(e) for e in t.evidence],
             )
-            log.info("leg %s: %s -> %s (%s)", t.leg, t.old, t.new, t.reason)
+            log.info("%s/%s: %s -> %s (%s)", name, t.leg, t.old, t.new, t.reason)
         drafts = draft_alerts(
             outcome,
             rs.thesis,
             rs.version,
             items,
-            lambda story, leg: story_alerted(session, story_id=story, leg=leg),
+            lambda story, leg: story_alerted(session, story_id=story, leg=leg, thesis=name),
         )
-        for d in drafts:
-            add_alert(
-                session,
-                kind=d.kind,
-                leg=d.leg,
-                severity=d.severity,
-                old_state=d.old_state,
-                new_state=d.new_state,
-                confirmed=d.confirmed,
-                created_at=now,
-                payload=d.payload,
-                targets=self.route(session, d, now),
-                story_id=d.story_id,
-                transition_id=transition_ids[id(d.transition)] if d.transition else None,
-            )
+        # The thesis goes into the data the renderers and the router read.
+        qualified = len(self.rulebook.engines) > 1  # messages then name the leg thesis/leg
+        drafts = [
+            replace(d, payload={"thesis": name, "qualified": qualified, **d.payload})
+            for d in drafts
+        ]
+        for push in pushes(drafts):  # a story moving several legs is one message per chat
+            ids = [self._add(session, d, name, now, transition_ids) for d in push]
+            if push[0].push_key is None:
+                join_push(session, ids)
+            else:  # joined once every thesis has spoken
+                by_story.setdefault(push[0].push_key, []).extend(ids)
         return len(drafts)
+
+    def _add(
+        self,
+        session: Session,
+        d: AlertDraft,
+        thesis: str,
+        now: datetime,
+        transition_ids: dict[int, int],
+    ) -> int:
+        return add_alert(
+            session,
+            kind=d.kind,
+            thesis=thesis,
+            leg=d.leg,
+            severity=d.severity,
+            old_state=d.old_state,
+            new_state=d.new_state,
+            confirmed=d.confirmed,
+            created_at=now,
+            payload=d.payload,
+            targets=self.route(session, d, now),
+            story_id=d.story_id,
+            transition_id=transition_ids[id(d.transition)] if d.transition else None,
+        )

@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_span, quote
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.html import esc
+from bot.telegram.keyboard import MAX_CALLBACK_BYTES
 from bot.telegram.reads import why_of
 from bot.telegram.render import why_html
 from bot.telegram.replies import reply
@@ -34,7 +35,6 @@ __all__ = ["MAX_CALLBACK_BYTES", "STALE_AFTER", "on_button", "stale_note"]
 
 log = logging.getLogger(__name__)
 
-MAX_CALLBACK_BYTES = 64  # Telegram's own limit on what a button may carry
 STALE_AFTER = timedelta(hours=24)  # an alert older than this is yesterday's news
 MAX_ANSWER = 200  # Telegram's limit on a button's answer
 
@@ -88,16 +88,34 @@ async def _stale(context: Ctx, alert_id: int | None) -> str | None:
 
 
 def _alert_of(query: CallbackQuery) -> int | None:
-    """The alert a message's buttons belong to (its Why? button carries the id)."""
+    """The alert the pressed button is about: the Why? in its row (a push of several legs has
+    a row per leg), else the message's first Why?."""
     markup = getattr(query.message, "reply_markup", None)
     if not isinstance(markup, InlineKeyboardMarkup):
         return None
-    for row in markup.inline_keyboard:
+    rows = sorted(
+        markup.inline_keyboard, key=lambda r: query.data not in (b.callback_data for b in r)
+    )
+    for row in rows:
         for button in row:
             data = button.callback_data
             if isinstance(data, str) and data.startswith("why:"):
                 return parse_id(data.removeprefix("why:"))
     return None
+
+
+async def _mute_leg(context: Ctx, leg: str) -> str | None:
+    """The leg a Mute button names: ``LEG``, or ``#ID`` for the leg of alert ID (a leg whose
+    name would not fit in a button's 64 bytes); None unless it is a leg of the thesis."""
+    if leg.startswith("#"):
+        alert_id = parse_id(leg[1:])
+        if alert_id is None:
+            return None
+        found = await deps_of(context).read(lambda s: alert_by_id(s, alert_id))
+        leg = found.leg if found else ""
+    book = deps_of(context).rulebook.book  # any thesis's alert carries the button
+    legs = {lg.id for rs in book.rulesets for lg in rs.thesis.legs}
+    return leg if leg in legs else None
 
 
 async def _why(update: Update, context: Ctx, query: CallbackQuery, rest: str) -> bool:
@@ -116,10 +134,10 @@ async def _why(update: Update, context: Ctx, query: CallbackQuery, rest: str) ->
 
 
 async def _mute(update: Update, context: Ctx, query: CallbackQuery, rest: str) -> bool:
-    leg, _, span_text = rest.partition(":")
+    named, _, span_text = rest.rpartition(":")
     span = parse_span(span_text, MIN_MUTE, MAX_MUTE)
-    legs = {lg.id for lg in deps_of(context).rulebook.engine.ruleset.thesis.legs}
-    if span is None or leg not in legs:
+    leg = await _mute_leg(context, named) if span is not None else None
+    if span is None or leg is None:
         return False
     await update_prefs(update, context, lambda p, now: muted(p, now + span, leg))
     note = await _stale(context, _alert_of(query))

@@ -5,23 +5,34 @@ Handlers only translate; the gate has already refused strangers by the time one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
 from telegram import Update
 
+from bot.pipeline.announce import announce_reload
+from bot.pipeline.routing import chat_target
 from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span, quote
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.digest import cmd_digest
 from bot.telegram.html import esc
-from bot.telegram.reads import board_view, chart_png, why_of
-from bot.telegram.render import board_html, feeds_html, recent_html, signals_html, why_html
+from bot.telegram.quiet import cmd_quiet
+from bot.telegram.reads import chart_png, why_of
+from bot.telegram.render import (
+    feeds_html,
+    recent_html,
+    signals_html,
+    vocab_html,
+    why_html,
+)
 from bot.telegram.replies import help_text, reply, usage
+from bot.telegram.theses import cmd_exposure, cmd_status, cmd_subscribe
 from bot.views.times import stamp
+from bot.views.vocab import vocab_view
 from rules import Item
-from rules.model import SEVERITIES
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
 from storage.outbox import recent_alerts
@@ -49,19 +60,6 @@ async def cmd_help(update: Update, context: Ctx) -> None:
     await reply(update, help_text())
 
 
-async def cmd_status(update: Update, context: Ctx) -> None:
-    deps = deps_of(context)
-    thesis = deps.rulebook.engine.ruleset.thesis
-    leg = context.args[0] if context.args else None
-    if leg is not None and leg not in {lg.id for lg in thesis.legs}:
-        legs = ", ".join(lg.id for lg in thesis.legs)
-        await usage(update, "status", f"No leg {quote(leg)} (legs: {legs})")
-        return
-    now = deps.clock()
-    view = await deps.read(lambda s: board_view(s, thesis, now))
-    await reply(update, board_html(view, leg))
-
-
 async def cmd_recent(update: Update, context: Ctx) -> None:
     deps = deps_of(context)
     n = parse_int(context.args[0], 1, 50) if context.args else 5
@@ -87,12 +85,34 @@ async def cmd_why(update: Update, context: Ctx) -> None:
 
 async def cmd_rules(update: Update, context: Ctx) -> None:
     book = deps_of(context).rulebook
-    rs = book.engine.ruleset
+    args = context.args or []
+    if args:
+        if len(args) != 2 or args[0].lower() != "vocab":
+            await usage(update, "rules", "the only argument is vocab NAME")
+            return
+        # The default thesis's vocabulary first, then the others'.
+        views = [vocab_view(e.ruleset, args[1]) for e in book.engines]
+        found = next((v for v in views if not isinstance(v, str)), views[0])
+        if isinstance(found, str):
+            await usage(update, "rules", found)
+            return
+        await reply(update, vocab_html(found))
+        return
     last = book.last
     result = "ok" if last.ok else "rejected, the previous rules keep running"
-    lines = [
-        f"rule set <code>{esc(rs.version[:12])}</code> from {esc(book.folder)}",
-        f"{len(rs.thesis.legs)} legs, {len(rs.rules)} rules, {len(rs.vocabularies)} vocabularies",
+    folders = ", ".join(map(str, book.folders))
+    lines = [f"rule set <code>{esc(book.version[:12])}</code> from {esc(folders)}"]
+    several = len(book.engines) > 1
+    for engine in book.engines:
+        rs = engine.ruleset
+        head = (
+            f"<b>{esc(rs.thesis.name)}</b> <code>{esc(rs.version[:12])}</code>: " if several else ""
+        )
+        lines.append(
+            f"{head}{len(rs.thesis.legs)} legs, {len(rs.rules)} rules, "
+            f"{len(rs.vocabularies)} vocabularies"
+        )
+    lines += [
         f"last reload {esc(last.at.isoformat(timespec='seconds'))}: {esc(result)}",
         *(f"  {esc(p)}" for p in last.problems[:10]),
     ]
@@ -106,63 +126,16 @@ async def cmd_test(update: Update, context: Ctx) -> None:
         await usage(update, "test")
         return
     cut, text = len(text) > MAX_TEST_CHARS, text[:MAX_TEST_CHARS]
-    engine = deps.rulebook.engine
-    signals = engine.evaluate(Item("test", text, "", "telegram", "press", "", deps.clock()))
+    item = Item("test", text, "", "telegram", "press", "", deps.clock())
+    engines = deps.rulebook.engines
+    # Every thesis reads it; with several, each signal names its leg as thesis/leg.
+    signals = [
+        replace(s, leg=f"{e.ruleset.thesis.name}/{s.leg}") if len(engines) > 1 else s
+        for e in engines
+        for s in e.evaluate(item)
+    ]
     note = f"\n<i>(read the first {MAX_TEST_CHARS} characters only)</i>" if cut else ""
     await reply(update, signals_html(text, signals) + note)
-
-
-def _parse_subscription(
-    args: Sequence[str], legs: set[str], tickers: set[str]
-) -> tuple[list[str], list[str], str] | str:
-    chosen_legs, chosen_tickers, severity = [], [], "low"
-    for arg in args:
-        if arg.startswith("severity="):
-            severity = arg.removeprefix("severity=").lower()
-            if severity not in SEVERITIES:
-                return f"severity must be one of {', '.join(SEVERITIES)}"
-        elif arg.startswith("$") or arg.upper() in tickers:
-            symbol = arg.lstrip("$").upper()
-            if symbol not in tickers:
-                return f"unknown ticker {quote(symbol)}"
-            chosen_tickers.append(symbol)
-        elif arg in legs:
-            chosen_legs.append(arg)
-        else:
-            return f"unknown leg or ticker {quote(arg)}"
-    return chosen_legs, chosen_tickers, severity
-
-
-async def cmd_subscribe(update: Update, context: Ctx) -> None:
-    deps = deps_of(context)
-    chat = update.effective_chat
-    assert chat is not None
-    thesis = deps.rulebook.engine.ruleset.thesis
-    parsed = _parse_subscription(
-        context.args or (), {lg.id for lg in thesis.legs}, set(thesis.tickers)
-    )
-    if isinstance(parsed, str):
-        await usage(update, "subscribe", parsed)
-        return
-    legs, tickers, severity = parsed
-    now = deps.clock()
-
-    def save(session: Session) -> None:
-        prefs = load_prefs(session, [chat.id])[chat.id]
-        save_prefs(
-            session,
-            prefs.but(
-                subscribed=True, legs=tuple(legs), tickers=tuple(tickers), min_severity=severity
-            ),
-            now,
-        )
-
-    await deps.read(save)
-    await reply(
-        update,
-        f"Subscribed to {esc(', '.join(legs) or 'every leg')}; "
-        f"tickers {esc(', '.join(tickers) or 'all')}; severity {esc(severity)} and above.",
-    )
 
 
 async def cmd_unsubscribe(update: Update, context: Ctx) -> None:
@@ -220,6 +193,12 @@ async def cmd_reload(update: Update, context: Ctx) -> None:
         await reply(update, "Only an admin can reload the rules.")
         return
     report = await deps.run_db(lambda: deps.rulebook.refresh(deps.clock(), force=True))
+    rs, targets = deps.rulebook.book, [chat_target(a) for a in sorted(deps.admins)]
+    await deps.read(  # every admin hears of it, as of a reload the files' change set off
+        lambda s: announce_reload(
+            s, report, rs, folder=str(deps.rulebook.folder), targets=targets, now=deps.clock()
+        )
+    )
     if report is None or report.ok:
         await reply(
             update, f"Rules reloaded: version <code>{esc(deps.rulebook.version[:12])}</code>."
@@ -261,10 +240,10 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
     for name, handler, most in (
         ("start", cmd_start, None),  # /start PAYLOAD is how deep links arrive: ignored
         ("help", cmd_help, 0),
-        ("status", cmd_status, 1),
+        ("status", cmd_status, 2),
         ("recent", cmd_recent, 1),
         ("why", cmd_why, 1),
-        ("rules", cmd_rules, 0),
+        ("rules", cmd_rules, 2),
         ("test", cmd_test, None),
         ("subscribe", cmd_subscribe, None),
         ("unsubscribe", cmd_unsubscribe, 0),
@@ -272,7 +251,9 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
         ("unmute", cmd_unmute, 0),
         ("feeds", cmd_feeds, 0),
         ("chart", cmd_chart, 1),
+        ("exposure", cmd_exposure, 0),
         ("digest", cmd_digest, 3),
+        ("quiet", cmd_quiet, 2),
         ("reload", cmd_reload, 0),
     )
 )

@@ -5,11 +5,14 @@ never waits behind a paced group. A pass claims what is due for the chats not be
 runs when an alert is committed (:meth:`TelegramNotifier.wake`, in-process or from PostgreSQL
 NOTIFY), when a chat's task ends, and on a fallback tick.
 
-A sender says whether a failure is worth retrying: a 429 waits out ``retry_after``; a network
-error or a 5xx pauses every send and probes Telegram with ``getMe`` every few seconds, and once
-it answers the deferred deliveries go at full rate; a blocked bot or a vanished chat fails that
-chat's delivery and pauses the chat, and never holds up the others. Alerts older than
-``max_age`` by the time they can be sent go out as one summary message per chat.
+What a refused send means is :mod:`bot.telegram.failures`'; a network error or a 5xx pauses
+every send and probes Telegram with ``getMe`` every few seconds, and once it answers the
+deferred deliveries go at full rate. Alerts older than ``max_age`` by the time they can be sent
+go out as one summary message per chat.
+
+One story is one push: the alerts it raised on several legs (one ``push_id``) go to a chat as
+one message, with a Why? and a Mute per leg; the chat's quiet setting says whether it rings.
+A chat no longer allowed gets nothing: what is queued for it fails.
 
 The database can fail too. A write it refuses is kept and replayed before the next claim, and
 what a failed pass had claimed is given back by the next one, so chats resume seconds after the
@@ -24,32 +27,34 @@ import logging
 import random
 import time
 from collections import deque
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Collection
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import TelegramError
 
 from bot.clock import Clock, utcnow
-from bot.pipeline.routing import target_chat
+from bot.pipeline.routing import silent, target_chat
 from bot.process import worker_id
+from bot.telegram.failures import NETWORK, Failures, OnOutcome
 from bot.telegram.html import split_html
+from bot.telegram.keyboard import alert_buttons
 from bot.telegram.ledger import DatabaseDown, DeliveryLedger, RunDb
 from bot.telegram.reach import Reachability
-from bot.telegram.render import alert_html, collapsed_html
+from bot.telegram.render import collapsed_html, push_html
+from bot.views.push import push_view
 from storage.backlog import claim_stale, mark_collapsed, resume_deferred
-from storage.chats import pause_chat
+from storage.chats import ChatPrefs, load_prefs
 from storage.outbox import (
     PendingDelivery,
     StoredAlert,
-    fail_target,
+    claim_push,
     mark_failed,
     mark_progress,
-    mark_retry,
     mark_sent,
 )
 
@@ -61,9 +66,6 @@ CHAT_PREFIX = "chat:"
 # Telegram's advice: about one message a second to one chat. Counted from Telegram's answer to
 # the previous one, which it had taken by then: the server never sees two closer than this.
 PER_CHAT_GAP_S = 1.0
-# A delivery's own backoff, for errors that may be its own (a 5xx on that message); an outage
-# is noticed by the probe, which brings every deferred delivery forward when Telegram is back.
-MAX_BACKOFF_S = 60
 # Claimed per pass, and per chat in a pass: a group takes 20 a minute, so both fit well inside
 # the lease; a chat with more waits for its next turn and leaves room for the others.
 PASS = 60
@@ -71,27 +73,7 @@ PER_CHAT = 20
 # The fallback tick: passes run when woken; this finds what no wake-up announced (a backoff
 # that ran out, an alert committed by a process on SQLite).
 TICK_S = 2.0
-NETWORK = "network: "
-
-
-class OnOutcome(Protocol):
-    """Told of every delivery's outcome (metrics)."""
-
-    def __call__(
-        self, outcome: Any, *, created_at: datetime | None = None, now: datetime | None = None
-    ) -> None: ...
-
-
-def alert_buttons(alert: StoredAlert) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("Why?", callback_data=f"why:{alert.id}"),
-                InlineKeyboardButton("Mute leg 4h", callback_data=f"mute:{alert.leg}:4h"),
-                InlineKeyboardButton("Ack", callback_data=f"ack:{alert.id}"),
-            ]
-        ]
-    )
+NOT_ALLOWED = "chat no longer allowed"
 
 
 class TelegramNotifier:
@@ -107,9 +89,11 @@ class TelegramNotifier:
         owner: str | None = None,
         on_outcome: OnOutcome | None = None,
         max_age: timedelta | None = None,
+        allowed: Collection[int] | None = None,
     ) -> None:
         """``max_age``: alerts older than this when their turn comes are summed up in one
-        message per chat (None: every alert is sent, however old)."""
+        message per chat (None: every alert is sent, however old). ``allowed``: the chats
+        alerts may go to (None: any); what is queued for another fails unsent."""
         self._on_outcome = on_outcome
         self.bot = bot
         self.owner = owner or worker_id()
@@ -120,6 +104,8 @@ class TelegramNotifier:
         self.clock = clock
         self.rng = rng or random.Random()
         self.max_age = max_age
+        self.allowed = None if allowed is None else frozenset(allowed)
+        self.failures = Failures(self.ledger, self.reach, clock, self.rng, self.wake, on_outcome)
         self._last_send: dict[int, float] = {}
         self._claiming = asyncio.Lock()
         self._serving: dict[str, asyncio.Task[int]] = {}  # the per-chat locks
@@ -224,6 +210,10 @@ class TelegramNotifier:
         left = deque(deliveries)
         sent = 0
         try:
+            if self.allowed is not None and chat_id not in self.allowed:
+                await self._refuse(target, deliveries)
+                return 0
+            prefs = (await self.ledger.run(lambda s: load_prefs(s, [chat_id])))[chat_id]
             while left and not self._stopping and not self.reach.down:
                 d = left[0]
                 if self._stale(d.alert):
@@ -236,16 +226,17 @@ class TelegramNotifier:
                         left = deque(x for x in left if x.id not in settled)
                         continue
                 left.popleft()
-                go_on = await self._send(chat_id, d)
+                go_on, settled = await self._send(chat_id, d, prefs)
                 self._held.discard(d.id)
                 if not go_on:
                     break
                 sent += 1
+                left = deque(x for x in left if x.id not in settled)
             if left:  # later alerts wait for this one (order per chat); give back their claims
                 await self.ledger.release([d.id for d in left])
             elif not self._stopping and not self.reach.down:
                 self.wake()  # anything that came for this chat meanwhile
-        except DatabaseDown:
+        except (DatabaseDown, SQLAlchemyError):
             pass  # the rest stays claimed until the next pass, which gives it back
         except Exception:  # a bug: this chat stops, the next pass gives back its claims
             log.exception("delivery to %s failed", target)
@@ -255,6 +246,17 @@ class TelegramNotifier:
             if self._serving.get(target) is asyncio.current_task():
                 del self._serving[target]
         return sent
+
+    async def _refuse(self, target: str, deliveries: list[PendingDelivery]) -> None:
+        """A chat taken off the allowed list gets nothing more, not even what was queued."""
+        ids = [d.id for d in deliveries]
+        log.warning("delivery: %d alert(s) to %s not sent: %s", len(ids), target, NOT_ALLOWED)
+
+        def record(session: Session) -> None:
+            for i in ids:
+                mark_failed(session, i, error=NOT_ALLOWED)
+
+        await self.ledger.record(ids[0], record)
 
     def _stale(self, alert: StoredAlert) -> bool:
         return self.max_age is not None and alert.created_at < self.clock() - self.max_age
@@ -268,14 +270,33 @@ class TelegramNotifier:
         # Measured from when Telegram answered, after the global limiter's own wait.
         self._last_send[chat_id] = time.monotonic()
 
-    async def _send(self, chat_id: int, d: PendingDelivery) -> bool:
-        """True when the chat may go on to its next alert."""
+    async def _send(
+        self, chat_id: int, d: PendingDelivery, prefs: ChatPrefs
+    ) -> tuple[bool, set[int]]:
+        """Send ``d`` with the rest of its push to this chat, as one message: whether the chat
+        may go on to its next alert, and the deliveries settled besides ``d``."""
+        now = self.clock()
+        mates = (
+            await self.ledger.run(lambda s: claim_push(s, d, now=now, owner=self.owner))
+            if d.alert.push_id is not None
+            else []
+        )
+        push = [d, *mates]
+        ids = [x.id for x in push]
+        # Mates not in this chat's batch were claimed just now: given back if d is not sent.
+        extra = [i for i in ids[1:] if i not in self._held]
+        self._held.update(extra)
+        alerts = [x.alert for x in push]
         try:
-            parts = split_html(alert_html(d.alert))
+            parts = split_html(push_html(alerts))
+            markup = alert_buttons(alerts)
         except Exception as exc:  # a payload we cannot render must not block the chat
             log.exception("alert %d cannot be rendered", d.alert.id)
-            await self._give_up(chat_id, d, exc, pause=False)
-            return True
+            await self.failures.give_up(chat_id, d, exc, pause=False)
+            await self.ledger.release(extra)
+            self._held.difference_update(extra)
+            return True, set()
+        quiet = silent(prefs, push_view(alerts).severity)  # the worst leg decides
         try:
             for index in range(d.parts_sent, len(parts)):
                 await self._pace(chat_id)
@@ -283,8 +304,9 @@ class TelegramNotifier:
                     chat_id,
                     parts[index],
                     parse_mode=ParseMode.HTML,
-                    reply_markup=alert_buttons(d.alert) if index == len(parts) - 1 else None,
+                    reply_markup=markup if index == len(parts) - 1 else None,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    disable_notification=quiet,
                 )
                 self._sent(chat_id)
                 if index < len(parts) - 1:
@@ -293,12 +315,21 @@ class TelegramNotifier:
                         d.id,
                         lambda s, n=done: mark_progress(s, d.id, n),  # type: ignore[misc]
                     )
-            await self.ledger.record(d.id, lambda s: mark_sent(s, d.id, self.clock()))
+
+            def record(session: Session) -> None:
+                for i in ids:
+                    mark_sent(session, i, self.clock())
+
+            await self.ledger.record(d.id, record)
         except TelegramError as exc:
-            return await self._failed(chat_id, d, exc)
+            await self.ledger.release(extra)  # they wait behind d, whatever befalls it
+            return await self.failures.failed(chat_id, d, exc), set()
+        finally:
+            self._held.difference_update(extra)
         if self._on_outcome:
-            self._on_outcome("sent", created_at=d.alert.created_at, now=self.clock())
-        return True
+            for x in push:
+                self._on_outcome("sent", created_at=x.alert.created_at, now=self.clock())
+        return True, set(ids[1:])
 
     async def _collapse(self, chat_id: int, d: PendingDelivery) -> set[int] | None:
         """Every stale alert queued for this chat as one message; the deliveries it settled,
@@ -327,7 +358,7 @@ class TelegramNotifier:
             self._sent(chat_id)
             await self.ledger.record(d.id, lambda s: mark_collapsed(s, ids, self.clock()))
         except TelegramError as exc:
-            await self._failed(chat_id, d, exc)
+            await self.failures.failed(chat_id, d, exc)
             await self.ledger.release([i for i in ids if i != d.id])
             return None
         finally:
@@ -341,54 +372,6 @@ class TelegramNotifier:
         if self._on_outcome:
             self._on_outcome("collapsed")
         return set(ids)
-
-    async def _failed(self, chat_id: int, d: PendingDelivery, exc: TelegramError) -> bool:
-        """Telegram refused ``d``: record why; True when the chat may go on to its next alert."""
-        if isinstance(exc, RetryAfter):
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            await self._retry(d, seconds, f"429: retry after {seconds:g}s")
-            asyncio.get_running_loop().call_later(seconds, self.wake)
-            return False
-        if isinstance(exc, Forbidden | ChatMigrated):
-            await self._give_up(chat_id, d, exc, pause=True)
-            return False
-        if isinstance(exc, BadRequest):
-            gone = "chat not found" in exc.message.lower()
-            await self._give_up(chat_id, d, exc, pause=gone)
-            # A message Telegram will never take (bad HTML, say) must not block the chat.
-            return not gone
-        # Timeouts, refused connections, 5xx: Telegram itself may be away.
-        self.reach.lost(exc.message)
-        self.wake()  # to probe it
-        backoff = min(MAX_BACKOFF_S, 2 ** min(d.attempts, 10)) * self.rng.uniform(0.5, 1.0)
-        await self._retry(d, backoff, f"{NETWORK}{exc.message}")
-        return False
-
-    async def _retry(self, d: PendingDelivery, seconds: float, why: str) -> None:
-        if self._on_outcome:
-            self._on_outcome("retry")
-        when = self.clock() + timedelta(seconds=seconds)
-        log.warning("delivery %d to %s deferred %.0fs: %s", d.id, d.target, seconds, why)
-        await self.ledger.record(
-            d.id, lambda s: mark_retry(s, d.id, next_attempt_at=when, error=why)
-        )
-
-    async def _give_up(
-        self, chat_id: int, d: PendingDelivery, exc: Exception, *, pause: bool
-    ) -> None:
-        why = f"{type(exc).__name__}: {exc}"
-        if self._on_outcome:
-            self._on_outcome("failed")
-        log.error("delivery %d to %s failed for good: %s", d.id, d.target, why)
-
-        def record(session: Session) -> None:
-            mark_failed(session, d.id, error=why)
-            if pause:
-                pause_chat(session, chat_id, why, self.clock())
-                fail_target(session, d.target, error=why)
-
-        await self.ledger.record(d.id, record)
 
     async def _reachable(self) -> bool:
         """Whether to send; after a confirmed outage, what it deferred is due at once."""

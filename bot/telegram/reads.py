@@ -47,8 +47,9 @@ async def chart_png(deps: BotDeps, start: datetime, end: datetime, title: str) -
     thesis = deps.rulebook.engine.ruleset.thesis
 
     def read(session: Session) -> tuple[list[Move], list[AlertMark], datetime | None]:
-        moves = chart_moves(session, start, end)
-        return moves, alerts_between(session, start, end), first_seen_at(session)
+        # The default thesis's legs only: another thesis may have a leg of the same name.
+        moves = chart_moves(session, start, end, thesis.name)
+        return moves, alerts_between(session, start, end, thesis.name), first_seen_at(session)
 
     moves, alerts, data_from = await deps.read(read)
     marks = [Marker(a.at, a.leg, f"#{a.id} {a.new_state or 'early'}") for a in alerts]

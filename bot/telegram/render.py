@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.telegram.html import esc, link
+from bot.telegram.notices import reload_html
 from bot.views.board import BoardView
 from bot.views.context import LEAD_CAP, Sentence, cap_text
 from bot.views.digest import Digest, LegChange
+from bot.views.push import LegMove, TickerMove, leg_label, push_view
+from bot.views.reload import RELOAD_KIND
 from bot.views.report import ago
-from bot.views.text import ARROWS, alert_time, headline_time, leg_since
-from bot.views.times import duration, stamp
+from bot.views.text import ARROWS, alert_time, headline_time, leg_since, raised_time
+from bot.views.times import display_zone, duration, stamp
+from bot.views.vocab import VocabView
 from bot.views.why import MatchLine
 from rules import Signal
 from storage.history import Move
@@ -27,8 +32,10 @@ __all__ = [
     "collapsed_html",
     "digest_html",
     "feeds_html",
+    "push_html",
     "recent_html",
     "signals_html",
+    "vocab_html",
     "why_html",
 ]
 
@@ -71,7 +78,7 @@ def alert_html(alert: StoredAlert) -> str:
     else:
         status = "<b>unconfirmed</b>"
     lines = [
-        f"{mark} <b>{esc(alert.severity.upper())}</b> · <b>{esc(alert.leg)}</b>: {change}",
+        f"{mark} <b>{esc(alert.severity.upper())}</b> · <b>{esc(leg_label(alert))}</b>: {change}",
         f"<i>{esc(p['claim'])}</i>",
         "",
         *(_headline(h, alert.created_at) for h in p.get("headlines", [])),
@@ -83,6 +90,48 @@ def alert_html(alert: StoredAlert) -> str:
         cashtags(p.get("tickers", {})),
         f"🕒 {esc(alert_time(alert))}",
         f"{status} · alert #{alert.id}",
+    ]
+    return "\n".join(lines)
+
+
+def _ticker_html(t: TickerMove) -> str:
+    if not t.split:
+        return f"${esc(t.symbol)} {ARROWS.get(t.moves[0][0], '?')}"
+    sides = " / ".join(f"{ARROWS.get(move, '?')} {esc(', '.join(legs))}" for move, legs in t.moves)
+    return f"${esc(t.symbol)} <b>split</b>: {sides}"
+
+
+def _move_html(m: LegMove) -> str:
+    change = "early warning" if m.kind == "early" else f"{esc(m.old)} → <b>{esc(m.new)}</b>"
+    status = "<b>unconfirmed</b>" if m.status == "unconfirmed" else esc(m.status)
+    return (
+        f"{SEVERITY_MARK.get(m.severity, '')} <b>{esc(m.label)}</b>: {change} · "
+        f"{esc(m.severity)} · {status} · #{m.alert_id}\n   <i>{esc(m.claim)}</i>"
+    )
+
+
+def push_html(alerts: Sequence[StoredAlert]) -> str:
+    """One message for a story: one alert reads as :func:`alert_html`; several list each leg
+    the story moves, its headlines once and each ticker once."""
+    if alerts and alerts[0].kind == RELOAD_KIND:
+        return reload_html(alerts[0].payload)
+    if len(alerts) == 1:
+        return alert_html(alerts[0])
+    view = push_view(alerts)
+    lines = [
+        f"{SEVERITY_MARK.get(view.severity, '')} <b>{esc(view.severity.upper())}</b> · "
+        f"one story moves <b>{esc(view.moves)}</b>",
+        *(_move_html(m) for m in view.legs),
+        "",
+        *(_headline(h, view.created_at) for h in view.headlines),
+    ]
+    if view.more_headlines:
+        lines.append(f"… and {view.more_headlines} more")
+    lines += [
+        "",
+        " ".join(_ticker_html(t) for t in view.tickers),
+        f"🕒 {esc(raised_time(view.created_at, view.headlines))}",
+        f"alerts {', '.join(f'#{i}' for i in view.ids)}",
     ]
     return "\n".join(lines)
 
@@ -165,6 +214,17 @@ def signals_html(text: str, signals: Sequence[Signal]) -> str:
     return "\n".join(lines)
 
 
+def vocab_html(view: VocabView) -> str:
+    """What /rules vocab NAME shows: the phrases it matches and the rules using it."""
+    where = f" <i>({esc(Path(view.where).name)})</i>" if view.where else ""
+    phrases = ", ".join(f"<code>{esc(p)}</code>" for p in view.phrases)
+    used = ", ".join(f"<code>{esc(r)}</code>" for r in view.used_by) or "no rule"
+    return (
+        f"<b>${esc(view.name)}</b>{where}: {len(view.phrases)} phrases (whole words; case, "
+        f"punctuation and hyphens ignored)\n{phrases}\nused by {used}"
+    )
+
+
 def feeds_html(rows: Sequence[FeedHealth], now: datetime) -> str:
     if not rows:
         return "No feeds."
@@ -185,12 +245,14 @@ def feeds_html(rows: Sequence[FeedHealth], now: datetime) -> str:
 
 def collapsed_html(count: int, first: datetime, last: datetime, *, recent_max: int = 50) -> str:
     """The one message that stands for alerts too old to send one by one after an outage."""
-    span = f"{first:%Y-%m-%d %H:%M}"
+    span = stamp(first)  # in the display zone, like every other time
     if last - first >= timedelta(minutes=1):
-        span += f"–{last:%H:%M}"
+        zone = display_zone()
+        other_day = last.astimezone(zone).date() != first.astimezone(zone).date()
+        span += f" – {stamp(last, date=other_day)}"
     return (
         f"⚠️ <b>{count} alerts while delivery was down</b>\n"
-        f"raised {esc(span)} UTC, too old now to send one by one.\n"
+        f"raised {esc(span)}, too old now to send one by one.\n"
         f"/recent {min(count, recent_max)} lists the latest alerts."
     )
 

@@ -15,21 +15,35 @@ MAX_REPLY_PARTS = 3
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     # (command, arguments, what it does) -- also the /help text and setMyCommands
-    ("status", "[LEG]", "the thesis board, or one leg with its evidence"),
+    ("status", "[THESIS] [LEG]", "each thesis's board, or one, or one leg with its evidence"),
     ("recent", "[N]", "the last N alerts (default 5)"),
     ("why", "ID", "the evidence and rules behind alert ID"),
-    ("rules", "", "rule set version, counts, last reload"),
+    (
+        "rules",
+        "[vocab NAME]",
+        "rule set version, counts, last reload; or what a vocabulary matches",
+    ),
     ("test", "TEXT", "run a headline through the rules"),
-    ("subscribe", "[LEG...] [$TICKER...] [severity=LEVEL]", "what alerts this chat gets"),
+    (
+        "subscribe",
+        "[THESIS] [LEG...] [$TICKER...] [severity=LEVEL]",
+        "what alerts this chat gets (default: every thesis)",
+    ),
     ("unsubscribe", "", "stop alerts to this chat"),
     ("mute", "DURATION [LEG]", "silence alerts (e.g. /mute 4h h20-ban)"),
     ("unmute", "", "lift every mute"),
     ("feeds", "", "feed health"),
     ("chart", "[DAYS]", "each leg's state over the last DAYS days (default 30)"),
+    ("exposure", "", "tickers and the legs across theses that move them"),
     (
         "digest",
         "[daily [HH:MM] | weekly [DAY] [HH:MM] | off]",
         "what changed since the last digest, now; or its schedule",
+    ),
+    (
+        "quiet",
+        "[off | info | low | medium | high] [digest]",
+        "alerts up to this severity arrive silently, or only in the digest (default: info)",
     ),
     ("reload", "", "reload the rule files now (admins)"),
     ("help", "", "this list"),

@@ -61,8 +61,8 @@ def read_board(session: Session, thesis: Thesis, board: Board, now: datetime) ->
     """``board`` (the stored one, or a new one) with the ledger's and the signals' times."""
     keys = sorted({int(e.item_key) for s in board.legs for e in s.evidence})
     titles = {str(k): i.title for k, i in items_by_ids(session, keys).items()}
-    moved = last_moves(session)
-    signalled = last_signal_times(session)
+    moved = last_moves(session, thesis.name)
+    signalled = last_signal_times(session, thesis.name)
     legs = []
     for status in board.legs:
         spec = thesis.leg(status.leg)

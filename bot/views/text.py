@@ -6,12 +6,14 @@ later we read it, when the alert was raised and how late that was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.views.board import BoardView, LegLine
 from bot.views.context import LEAD_CAP, cap_text
+from bot.views.push import TickerMove, leg_label, push_view
+from bot.views.reload import RELOAD_KIND, reload_text
 from bot.views.report import ago
 from bot.views.times import duration, late_by, stamp
 from storage.outbox import StoredAlert
@@ -24,6 +26,8 @@ __all__ = [
     "board_text",
     "headline_time",
     "leg_since",
+    "push_text",
+    "raised_time",
     "recent_text",
     "tickers_text",
 ]
@@ -62,12 +66,18 @@ def headline_time(headline: Mapping[str, Any], alert_at: datetime) -> str | None
 
 def alert_time(alert: StoredAlert) -> str:
     """When the alert was raised, and how long after the newest news behind it."""
-    times = [_when(h.get("published")) for h in alert.payload.get("headlines", [])]
+    return raised_time(alert.created_at, alert.payload.get("headlines", []))
+
+
+def raised_time(created_at: datetime, headlines: Iterable[Mapping[str, Any]]) -> str:
+    """``alert 2025-08-12 08:02 UTC, 2m after the news`` for an alert (or a push) raised at
+    ``created_at`` on these headlines."""
+    times = [_when(h.get("published")) for h in headlines]
     newest = max((t for t in times if t is not None), default=None)
-    text = f"alert {stamp(alert.created_at)}"
+    text = f"alert {stamp(created_at)}"
     if newest is None:
         return text
-    lag = alert.created_at - newest
+    lag = created_at - newest
     if lag < timedelta(seconds=30):
         return f"{text}, as the news came out"
     return f"{text}, {duration(lag)} after the news"
@@ -76,9 +86,11 @@ def alert_time(alert: StoredAlert) -> str:
 def alert_text(alert: StoredAlert) -> str:
     p: dict[str, Any] = alert.payload
     if alert.kind == "early":
-        head = f"[{alert.severity.upper()}] {alert.leg}: early warning ({p['reason']})"
+        head = f"[{alert.severity.upper()}] {leg_label(alert)}: early warning ({p['reason']})"
     else:
-        head = f"[{alert.severity.upper()}] {alert.leg}: {alert.old_state} -> {alert.new_state}"
+        head = (
+            f"[{alert.severity.upper()}] {leg_label(alert)}: {alert.old_state} -> {alert.new_state}"
+        )
     if alert.new_state == "intact":
         status = p["reason"]
     elif alert.confirmed:
@@ -100,6 +112,51 @@ def alert_text(alert: StoredAlert) -> str:
     if p.get("rules"):
         lines.append(f"  rules: {', '.join(p['rules'])}")
     lines.append(f"  alert #{alert.id}, {alert_time(alert).removeprefix('alert ')}")
+    return "\n".join(lines)
+
+
+def _headline_lines(h: Mapping[str, Any], created_at: datetime) -> list[str]:
+    lines = [f"  - {h['title']} ({h['source']}, {h['tier']}) {h.get('url') or ''}".rstrip()]
+    lead = cap_text(str(h.get("lead") or ""), LEAD_CAP)
+    if lead:
+        lines.append(f"    {lead}")
+    when = headline_time(h, created_at)
+    if when:
+        lines.append(f"    {when}")
+    return lines
+
+
+def _ticker_text(t: TickerMove) -> str:
+    if not t.split:
+        return f"${t.symbol} {ARROWS.get(t.moves[0][0], '?')}"
+    return f"${t.symbol} " + " / ".join(
+        f"{ARROWS.get(move, '?')} {'+'.join(legs)}" for move, legs in t.moves
+    )
+
+
+def push_text(alerts: Sequence[StoredAlert]) -> str:
+    """A push of one alert reads as that alert; of several, every leg the story moves once."""
+    if alerts and alerts[0].kind == RELOAD_KIND:
+        return reload_text(alerts[0].payload)
+    if len(alerts) == 1:
+        return alert_text(alerts[0])
+    view = push_view(alerts)
+    lines = [f"[{view.severity.upper()}] one story moves {view.moves}:"]
+    for m in view.legs:
+        change = "early warning" if m.kind == "early" else f"{m.old} -> {m.new}"
+        lines.append(
+            f"  [{m.severity.upper()}] {m.label}: {change} ({m.status}), alert #{m.alert_id}"
+        )
+    for h in view.headlines:
+        lines += _headline_lines(h, view.created_at)
+    if view.more_headlines:
+        lines.append(f"  ... and {view.more_headlines} more")
+    lines.append(f"  tickers: {' '.join(_ticker_text(t) for t in view.tickers)}")
+    rules = sorted({r for a in alerts for r in a.payload.get("rules", [])})
+    if rules:
+        lines.append(f"  rules: {', '.join(rules)}")
+    when = raised_time(view.created_at, view.headlines).removeprefix("alert ")
+    lines.append(f"  alerts {', '.join(f'#{i}' for i in view.ids)}, {when}")
     return "\n".join(lines)
 
 

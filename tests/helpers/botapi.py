@@ -129,6 +129,7 @@ class SentMessage:
     plain_text: str = ""  # what Telegram stores and shows: tags stripped, entities decoded
     entities: list[JSON] = field(default_factory=list)
     link_preview_disabled: bool = False
+    silent: bool = False  # disable_notification: delivered without a sound
 
 
 @dataclass
@@ -1367,6 +1368,7 @@ class BotApiEmulator:
                     plain,
                     entities,
                     no_preview,
+                    _bool_param(params, "disable_notification"),
                 )
             )
         return message

@@ -52,3 +52,44 @@ def make_rules_dir(parent: Path) -> Path:
     (folder / "thesis.yaml").write_text(THESIS)
     (folder / "rules.yaml").write_text(RULES)
     return folder
+
+
+# A second thesis for several-theses tests: the H20 headlines that break "test" move it too.
+SECOND_THESIS = """\
+thesis:
+  name: second
+  legs:
+    hbm-demand:
+      claim: Chinese AI-chip demand for high-bandwidth memory stays shut out.
+      tickers: {MU: bullish, NVDA: bullish}
+confirmation:
+  official: 1
+  publishers: 2
+  window: 72h
+  leg_cooldown: 6h
+"""
+
+SECOND_RULES = """\
+rules:
+  - id: h20-lift-hbm
+    leg: hbm-demand
+    effect: breaks
+    severity: high
+    match: {all: [H20, [lift~, end~]]}
+    veto: [{any: [not, denies], near: 3}]
+    examples:
+      match: [China lifts H20 ban]
+"""
+
+
+def make_theses_dir(parent: Path) -> Path:
+    """A shelf of two thesis folders: ``test`` (as :func:`make_rules_dir`) and ``second``."""
+    shelf = parent / "theses"
+    shelf.mkdir()
+    make_rules_dir(shelf)
+    (shelf / "rules").rename(shelf / "test")
+    second = shelf / "second"
+    second.mkdir()
+    (second / "thesis.yaml").write_text(SECOND_THESIS)
+    (second / "rules.yaml").write_text(SECOND_RULES)
+    return shelf

@@ -7,7 +7,8 @@ answer is what the emulator received, as Telegram would show it.
 
 The snapshots up to 7 November 2025 are read on time (the board's history, alerts to the
 console); then MOFCOM's Announcement No. 70 comes out at 09:30 UTC and is read two minutes
-later, its alert goes to the desk, and a trader asks /status, /why, /recent and /digest.
+later, its alert goes to the desk, and a trader asks /status, /why, /recent, /quiet and
+/digest.
 """
 
 from __future__ import annotations
@@ -129,7 +130,13 @@ async def transcript() -> str:
                 try:
                     clock.now = LIVE + timedelta(minutes=9)
                     alert_id = int(lines[-2].split("alert #")[1].split()[0])
-                    for text in ("/status rare-earth-leverage", f"/why {alert_id}", "/recent 2"):
+                    asks = (
+                        "/status rare-earth-leverage",
+                        f"/why {alert_id}",
+                        "/recent 2",
+                        "/quiet low",
+                    )
+                    for text in asks:
                         await _ask(emu, text, lines)
                     clock.now = LIVE + timedelta(minutes=10)
                     await _ask(emu, "/digest", lines)

@@ -49,7 +49,7 @@ def test_duplicate_key() -> None:
 
 def test_unknown_key_in_rule() -> None:
     assert problems(RULE + "    severty: high\n") == [
-        "rules.yaml:6:5: unknown key 'severty' in rule"
+        "rules.yaml:6:5: unknown key 'severty' in rule; did you mean 'severity'?"
     ]
 
 
@@ -65,7 +65,10 @@ def test_missing_required_key() -> None:
 
 def test_unknown_leg() -> None:
     found = problems(RULE.replace("leg: h20-ban", "leg: h2O-ban"))
-    assert found == ["rules.yaml:3:10: unknown leg 'h2O-ban' (legs: h20-ban, rare-earth-leverage)"]
+    assert found == [
+        "rules.yaml:3:10: unknown leg 'h2O-ban' (legs: h20-ban, rare-earth-leverage); "
+        "did you mean 'h20-ban'?"
+    ]
 
 
 def test_unknown_vocabulary() -> None:
@@ -186,7 +189,7 @@ def test_unknown_top_level_key_and_non_mapping_file() -> None:
     found = problems(RULE + "rulez: []\n", **{"list.yaml": "- a\n- b\n"})
     assert found == [
         "list.yaml:1:1: a rules file must be a mapping (thesis:, rules:, ...)",
-        "rules.yaml:6:1: unknown key 'rulez' in rules file",
+        "rules.yaml:6:1: unknown key 'rulez' in rules file; did you mean 'rules'?",
     ]
 
 
