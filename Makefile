@@ -30,7 +30,7 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_ingest.py --quick
-	$(BIN)/python bench/bench_rules.py
+	$(BIN)/python bench/bench_rules.py --rounds 3
 	$(BIN)/python bench/bench_telegram.py --quick
 	$(BIN)/python bench/bench_latency.py --quick
 	$(BIN)/python bench/bench_chart.py

@@ -1,31 +1,55 @@
-"""Per-item evaluation cost with 10 and with 5,000 generated rules, and the ratio, in one run;
-then the shipped rules (rules/default) against the 10 generated rules on the same items.
+"""Rules engine cost per item, against main's engine (the baseline) in the same run.
 
-    .venv/bin/python bench/bench_rules.py [--items N] [--repeat R]
+    .venv/bin/python bench/bench_rules.py [--rounds R] [--worst] [--icount]
 
-Rules are generated like real ones: two or three groups of phrases that must occur within a
-few words, a negation veto and a hedge. Items are the dev corpus headlines and summaries when
-../shared/corpora is present, otherwise generated news-like text. No timing is asserted.
+Three workloads (issue 10 goal 4): 10 and 5,000 generated topical rules on the corpus items
+(a quarter of them seeded with one rule's words, so rules fire), and the shipped rules
+(rules/default) on the real headlines and summaries: ../shared/corpora/dev-events.jsonl,
+corpus/train.jsonl and corpus/test.jsonl. Each is run by this branch's engine and by main's
+(tests/helpers/refrules, frozen at 87ca9a4), alternating within each round; the figures are
+medians of the rounds (wall and this process's CPU time), the ratio the median of per-round
+ratios. ``--worst`` adds 5,000 rules whose every group has everyday words. ``--icount`` also
+counts instructions per item under ``valgrind --tool=callgrind`` (noise-free on a shared machine:
+each engine runs once with no timed pass and once with one, and the difference is divided by
+the items). No timing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import json
+import pickle
 import random
+import statistics
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rules import Engine, Item, RuleSet, compile_ruleset, load_ruleset
-from rules.model import Expr, Term
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.helpers.refrules, main's engine
+sys.path.insert(0, str(ROOT / "bench"))  # when imported from elsewhere (tests)
+
+from benchlib import Samples, load_average, log, timed  # noqa: E402
+from rules_icount import instructions_per_item  # noqa: E402
+
+from rules import Item, RuleSet, compile_ruleset, load_ruleset  # noqa: E402
+from rules.model import Expr, Term  # noqa: E402
+from rules.records import item_from_record  # noqa: E402
+from tests.helpers.refrules import Engine as Reference  # noqa: E402
 
 __all__ = ["main"]
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "dev-events.jsonl"
-SHIPPED = Path(__file__).resolve().parents[1] / "rules" / "default"
+CORPORA = (
+    ROOT.parent / "shared" / "corpora" / "dev-events.jsonl",
+    ROOT / "corpus" / "train.jsonl",
+    ROOT / "corpus" / "test.jsonl",
+)
+SHIPPED = ROOT / "rules" / "default"
+# Goal 4 of issue 10, in microseconds per item.
+TARGETS = {"10 generated": None, "5000 generated": 30.0, "shipped": 150.0}
 COMMON = (
     "china us beijing washington nvidia h20 chip chips ban lifts lifted eases export controls "
     "curbs rare earth magnets tariffs deal truce asml tools licence approval suspends halts "
@@ -91,23 +115,21 @@ def _rules_yaml(rng: random.Random, numbers: range, topical: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def items(limit: int) -> list[Item]:
-    """The dev corpus items (or generated text), repeated up to ``limit``."""
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    texts: list[tuple[str, str]] = []
-    if CORPUS.exists():
-        for line in CORPUS.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            texts.append((record["title"], record.get("summary") or ""))
-    else:
-        rng = random.Random(3)
-        for _ in range(40):
-            title = " ".join(rng.choice(COMMON) for _ in range(12))
-            texts.append((title.capitalize(), " ".join(rng.choice(COMMON) for _ in range(45))))
-    return [
-        Item(f"i{n}", *texts[n % len(texts)], "Bench Wire", "wire", "https://example.com", now)
-        for n in range(limit)
-    ]
+def items() -> list[Item]:
+    """The corpus items: title and summary of every record (generated text if absent)."""
+    out: list[Item] = []
+    for path in CORPORA:
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            out += [item_from_record(json.loads(line)) for line in lines if line.strip()]
+    if out:
+        return out
+    rng, now = random.Random(3), datetime(2026, 1, 1, tzinfo=UTC)
+    for n in range(300):
+        title = " ".join(rng.choice(COMMON) for _ in range(12)).capitalize()
+        summary = " ".join(rng.choice(COMMON) for _ in range(45))
+        out.append(Item(f"g{n}", title, summary, "Bench Wire", "wire", "", now))
+    return out
 
 
 def _phrases(part: Term | Expr) -> tuple[str, ...]:
@@ -131,73 +153,102 @@ def seeded(batch: list[Item], ruleset: RuleSet, share: float = 0.25) -> list[Ite
     return out
 
 
-def per_item_us(engine: Engine, batch: list[Item], repeat: int) -> float:
-    """Best of ``repeat`` passes over ``batch``, in microseconds per item (GC off, as timeit)."""
-    for subject in batch[:50]:
-        engine.evaluate(subject)  # warm caches and the automaton
-    best = float("inf")
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for subject in batch:
-                engine.evaluate(subject)
-            best = min(best, time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return best / len(batch) * 1e6
+def workloads(batch: list[Item], worst: bool) -> dict[str, tuple[RuleSet, list[Item]]]:
+    """Each workload's rule set and items."""
+    out: dict[str, tuple[RuleSet, list[Item]]] = {}
+    shapes = [("10 generated", 10, True), ("5000 generated", 5000, True)]
+    if worst:
+        shapes.append(("5000 worst case", 5000, False))
+    for name, count, topical in shapes:
+        started = time.perf_counter()
+        ruleset = load_ruleset({"thesis.yaml": THESIS, **rules_files(count, topical=topical)})
+        log(f"{name}: loaded in {time.perf_counter() - started:.1f} s")
+        out[name] = (ruleset, seeded(batch, ruleset))
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(SHIPPED.glob("*.yaml"))}
+    out["shipped"] = (load_ruleset(files), batch)
+    return out
+
+
+def measure(
+    name: str, ruleset: RuleSet, batch: list[Item], rounds: int
+) -> tuple[Samples, Samples, float]:
+    """Both engines over ``batch``, alternating, ``rounds`` times; and signals per item."""
+    engines = {"new": compile_ruleset(ruleset), "main": Reference(ruleset)}
+    signals = 0
+    for subject in batch:  # warm, and check they agree (tests/rules/test_engine_identity.py)
+        got = engines["new"].evaluate(subject)
+        if got != engines["main"].evaluate(subject):
+            raise SystemExit(f"{name}: the engines disagree on {subject.key}")
+        signals += len(got)
+    samples = {key: Samples() for key in engines}
+    for r in range(rounds):
+        log(f"  {name}: round {r + 1}/{rounds} ({load_average()})")
+        for key, engine in engines.items():
+            with timed(samples[key]):
+                for subject in batch:
+                    engine.evaluate(subject)
+    return samples["new"], samples["main"], signals / len(batch)
+
+
+def _us(seconds: float, count: int) -> str:
+    return f"{seconds / count * 1e6:7.1f}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--worst", action="store_true", help="add the worst-case 5,000 rules")
+    parser.add_argument("--icount", action="store_true", help="count instructions (valgrind)")
     args = parser.parse_args()
-    batch = items(args.items)
+    batch = items()
     chars = sum(len(i.title) + len(i.summary) for i in batch) / len(batch)
-    print(f"{len(batch)} items, {chars:.0f} characters each on average, best of {args.repeat}")
-    for topical in (True, False):
-        name = "topical rules" if topical else "worst case: every group has everyday words"
-        print(f"-- {name}")
-        runs: dict[int, tuple[Engine, list[Item]]] = {}
-        for count in (10, 5000):
-            started = time.perf_counter()
-            files = {"thesis.yaml": THESIS, **rules_files(count, topical=topical)}
-            engine = compile_ruleset(load_ruleset(files))
-            built = time.perf_counter() - started
-            mixed = seeded(batch, engine.ruleset)
-            runs[count] = (engine, mixed)
-            fired = sum(len(engine.evaluate(i)) for i in mixed) / len(mixed)
-            print(f"{count:>5} rules: load+compile {built:.1f} s, {fired:.2f} signals per item")
-        # Alternate the two so a busy machine slows both alike; keep each one's best pass.
-        results = {count: float("inf") for count in runs}
-        for _ in range(args.repeat):
-            for count, (engine, mixed) in runs.items():
-                results[count] = min(results[count], per_item_us(engine, mixed, 1))
-        for count, best in results.items():
-            print(f"{count:>5} rules: {best:7.1f} us/item")
-        print(f"   ratio 5000/10: {results[5000] / results[10]:.2f}x")
-    shipped(batch, args.repeat)
+    print(f"{len(batch)} corpus items, {chars:.0f} characters each; {args.rounds} rounds")
+    print(f"before: {load_average()}")
+    loads = workloads(batch, args.worst)
+    print(
+        "us per item, median of rounds: wall (CPU of this process); main = main's engine\n"
+        f"{'workload':<16} {'rules':>5} {'sig/item':>8} {'new wall':>9} {'new CPU':>8} "
+        f"{'main wall':>9} {'main CPU':>8} {'main/new':>9}  target"
+    )
+    cpu_new: dict[str, float] = {}
+    for name, (ruleset, subjects) in loads.items():
+        new, main_, fired = measure(name, ruleset, subjects, args.rounds)
+        n = len(subjects)
+        each = [m / s for m, s in zip(main_.cpu, new.cpu, strict=True)]
+        cpu_new[name] = new.median_cpu / n * 1e6
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            verdict = f"<= {target:.0f} CPU: {'met' if cpu_new[name] <= target else 'MISSED'}"
+        print(
+            f"{name:<16} {len(ruleset.rules):>5} {fired:>8.2f} {_us(new.median, n):>9} "
+            f"{_us(new.median_cpu, n):>8} {_us(main_.median, n):>9} {_us(main_.median_cpu, n):>8}"
+            f" {statistics.median(each):>8.2f}x  {verdict}",
+            flush=True,
+        )
+    scale = cpu_new["5000 generated"] / cpu_new["10 generated"]
+    print(f"5000/10 generated rules, new engine CPU: {scale:.2f}x (target <= 3x)")
+    print(f"after: {load_average()}")
+    if args.icount:
+        icount(loads)
 
 
-def shipped(batch: list[Item], repeat: int) -> None:
-    """The shipped rules' cost per item, against 10 generated topical rules in the same run."""
-    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(SHIPPED.glob("*.yaml"))}
-    engines = {
-        "shipped": compile_ruleset(load_ruleset(files)),
-        "10 generated": compile_ruleset(
-            load_ruleset({"thesis.yaml": THESIS, **rules_files(10, topical=True)})
-        ),
-    }
-    count = len(engines["shipped"].ruleset.rules)
-    print(f"-- shipped rules ({SHIPPED.name}, {count} rules) on the same items, unseeded")
-    results = {name: float("inf") for name in engines}
-    for _ in range(repeat):
-        for name, engine in engines.items():
-            results[name] = min(results[name], per_item_us(engine, batch, 1))
-    for name, best in results.items():
-        print(f"{name:>12}: {best:7.1f} us/item")
-    print(f"   ratio shipped/10 generated: {results['shipped'] / results['10 generated']:.2f}x")
+def icount(loads: dict[str, tuple[RuleSet, list[Item]]]) -> None:
+    """Instructions per item of each engine on each workload, under callgrind."""
+    print("instructions per item (valgrind --tool=callgrind; 1 pass minus 0 passes)")
+    with tempfile.TemporaryDirectory() as tmp:
+        # The shipped rules first: 5,000 rules take minutes to compile under valgrind.
+        for name in sorted(loads, key=lambda n: (n != "shipped", n)):
+            ruleset, subjects = loads[name]
+            path = Path(tmp) / "workload.pickle"
+            path.write_bytes(pickle.dumps((ruleset, subjects)))
+            n = len(subjects)
+            counts = {key: instructions_per_item(path, key, n) for key in ("new", "main")}
+            print(
+                f"{name:<16} new {counts['new']:>10,.0f}  main {counts['main']:>10,.0f}"
+                f"  main/new {counts['main'] / counts['new']:.2f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -67,13 +67,16 @@ def _guards(
 
 
 def _compile_rule(rule: Rule, atoms: Atoms) -> _CompiledRule:
-    matcher = compile_expr(rule.match, atoms, "any")
+    # The engine checks the match's required groups before it runs the rule on the whole
+    # text; its matcher need not check them again.
+    checked = frozenset(required_groups(rule.match, atoms))
+    matcher = compile_expr(rule.match, atoms, "any", None, checked, flatten=False)
     veto, hedge = _guards(rule.veto, atoms), _guards(rule.hedge, atoms)
     parts = tuple(compile_expr(p.when, atoms, "any") for p in rule.package)
     lead = None
     if rule.lead is not None:
         lead = Reader(
-            compile_expr(rule.match, atoms, "any", AS_HEADLINE),
+            compile_expr(rule.match, atoms, "any", AS_HEADLINE, checked, flatten=False),
             _guards(rule.veto, atoms, AS_HEADLINE),
             _guards(rule.hedge, atoms, AS_HEADLINE),
             tuple(compile_expr(p.when, atoms, "any", AS_HEADLINE) for p in rule.package),
@@ -123,6 +126,7 @@ class Engine:
             self._signal_ids.update({p.id: (n, k) for k, p in enumerate(c.rule.package)})
         self._required = tuple(required)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
+        self._anchors = frozenset(self._index)
         self._unanchored = tuple(unanchored)
         self._phrases = PhraseIndex(atoms)
 
@@ -138,10 +142,9 @@ class Engine:
 
     def _wake(self, text: Text) -> tuple[set[int], set[int]]:
         """The atoms present, and the rules anchored on one of them."""
-        present = text.occ.keys() | text.literals
+        present = text.present
         woken: set[int] = set(self._unanchored)
-        for atom in present:
-            woken.update(self._index.get(atom, ()))
+        woken.update(*map(self._index.__getitem__, present & self._anchors))
         return present, woken
 
     def trace(self, item: Item, signal_ids: Iterable[str]) -> tuple[Trace, ...]:
@@ -189,7 +192,7 @@ class Engine:
             return self._read_story(item, text, woken, present, spans_of)[0]
         for number in sorted(woken):
             # Cheap check first: every group the rule needs has a word in the text.
-            if any(present.isdisjoint(group) for group in self._required[number]):
+            if any(map(present.isdisjoint, self._required[number])):
                 continue
             signal = self._fire(self._rules[number], item, text, spans_of)
             if signal is not None:
@@ -210,7 +213,7 @@ class Engine:
         vetoed: set[tuple[str, str]] = set()
         leads: list[int] = []
         for number in sorted(woken):
-            if any(present.isdisjoint(group) for group in self._required[number]):
+            if any(map(present.isdisjoint, self._required[number])):
                 continue
             compiled = self._rules[number]
             rule = compiled.rule

@@ -45,6 +45,8 @@ class Text:
     words: tuple[list[str], list[str]]
     occ: dict[int, list[Occ]] = field(default_factory=dict)
     literals: set[int] = field(default_factory=set)
+    # Every atom seen: the keys of ``occ`` and the literals (filled by the phrase scan).
+    present: set[int] = field(default_factory=set)
     _canon: tuple[str, str] | None = None
     _lead: int | None = None
     # A view of one sentence (see :meth:`unit`): only positions in [lo, hi) are seen.
@@ -86,6 +88,7 @@ class Text:
                 self.words,
                 occ,
                 self.literals,
+                occ.keys() | self.literals,
                 self._canon,
                 self.lead,
                 (lo, hi),
@@ -157,22 +160,24 @@ class _TermM(Matcher):
     where: Field
     atom_set: frozenset[int] = frozenset()
 
-    def _found(self, occ: dict[int, list[Occ]]) -> list[Occ]:
-        # Walk the shorter side: a vocabulary has hundreds of inflected phrases, an item a
-        # few dozen distinct ones (occurrence order does not matter to any caller).
-        if len(self.atoms) > len(occ):
-            atom_set = self.atom_set
-            return [o for a, occs in occ.items() if a in atom_set for o in occs]
-        return [o for a in self.atoms for o in occ.get(a, ())]
-
     def eval(self, text: Text) -> list[Occ] | None:
+        # A set intersection at C speed walks the smaller side: a vocabulary has hundreds of
+        # inflected phrases, an item a few dozen; most terms find nothing and stop here.
+        # The lists returned are shared with ``text.occ``: callers never mutate them.
+        hits = self.atom_set & text.present
+        if not hits:
+            return None
+        occ = text.occ
+        found = occ[next(iter(hits))] if len(hits) == 1 else [o for a in hits for o in occ[a]]
         where = self.where
         if where == "any":
-            return self._found(text.occ) or None
-        if where == "lead":
-            lead = text.lead
-            return [o for o in self._found(text.occ) if _in_field(o[0], where, lead)] or None
-        return [o for o in self._found(text.occ) if _in_field(o[0], where)] or None
+            return found
+        if where == "title":
+            return [o for o in found if o[0] < GAP] or None
+        if where == "summary":
+            return [o for o in found if o[0] >= GAP] or None
+        end = GAP + text.lead
+        return [o for o in found if GAP <= o[0] < end] or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +208,10 @@ class _RegexM(Matcher):
 
 def window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
     """Occurrences, one or more from each list, whose first words lie within ``within`` words."""
-    events = sorted((o[0], i, o) for i, occs in enumerate(lists) for o in occs)
+    if all(len(occs) == 1 for occs in lists):  # the usual case: each part found once
+        starts = [occs[0][0] for occs in lists]
+        return [occs[0] for occs in lists] if max(starts) - min(starts) <= within else None
+    events = sorted([(o[0], i, o) for i, occs in enumerate(lists) for o in occs])
     counts = [0] * len(lists)
     have = left = 0
     for right, (start, i, _) in enumerate(events):
@@ -226,8 +234,15 @@ class ExprMatcher(Matcher):
     none: tuple[Matcher, ...]
     regex: Matcher | None
     within: int | None
+    # Groups of atoms of which each must be present for a match: checked first, at C speed.
+    need: tuple[frozenset[int], ...] = ()
+    # The ``any`` parts as one term, when all are terms of one field: the same occurrences
+    # (some perhaps once instead of twice, which no caller counts) for one lookup.
+    any_term: Matcher | None = None
 
     def eval(self, text: Text) -> list[Occ] | None:
+        if self.need and any(map(text.present.isdisjoint, self.need)):
+            return None
         found: list[Occ] = []
         if self.all:
             lists: list[list[Occ]] = []
@@ -244,10 +259,10 @@ class ExprMatcher(Matcher):
             else:
                 found += [o for occs in lists for o in occs]
         if self.any:
-            hits = [got for part in self.any if (got := part.eval(text)) is not None]
-            if not hits:
+            got = self._any(text)
+            if got is None:
                 return None
-            found += [o for occs in hits for o in occs]
+            found += got
         if self.regex is not None:
             got = self.regex.eval(text)
             if got is None:
@@ -256,6 +271,12 @@ class ExprMatcher(Matcher):
         if any(part.eval(text) is not None for part in self.none):
             return None
         return found
+
+    def _any(self, text: Text) -> list[Occ] | None:
+        if self.any_term is not None:
+            return self.any_term.eval(text)
+        hits = [got for part in self.any if (got := part.eval(text)) is not None]
+        return [o for occs in hits for o in occs] if hits else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,22 +343,49 @@ AS_HEADLINE: Mapping[Field, Field] = {"title": "lead", "any": "lead"}
 
 
 def compile_expr(
-    expr: Node, atoms: Atoms, where: Field, retarget: Mapping[Field, Field] | None = None
+    expr: Node,
+    atoms: Atoms,
+    where: Field,
+    retarget: Mapping[Field, Field] | None = None,
+    checked: frozenset[frozenset[int]] = frozenset(),
+    *,
+    flatten: bool = True,
 ) -> Matcher:
     """The matcher of ``expr`` read in ``where``; ``retarget`` maps fields to others (see
-    :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning."""
+    :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning.
+    ``checked``: groups of atoms known present whenever this matcher runs (its parents').
+    ``flatten``: an expression that only wraps one part (or an ``any`` of terms) may become
+    that part; a rule's own match stays an :class:`ExprMatcher` (rules/diagnose.py reads it)."""
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
         field = retarget.get(where, where) if retarget else where
         return _TermM(atom_ids, field, frozenset(atom_ids))
     where = expr.field if expr.field != "any" else where
+    wraps = (*expr.all, *expr.any)
+    if flatten and len(wraps) == 1 and not (expr.none or expr.regex) and expr.within is None:
+        return compile_expr(wraps[0], atoms, where, retarget, checked)
 
-    def parts(nodes: Iterable[Node]) -> tuple[Matcher, ...]:
-        return tuple(compile_expr(n, atoms, where, retarget) for n in nodes)
+    need = tuple(g for g in dict.fromkeys(required_groups(expr, atoms)) if g not in checked)
+    # A lone group is what the first term looks up anyway.
+    need = need if len(need) > 1 or (need and not expr.all) else ()
+    inner = checked | frozenset(need)
+
+    def parts(nodes: Iterable[Node], known: frozenset[frozenset[int]]) -> tuple[Matcher, ...]:
+        return tuple(compile_expr(n, atoms, where, retarget, known) for n in nodes)
 
     regex = None
     if expr.regex is not None:
         literal = atoms.get(expr.regex.literal, literal=True)
         field = retarget.get(where, where) if retarget else where
         regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
-    return ExprMatcher(parts(expr.all), parts(expr.any), parts(expr.none), regex, expr.within)
+    any_parts = parts(expr.any, inner)
+    any_term = None
+    if len(any_parts) > 1 and all(isinstance(p, _TermM) for p in any_parts):
+        fields = {p.where for p in any_parts if isinstance(p, _TermM)}
+        if len(fields) == 1:
+            union = frozenset(a for p in any_parts if isinstance(p, _TermM) for a in p.atoms)
+            any_term = _TermM(tuple(sorted(union)), fields.pop(), union)
+    if flatten and any_term is not None and not (expr.all or expr.none or regex):
+        return any_term
+    all_parts, none_parts = parts(expr.all, inner), parts(expr.none, checked)
+    return ExprMatcher(all_parts, any_parts, none_parts, regex, expr.within, need, any_term)

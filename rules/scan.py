@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Literal
 
 import ahocorasick
@@ -55,34 +55,48 @@ def _phrase_index(atoms: Atoms) -> tuple[dict[str, TrieNode], ahocorasick.Automa
 
 
 class PhraseIndex:
-    """Every phrase and regex literal of a rule set, for one pass over an item's words."""
+    """Every phrase and regex literal of a rule set, for one pass over an item's words.
+
+    One dictionary lookup per word at C speed (``map``) finds the one-word phrases and the
+    words that may start a longer one: Python code runs only there, a few dozen times per item
+    whatever the number of rules.
+    """
 
     def __init__(self, atoms: Atoms) -> None:
-        self._trie, self._literals = _phrase_index(atoms)
+        trie, self._literals = _phrase_index(atoms)
+        # word -> atoms of the one-word phrase; word -> {next word: trie node after both}.
+        self._single = {word: node.atoms for word, node in trie.items() if node.atoms}
+        self._heads = {word: node.next for word, node in trie.items() if node.next}
 
     def scan(self, text: Text) -> None:
         """Find every phrase (and regex literal) in the title and the summary."""
-        top = self._trie
-        get = top.get
+        occ = text.occ
+        single, head = self._single.get, self._heads.get
         for field_number, words in enumerate(text.words):
             offset = field_number * GAP
             count = len(words)
-            # Most words start no phrase: find the few that do at C speed.
-            starts = [(i, node) for i, node in enumerate(map(get, words)) if node is not None]
-            for first, start_node in starts:
-                node: TrieNode | None = start_node
-                last = first
+            # ``compress`` over a range builds nothing for the many words that start no phrase.
+            singles = list(map(single, words))
+            for first in compress(range(count), singles):
+                where = (offset + first, offset + first + 1)
+                for atom in singles[first] or ():
+                    occ.setdefault(atom, []).append(where)
+            heads = list(map(head, words))
+            for first in compress(range(count - 1), heads):
+                node: TrieNode | None = (heads[first] or {}).get(words[first + 1])
+                last = first + 1  # the last word of the phrase so far
                 while node is not None:
                     for atom in node.atoms:
-                        text.occ.setdefault(atom, []).append((offset + first, offset + last + 1))
+                        occ.setdefault(atom, []).append((offset + first, offset + last + 1))
                     last += 1
                     if last == count or not node.next:
                         break
                     node = node.next.get(words[last])
         if self._literals is not None:
             # "\0" never occurs in canonical text, so no literal can span the two fields.
-            for _, found in self._literals.iter("\0".join(text.canon)):
-                text.literals.update(found)
+            for _, hits in self._literals.iter("\0".join(text.canon)):
+                text.literals.update(hits)
+        text.present = occ.keys() | text.literals
 
 
 class SpanMaker:
@@ -93,12 +107,10 @@ class SpanMaker:
         self._offsets: dict[int, list[tuple[int, int]]] = {}
 
     def _offset(self, index: int, word: int) -> tuple[int, int] | None:
-        offsets = self._offsets.setdefault(index, [])
-        if word >= len(offsets):
-            # Only as far into the text as the spans need: headlines come first.
-            found = _WORDS.finditer(self._text.folded[index], offsets[-1][1] if offsets else 0)
-            for hit in itertools.islice(found, word - len(offsets) + 1):
-                offsets.append(hit.span())
+        offsets = self._offsets.get(index)
+        if offsets is None:  # every word's offsets at once, at C speed
+            found = _WORDS.finditer(self._text.folded[index])
+            offsets = self._offsets[index] = list(map(re.Match.span, found))
         return offsets[word] if word < len(offsets) else None
 
     def spans(self, occs: list[Occ]) -> tuple[Span, ...]:

@@ -59,7 +59,8 @@ def test_every_problem_is_reported_with_its_place() -> None:
 """
     )
     assert found == [
-        "feeds.yaml:5:5: unknown key 'intervall' in feed; did you mean 'interval' or 'min_interval'?",
+        "feeds.yaml:5:5: unknown key 'intervall' in feed;"
+        " did you mean 'interval' or 'min_interval'?",
         "feeds.yaml:6:11: name must be a lowercase slug (a-z, 0-9, . _ -)",
         "feeds.yaml:7:10: url scheme must be http, https or a local path",
         "feeds.yaml:8:11: tier must be one of official, wire, press, blog",

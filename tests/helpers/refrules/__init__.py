@@ -1,0 +1,5 @@
+"""A frozen copy of main's rules engine (87ca9a4), the reference the optimised one must equal."""
+
+from tests.helpers.refrules.engine import Engine
+
+__all__ = ["Engine"]
