@@ -32,6 +32,7 @@ from storage.chats import ChatPrefs, load_prefs
 from storage.models import alert_t, delivery_t
 from storage.outbox import add_alert, join_push
 from tests.conftest import FakeClock
+from tests.helpers import drain
 from tests.helpers.botapi import BotApiEmulator, SentMessage, parse_html, run_emulator
 from tests.helpers.db import T0, entry, feeds, store
 from tests.helpers.inline_rules import RULES, THESIS
@@ -77,17 +78,10 @@ class Desk:
         self.evaluator.run(self.db, self.clock())
 
     def pending(self) -> list[int]:
-        with Session(self.db) as s:
-            q = select(delivery_t.c.id).where(delivery_t.c.status == "pending")
-            return list(s.execute(q).scalars())
+        return drain.pending(self.db)
 
     async def deliver_all(self) -> None:
-        for _ in range(10):
-            await self.notifier.deliver_due()
-            if not self.pending():
-                return
-            self.clock.advance(seconds=2)
-        raise AssertionError(f"still pending: {self.pending()}")
+        await drain.deliver_all(self.notifier, self.db, self.clock)
 
     async def ask(self, text: str, chat: int = GROUP) -> str:
         before = len(self.emu.sent_to(chat))

@@ -28,6 +28,7 @@ from bot.telegram.delivery import TelegramNotifier
 from storage.chats import load_prefs
 from storage.models import delivery_t
 from tests.conftest import FakeClock
+from tests.helpers import drain
 from tests.helpers.botapi import BotApiEmulator, run_emulator
 from tests.helpers.db import T0, entry, feeds, queue_alert, store
 from tests.helpers.inline_rules import make_rules_dir
@@ -50,18 +51,10 @@ class Harness:
     clock: FakeClock
 
     async def deliver_all(self, rounds: int = 20, step: float = 2.0) -> None:
-        """Deliver, moving the clock past any backoff, until nothing is pending."""
-        for _ in range(rounds):
-            await self.notifier.deliver_due()
-            if not self.pending():
-                return
-            self.clock.advance(seconds=step)
-        raise AssertionError(f"still pending: {self.pending()}")
+        await drain.deliver_all(self.notifier, self.db, self.clock, rounds=rounds, step=step)
 
     def pending(self) -> list[int]:
-        with Session(self.db) as s:
-            q = select(delivery_t.c.id).where(delivery_t.c.status == "pending")
-            return list(s.execute(q).scalars())
+        return drain.pending(self.db)
 
     def alert(self, title: str, chats: tuple[int, ...] = (GROUP,), **payload: Any) -> int:
         return queue_alert(self.db, title, chats, created_at=self.clock(), **payload)

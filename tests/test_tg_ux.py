@@ -16,16 +16,15 @@ from typing import Any
 
 import matplotlib.image
 import pytest
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlalchemy import Engine
 
 from bot.pipeline.evaluate import Evaluator, chat_router
 from bot.pipeline.rulebook import Rulebook
 from bot.telegram.bot import BotDeps, build_application
 from bot.telegram.delivery import TelegramNotifier
 from bot.views.times import set_display_zone
-from storage.models import delivery_t
 from tests.conftest import FakeClock
+from tests.helpers import drain
 from tests.helpers.botapi import BotApiEmulator, parse_html, run_emulator
 from tests.helpers.db import T0, entry, feeds, queue_alert, store
 from tests.helpers.inline_rules import RULES, THESIS
@@ -64,17 +63,10 @@ class Chat:
     clock: FakeClock
 
     def pending(self) -> list[int]:
-        with Session(self.db) as s:
-            q = select(delivery_t.c.id).where(delivery_t.c.status == "pending")
-            return list(s.execute(q).scalars())
+        return drain.pending(self.db)
 
     async def deliver_all(self) -> None:
-        for _ in range(10):
-            await self.notifier.deliver_due()
-            if not self.pending():
-                return
-            self.clock.advance(seconds=2)
-        raise AssertionError(f"still pending: {self.pending()}")
+        await drain.deliver_all(self.notifier, self.db, self.clock)
 
     async def ask(self, text: str, user: int = USER) -> str:
         before = len(self.emu.sent_to(GROUP))

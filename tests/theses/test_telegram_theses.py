@@ -17,8 +17,9 @@ from bot.pipeline.evaluate import Evaluator, chat_router
 from bot.pipeline.rulebook import Rulebook
 from bot.telegram.bot import BotDeps, build_application, register_commands
 from bot.telegram.delivery import TelegramNotifier
-from storage.models import alert_t, delivery_t
+from storage.models import alert_t
 from tests.conftest import FakeClock
+from tests.helpers import drain
 from tests.helpers.botapi import BotApiEmulator, run_emulator
 from tests.helpers.db import T0, entry, feeds, store
 from tests.helpers.inline_rules import make_theses_dir
@@ -42,13 +43,7 @@ class Harness:
     shelf: Path
 
     async def deliver_all(self) -> None:
-        for _ in range(20):
-            await self.notifier.deliver_due()
-            with Session(self.db) as s:
-                q = select(delivery_t.c.id).where(delivery_t.c.status == "pending")
-                if not list(s.execute(q)):
-                    return
-        raise AssertionError("deliveries still pending")
+        await drain.deliver_all(self.notifier, self.db, rounds=20)
 
     async def ask(self, chat: int, text: str, user: int = USER) -> str:
         before = len(self.emu.sent_to(chat))

@@ -1,4 +1,7 @@
-"""A frozen copy of main's rules engine (87ca9a4), the reference the optimised one must equal."""
+"""A frozen copy of main's rules engine (87ca9a4), the reference the optimised one must equal.
+
+Text folding (rules.text) is shared: the optimisation left it as it was.
+"""
 
 from tests.helpers.refrules.engine import Engine
 

@@ -25,6 +25,7 @@ from rules.model import (
     Signal,
     Span,
 )
+from rules.text import fold
 from tests.helpers.refrules.matchers import (
     AS_HEADLINE,
     Atoms,
@@ -45,7 +46,6 @@ from tests.helpers.refrules.story import (
     resolve,
     side,
 )
-from tests.helpers.refrules.text import fold
 
 __all__ = ["Engine", "compile_ruleset"]
 
