@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from rules.diagnose import Trace, describe, trace_rule
 from rules.matchers import (
     AS_HEADLINE,
+    GAP,
     Atoms,
     GuardMatcher,
     Matcher,
@@ -264,7 +265,10 @@ class Engine:
                 signal = self._signal(
                     item, spans_of, part, severity, evidence + found, fired.hedged
                 )
-                out.append(Reading(signal, fired.match + found, rule.reads_story, lead, package))
+                # A term the headline does not name, read in the summary, is a lead reading:
+                # it fills in beside the lead's own rules, it does not overrule them.
+                in_lead = lead or all(o[0] >= GAP for o in found)
+                out.append(Reading(signal, fired.match + found, rule.reads_story, in_lead, package))
         return out
 
     def _signal(

@@ -5,15 +5,16 @@ answer is what the emulator received, as Telegram would show it.
     .venv/bin/python -m tests.helpers.transcript            # print it
     .venv/bin/python -m tests.helpers.transcript --readme   # and put it in README.md
 
-The snapshots up to 7 November 2025 are read on time (the board's history, alerts to the
-console); then MOFCOM's Announcement No. 70 comes out at 09:30 UTC and is read two minutes
-later, its alert goes to the desk, and a trader asks /status, /why, /recent, /quiet and
-/digest.
+The snapshots up to 1 November 2025 are read on time (the board's history, alerts to the
+console); then the White House fact sheet on the Busan deal comes out at 22:00 UTC and is read
+two minutes later, its alert (one push for the two legs it moves) goes to the desk, and a
+trader asks /status, /why, /recent, /quiet and /digest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -129,7 +130,8 @@ async def transcript() -> str:
                 await app.updater.start_polling(poll_interval=0, timeout=1)
                 try:
                     clock.now = LIVE + timedelta(minutes=9)
-                    alert_id = int(lines[-2].split("alert #")[1].split()[0])
+                    # A story that moves several legs is one push: "alerts #12, #13".
+                    alert_id = int(re.findall(r"#(\d+)", lines[-2])[0])
                     asks = (
                         "/status rare-earth-leverage",
                         f"/why {alert_id}",

@@ -251,6 +251,38 @@ def test_a_package_deal_in_the_lead(make_engine: MakeEngine) -> None:
     ]
 
 
+DEAL = """\
+  - id: deal
+    leg: rare-earth-leverage
+    effect: breaks
+    severity: critical
+    match: {in: title, all: [deal, China]}
+    package:
+      - leg: h20-ban
+        when:
+          any:
+            - H20
+            - {in: lead, all: [H20, [lift~, ease~]], within: 6, none: [stays, nothing]}
+"""
+
+
+def test_a_package_term_named_only_in_the_lead_moves_its_leg(make_engine: MakeEngine) -> None:
+    """The headline names the deal, the lead its terms (the White House fact sheet's form):
+    the term's leg moves, beside what the lead's own rules read, never instead of it."""
+    engine = make_engine(rules(DEAL, LIFTED + "    lead: true\n"))
+    story = item("Trump strikes deal with China", "China will lift its ban on H20 purchases.")
+    assert sorted(fired(engine, story)) == [
+        ("deal", "rare-earth-leverage", "critical", False),
+        ("deal.h20-ban", "h20-ban", "critical", False),
+        ("h20-lifted", "h20-ban", "high", False),
+    ]
+    # A later sentence is background, and a lead that keeps the ban moves nothing.
+    later = item("Trump strikes deal with China", "Talks went well. China will lift its H20 ban.")
+    kept = item("Trump strikes deal with China", "The H20 ban stays; nothing was lifted.")
+    for story in (later, kept):
+        assert [s.rule_id for s in engine.evaluate(story)] == ["deal"], story.summary
+
+
 def test_examples_can_name_the_legs_a_package_moves(make_engine: MakeEngine) -> None:
     from rules import run_examples
 
