@@ -25,6 +25,7 @@ SPLITS = {
     "train": CORPUS / "train.jsonl",
     "fresh": CORPUS / "fresh.jsonl",
     "tune": CORPUS / "tune.jsonl",
+    "tune2": CORPUS / "tune2.jsonl",
 }
 DEV_EVENTS = ROOT.parent / "shared" / "corpora" / "dev-events.jsonl"
 HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
@@ -247,6 +248,11 @@ def test_split_sizes_meet_issue_9(corpus: dict[str, list[dict[str, Any]]]) -> No
     tune = corpus["tune"]
     assert len(tune) >= 120
     assert sum(r.get("trap") is not None for r in tune) >= 20
+    tune2 = corpus["tune2"]
+    assert len(tune2) >= 120
+    assert sum(r["effect"] in POSITIVE for r in tune2) >= 60
+    assert sum(r.get("trap") == "near-miss" for r in tune2) >= 25
+    assert sum(r.get("trap") == "distractor" for r in tune2) >= 15
     for records in corpus.values():
         assert {r.get("leg") for r in records} >= {
             "h20-ban",
