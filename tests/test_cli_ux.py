@@ -133,6 +133,13 @@ async def test_the_demo_gives_every_alert_and_the_board_their_times() -> None:
     assert "  alert #3, 2025-05-12 08:00 UTC, as the news came out" in out
     assert "The boards of 2 theses at the last item (2025-11-10 21:14 UTC)" in out
     assert "no-trade-deal          BROKEN      since 2025-05-12 08:00 UTC (182d ago)" in out
+    # The White House fact sheet moves two legs: one alert block names both, tickers once.
+    merged = out.split("[CRITICAL] one story moves 2 legs:\n", 1)[1].split("\n\n", 1)[0]
+    assert "chip-for-rare-earth/wfe-controls: intact -> broken" in merged
+    assert "chip-for-rare-earth/rare-earth-leverage: challenged -> reversed" in merged
+    assert "  - Fact Sheet: President Donald J. Trump Strikes Deal" in merged
+    tickers = next(x for x in merged.splitlines() if x.startswith("  tickers: "))
+    assert tickers.split().count("$MP") == 1 and "$ASML" in tickers and "$LYC.AX" in tickers
 
 
 def test_times_are_shown_in_the_configured_zone(
