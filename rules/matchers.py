@@ -47,6 +47,7 @@ class Text:
     literals: set[int] = field(default_factory=set)
     # Every atom seen: the keys of ``occ`` and the literals (filled by the phrase scan).
     present: set[int] = field(default_factory=set)
+    in_title: set[int] = field(default_factory=set)  # the atoms of ``occ`` found in the title
     _canon: tuple[str, str] | None = None
     _lead: int | None = None
     # A view of one sentence (see :meth:`unit`): only positions in [lo, hi) are seen.
@@ -89,6 +90,7 @@ class Text:
                 occ,
                 self.literals,
                 occ.keys() | self.literals,
+                set(occ) if lo < GAP else set(),  # unit 0 is the title, the rest summary
                 self._canon,
                 self.lead,
                 (lo, hi),
