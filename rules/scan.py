@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
-from typing import Literal
 
 import ahocorasick
 
@@ -129,14 +128,17 @@ class SpanMaker:
         return starts
 
     def spans(self, occs: list[Occ]) -> tuple[Span, ...]:
-        out: set[Span] = set()
+        # (field number, start, end) sorts as the spans do (title first) and stands for its
+        # span: one Span made per distinct span, none hashed.
+        found: set[tuple[int, int, int]] = set()
         for start, end in set(occs):
             index = 1 if start >= GAP else 0
             starts = self._word_starts(index)
             first, last = start - index * GAP, end - index * GAP - 1
-            if last >= len(starts):
-                continue
-            lo, hi = starts[first], starts[last] + len(self._text.words[index][last])
-            field_name: Literal["title", "summary"] = "summary" if index else "title"
-            out.add(Span(field_name, lo, hi, self._text.display[index][lo:hi]))
-        return tuple(sorted(out, key=lambda s: (s.field != "title", s.start, s.end)))
+            if last < len(starts):
+                found.add((index, starts[first], starts[last] + len(self._text.words[index][last])))
+        display = self._text.display
+        return tuple(
+            Span("summary" if index else "title", lo, hi, display[index][lo:hi])
+            for index, lo, hi in sorted(found)
+        )
