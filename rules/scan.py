@@ -60,13 +60,18 @@ def _automaton(literals: dict[str, list[int]]) -> ahocorasick.Automaton:
     return automaton
 
 
-# A word's entry: the atoms of the one-word phrase, and the words that may follow it
-# (None if no longer phrase starts with it).
-_Entry = tuple[tuple[int, ...], "dict[str, _Entry] | None"]
+# A word's entry: the atom of the phrase ending there (-1 if none), and the words that may
+# follow it (None if no longer phrase goes on from it).
+_Entry = tuple[int, "dict[str, _Entry] | None"]
 
 
 def _entries(level: dict[str, TrieNode]) -> dict[str, _Entry]:
-    return {w: (n.atoms, _entries(n.next) if n.next else None) for w, n in level.items()}
+    out: dict[str, _Entry] = {}
+    for word, node in level.items():
+        # One atom per phrase, and one phrase per word sequence (phrases are canonical).
+        assert len(node.atoms) <= 1, node.atoms
+        out[word] = (node.atoms[0] if node.atoms else -1, _entries(node.next) or None)
+    return out
 
 
 class PhraseIndex:
@@ -95,20 +100,18 @@ class PhraseIndex:
             found = list(map(first, words))
             # ``compress`` over a range builds nothing for the many words that start no phrase.
             for at in compress(range(count), found):
-                atoms, follow = found[at]  # type: ignore[misc]
+                atom, follow = found[at]  # type: ignore[misc]
                 start = offset + at
-                if atoms:
-                    where = (start, start + 1)
-                    for atom in atoms:
-                        occ.setdefault(atom, []).append(where)
+                if atom >= 0:
+                    occ.setdefault(atom, []).append((start, start + 1))
                 last = at + 1  # the next word of a longer phrase
                 while follow is not None and last < count:
                     entry = follow.get(words[last])
                     if entry is None:
                         break
-                    atoms, follow = entry
+                    atom, follow = entry
                     last += 1
-                    for atom in atoms:
+                    if atom >= 0:
                         occ.setdefault(atom, []).append((start, offset + last))
             if not offset:
                 text.in_title = set(occ)
