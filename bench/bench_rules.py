@@ -10,8 +10,8 @@ corpus/train.jsonl and corpus/test.jsonl. Each is run by this branch's engine an
 medians of the rounds (wall and this process's CPU time), the ratio the median of per-round
 ratios. ``--worst`` adds 5,000 rules whose every group has everyday words. ``--icount`` also
 counts instructions per item under ``valgrind --tool=callgrind`` (noise-free on a shared machine:
-each engine runs once with no timed pass and once with one, and the difference is divided by
-the items). No timing is asserted.
+only one pass over the items is counted, after a warm one; see bench/rules_icount.py). No
+timing is asserted.
 """
 
 from __future__ import annotations
