@@ -23,6 +23,7 @@ from rules.matchers import (
 )
 from rules.model import (
     SEVERITIES,
+    Expr,
     Field,
     Guard,
     Item,
@@ -32,6 +33,7 @@ from rules.model import (
     Severity,
     Signal,
     Span,
+    Term,
     Tier,
 )
 from rules.scan import PhraseIndex, SpanMaker
@@ -85,6 +87,26 @@ def _compile_rule(rule: Rule, atoms: Atoms) -> _CompiledRule:
     return _CompiledRule(rule, matcher, veto, hedge, Reader(matcher, veto, hedge, parts), lead)
 
 
+def _title_groups(expr: Expr | Term, atoms: Atoms, where: Field = "any") -> list[frozenset[int]]:
+    """Groups of atoms such that ``expr`` can only match if each group has one in the title.
+
+    Most shipped rules read the headline only, and an item's summary often holds their words:
+    a check at C speed against the title's atoms spares them a full evaluation."""
+    if isinstance(expr, Term):
+        return [frozenset(atoms.get(p) for p in expr.phrases)] if where == "title" else []
+    where = expr.field if expr.field != "any" else where
+    groups = [g for part in expr.all for g in _title_groups(part, atoms, where)]
+    if expr.any:
+        union: set[int] = set()
+        for part in expr.any:
+            inner = _title_groups(part, atoms, where)
+            if not inner:
+                return groups
+            union |= min(inner, key=len)  # any one necessary group of a part will do
+        groups.append(frozenset(union))
+    return groups
+
+
 def _downgrade(severity: Severity) -> Severity:
     return SEVERITIES[max(SEVERITIES.index(severity) - 1, 0)]
 
@@ -101,9 +123,11 @@ class Engine:
         atoms = Atoms()
         compiled: list[_CompiledRule] = []
         required: list[tuple[frozenset[int], ...]] = []
+        in_title: list[tuple[frozenset[int], ...]] = []
         for rule in ruleset.rules:
             compiled.append(_compile_rule(rule, atoms))
             required.append(tuple(dict.fromkeys(required_groups(rule.match, atoms))))
+            in_title.append(tuple(dict.fromkeys(_title_groups(rule.match, atoms))))
         # Index each rule under the group of atoms that occurs least across the rule set, so
         # a word every rule uses ("china") does not wake them all.
         frequency: dict[int, int] = {}
@@ -126,6 +150,7 @@ class Engine:
         for n, c in enumerate(compiled):
             self._signal_ids.update({p.id: (n, k) for k, p in enumerate(c.rule.package)})
         self._required = tuple(required)
+        self._in_title = tuple(in_title)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
         self._anchors = frozenset(self._index)
         self._unanchored = tuple(unanchored)
@@ -195,6 +220,8 @@ class Engine:
             # Cheap check first: every group the rule needs has a word in the text.
             if any(map(present.isdisjoint, self._required[number])):
                 continue
+            if any(map(text.in_title.isdisjoint, self._in_title[number])):
+                continue  # its match would find nothing
             signal = self._fire(self._rules[number], item, text, spans_of)
             if signal is not None:
                 signals.append(signal)
@@ -221,7 +248,9 @@ class Engine:
             if item.tier not in rule.tiers:
                 continue
             sentence = rule.scope == "sentence"
-            got = attempt(compiled.text, text, sentence=sentence, always_hedged=rule.hedged)
+            got: Fired | str | None = None  # its match would find nothing (it needs the title)
+            if not any(map(text.in_title.isdisjoint, self._in_title[number])):
+                got = attempt(compiled.text, text, sentence=sentence, always_hedged=rule.hedged)
             if got == VETOED:
                 vetoed.add((rule.leg, side(rule.effect)))
             elif isinstance(got, Fired):

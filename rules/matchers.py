@@ -11,6 +11,7 @@ import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 
 from rules.model import Field, Node, Term
 
@@ -32,6 +33,7 @@ __all__ = [
 # a title word to a summary word.
 GAP = 1_000_000
 _MAX_REGEX_HITS = 8
+_ONE = 1
 
 Occ = tuple[int, int]  # (first word, word after the last)
 
@@ -47,6 +49,7 @@ class Text:
     literals: set[int] = field(default_factory=set)
     # Every atom seen: the keys of ``occ`` and the literals (filled by the phrase scan).
     present: set[int] = field(default_factory=set)
+    in_title: set[int] = field(default_factory=set)  # the atoms of ``occ`` found in the title
     _canon: tuple[str, str] | None = None
     _lead: int | None = None
     # A view of one sentence (see :meth:`unit`): only positions in [lo, hi) are seen.
@@ -89,6 +92,7 @@ class Text:
                 occ,
                 self.literals,
                 occ.keys() | self.literals,
+                set(occ) if lo < GAP else set(),  # unit 0 is the title, the rest summary
                 self._canon,
                 self.lead,
                 (lo, hi),
@@ -208,7 +212,7 @@ class _RegexM(Matcher):
 
 def window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
     """Occurrences, one or more from each list, whose first words lie within ``within`` words."""
-    if all(len(occs) == 1 for occs in lists):  # the usual case: each part found once
+    if all(map(_ONE.__eq__, map(len, lists))):  # the usual case: each part found once
         starts = [occs[0][0] for occs in lists]
         return [occs[0] for occs in lists] if max(starts) - min(starts) <= within else None
     events = sorted([(o[0], i, o) for i, occs in enumerate(lists) for o in occs])
@@ -243,21 +247,9 @@ class ExprMatcher(Matcher):
     def eval(self, text: Text) -> list[Occ] | None:
         if self.need and any(map(text.present.isdisjoint, self.need)):
             return None
-        found: list[Occ] = []
-        if self.all:
-            lists: list[list[Occ]] = []
-            for part in self.all:
-                got = part.eval(text)
-                if got is None:
-                    return None
-                lists.append(got)
-            if self.within is not None:
-                near = window(lists, self.within)
-                if near is None:
-                    return None
-                found += near
-            else:
-                found += [o for occs in lists for o in occs]
+        found: list[Occ] | None = self._all(text) if self.all else []
+        if found is None:
+            return None
         if self.any:
             got = self._any(text)
             if got is None:
@@ -268,15 +260,28 @@ class ExprMatcher(Matcher):
             if got is None:
                 return None
             found += got
-        if any(part.eval(text) is not None for part in self.none):
-            return None
+        for part in self.none:
+            if part.eval(text) is not None:
+                return None
         return found
+
+    def _all(self, text: Text) -> list[Occ] | None:
+        """The ``all`` parts' occurrences (within the window), in a new list."""
+        lists: list[list[Occ]] = []
+        for part in self.all:
+            got = part.eval(text)
+            if got is None:
+                return None
+            lists.append(got)
+        if self.within is None:
+            return list(chain.from_iterable(lists))
+        return window(lists, self.within)
 
     def _any(self, text: Text) -> list[Occ] | None:
         if self.any_term is not None:
             return self.any_term.eval(text)
         hits = [got for part in self.any if (got := part.eval(text)) is not None]
-        return [o for occs in hits for o in occs] if hits else None
+        return list(chain.from_iterable(hits)) if hits else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,21 +294,22 @@ class GuardMatcher:
         if found is None:
             return None
         # A guard speaks through other words than the match's own: "halts" cannot both be
-        # the blocking verb a rule matched and the easing verb that vetoes it.
-        found = [g for g in found if not any(_overlaps(g, m) for m in match)]
-        if self.near is not None:
-            near = self.near
-            found = [g for g in found if any(_gap(g, m) <= near for m in match)]
-        return found or None
-
-
-def _overlaps(a: Occ, b: Occ) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
-def _gap(a: Occ, b: Occ) -> int:
-    """Words between two occurrences (0 if adjacent or overlapping)."""
-    return max(a[0] - b[1], b[0] - a[1], 0)
+        # the blocking verb a rule matched and the easing verb that vetoes it. With ``near``,
+        # it must also lie within ``near`` words of one of them (its gap: words between).
+        near = -1 if self.near is None else self.near
+        kept: list[Occ] = []
+        for g in found:
+            lo, hi = g
+            close = near < 0
+            for start, end in match:
+                if lo < end and start < hi:
+                    break  # overlaps the match
+                if not close and max(lo - end, start - hi) <= near:
+                    close = True
+            else:
+                if close:
+                    kept.append(g)
+        return kept or None
 
 
 class Atoms:

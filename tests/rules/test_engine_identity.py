@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules import Engine, Item, RuleSet, compile_ruleset, load_ruleset
+from rules import Engine, Item, RuleSet, compile_ruleset, load_ruleset, scan
 from rules.model import TIERS, Expr, Term
 from rules.records import item_from_record
 from tests.helpers.refrules import Engine as Reference
@@ -98,6 +98,16 @@ def _story(ruleset: RuleSet, **change: object) -> RuleSet:
 def test_shipped_rules_identical(shipped: RuleSet, items: list[Item]) -> None:
     # The corpora are labelled news on the thesis: a rule set that fires on none of it would
     # make the comparison empty.
+    assert assert_identical(shipped, items) > 100
+
+
+def test_regex_literals_through_the_automaton_identical(
+    shipped: RuleSet, items: list[Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rule sets with many regex literals find them with a character automaton, others with one
+    # substring search each (rules/scan.py): the shipped rules have few, so force the automaton.
+    monkeypatch.setattr(scan, "FEW_LITERALS", 0)
+    assert compile_ruleset(shipped)._phrases._automaton is not None
     assert assert_identical(shipped, items) > 100
 
 
