@@ -139,7 +139,9 @@ async def test_the_demo_gives_every_alert_and_the_board_their_times() -> None:
     assert "chip-for-rare-earth/rare-earth-leverage: challenged -> reversed" in merged
     assert "  - Fact Sheet: President Donald J. Trump Strikes Deal" in merged
     tickers = next(x for x in merged.splitlines() if x.startswith("  tickers: "))
-    assert tickers.split().count("$MP") == 1 and "$ASML" in tickers and "$LYC.AX" in tickers
+    assert tickers.split().count("$MP") == 1
+    assert "$ASML" in tickers
+    assert "$LYC.AX" in tickers
 
 
 def test_times_are_shown_in_the_configured_zone(
