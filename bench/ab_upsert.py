@@ -25,11 +25,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchlib import load_average
+
 HERE = Path(__file__).resolve().parent
 
 
 def child(corpus: str, n_feeds: int, n_entries: int, seed: int) -> None:
-    sys.path.insert(0, str(HERE))
     from feeds_gen import generate_feeds, generate_topical_feeds
     from ingest_store import new_entry
     from sqlmodel import Session
@@ -79,7 +80,7 @@ def main() -> None:
     if args.child:
         child(args.child, n_feeds, n_entries, args.seed)
         return
-    print(f"ab_upsert: {args.pairs} pairs; before: load average {os.getloadavg()}")
+    print(f"ab_upsert: {args.pairs} pairs; before: {load_average()}")
     sides = {"other": {"PYTHONPATH": str(args.other.resolve())}, "this": {}}
     for corpus in args.corpus.split(","):
         got: dict[str, list[dict[str, float]]] = {"other": [], "this": []}
@@ -109,7 +110,7 @@ def main() -> None:
             f"{corpus:8s} this / other, rows per CPU-s: median {statistics.median(ratios):.2f}x "
             f"(range {min(ratios):.2f}-{max(ratios):.2f})"
         )
-    print(f"after: load average {os.getloadavg()}")
+    print(f"after: {load_average()}")
 
 
 if __name__ == "__main__":
