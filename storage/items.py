@@ -147,18 +147,18 @@ def store_entries(
         rows = _INSERT_ITEMS.run(
             session.connection(),
             [
-                {
-                    "story_id": story_ids[i],
-                    "feed_id": feed_id,
-                    "tier": tier,
-                    "publisher": e.publisher,
-                    "title": e.title,
-                    "summary": e.summary,
-                    "url": e.url,
-                    "content_hash": e.content_hash,
-                    "published_at": e.published_at,
-                    "first_seen_at": now,
-                }
+                (
+                    story_ids[i],
+                    feed_id,
+                    tier,
+                    e.publisher,
+                    e.title,
+                    e.summary,
+                    e.url,
+                    e.content_hash,
+                    e.published_at,
+                    now,
+                )
                 for i, e in enumerate(created)
             ],
         )
@@ -169,15 +169,15 @@ def store_entries(
     _INSERT_SIGHTINGS.run(
         session.connection(),
         [
-            {
-                "item_id": item_of[e.entry_key],
-                "feed_id": feed_id,
-                "entry_key": e.entry_key,
-                "publisher": e.publisher,
-                "url": e.url,
-                "seen_at": now,
-                "text_hash": hashes[e.entry_key],
-            }
+            (
+                item_of[e.entry_key],
+                feed_id,
+                e.entry_key,
+                e.publisher,
+                e.url,
+                now,
+                hashes[e.entry_key],
+            )
             for e in fresh
         ],
     )
@@ -219,14 +219,14 @@ def _assign_stories(
         rows = _INSERT_STORIES.run(
             session.connection(),
             [
-                {
-                    "key": e.content_hash,
-                    "title": e.title,
-                    "title_sig": e.title_sig,
-                    "first_published_at": spans[-(i + 1)][0],
-                    "last_published_at": spans[-(i + 1)][1],
-                    "created_at": now,
-                }
+                (
+                    e.content_hash,
+                    e.title,
+                    e.title_sig,
+                    spans[-(i + 1)][0],
+                    spans[-(i + 1)][1],
+                    now,
+                )
                 for i, e in enumerate(founders)
             ],
         )

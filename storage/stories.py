@@ -16,6 +16,10 @@ the threshold, and few others: a pair of words is much rarer than either word ("
 The order is the reverse of first sight, so words seen late, which are rare, come first and
 make the most selective pairs; any fixed order gives the same answers.
 
+Most stories a lookup finds still fall short (about 30 per lookup, one or two reach the
+threshold on topical feeds), so each is first bounded by a fixed-size bit signature of its words
+(one AND and a bit count) and only those that could reach the threshold are counted exactly.
+
 Stories are indexed in one bucket per day, that of their latest item, and a lookup reads the
 buckets of the days within the window of its headline: its cost depends on the stories of those
 five days, not on how many are stored.
@@ -112,6 +116,24 @@ def window_days(day: int) -> range:
     return range(day - _SPAN, day + _SPAN + 1)
 
 
+# A cheap bound before the exact count: each word sets one of _BITS bits of a signature, so a
+# story's words can share at most as many words with a headline as their signatures share bits,
+# provided the headline's own words set distinct bits (else it gets no signature). A fixed
+# size keeps a story's signature at a few machine words however many words the index numbers.
+_BITS = 256
+_FRACTION = Fraction(SIMILARITY)
+# score >= SIMILARITY  <=>  shared * _ABOVE >= _BELOW * (n + m), in integers
+_ABOVE = _FRACTION.numerator + _FRACTION.denominator
+_BELOW = _FRACTION.numerator
+
+
+def _signature(words: Iterable[int]) -> int:
+    bits = 0
+    for word in words:
+        bits |= 1 << (word % _BITS)
+    return bits
+
+
 @functools.cache
 def _min_overlap(n: int) -> int:
     """Fewest words a set of ``n`` shares with any set it reaches the threshold with."""
@@ -125,6 +147,7 @@ def _min_overlap(n: int) -> int:
 class _Story:
     sig: str
     words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
+    bits: int  # their signature (_signature)
     first: int  # microseconds since the epoch of its earliest item
     latest: int  # and of its latest item: the window is measured from it
     day: int  # the bucket it was last filed in
@@ -138,6 +161,7 @@ class Headline:
     when: int  # microseconds since the epoch of its publication
     words: frozenset[int]
     keys: tuple[int, ...]  # its pair keys (empty below MIN_TOKENS words)
+    bits: int  # the signature of its words; 0 when two of them set the same bit
 
 
 class StoryIndex:
@@ -199,7 +223,10 @@ class StoryIndex:
     def headline(self, sig: str, published: datetime) -> Headline:
         """``sig`` published at ``published``, ready for :meth:`search`."""
         words = self._words(sig)
-        return Headline(sig, micros(published), frozenset(words), self._pairs(words))
+        bits = _signature(words)
+        if bits.bit_count() != len(words):
+            bits = 0
+        return Headline(sig, micros(published), frozenset(words), self._pairs(words), bits)
 
     def add(self, story_id: int, sig: str, latest: datetime, first: datetime | None = None) -> None:
         """Index a story; one already indexed only widens its span."""
@@ -210,7 +237,7 @@ class StoryIndex:
             return
         words = self._words(sig)
         day = when // _DAY
-        self._stories[story_id] = _Story(sig, tuple(words), since, when, day)
+        self._stories[story_id] = _Story(sig, tuple(words), _signature(words), since, when, day)
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
             self._short.setdefault(sig, []).append(story_id)
@@ -267,12 +294,16 @@ class StoryIndex:
         mine, earliest, latest = head.words, when - _WINDOW, when + _WINDOW
         best: tuple[float, int] | None = None
         floor = SIMILARITY  # the score to reach: the threshold, then the best so far
+        bits, above, below = head.bits, _ABOVE, _BELOW
         for story_id in seen:
             story = stories[story_id]
+            words = story.words
+            if bits and (bits & story.bits).bit_count() * above < below * (n + len(words)):
+                continue  # even if every shared bit were a shared word
             if not earliest <= story.latest <= latest:
                 continue
-            shared = len(mine.intersection(story.words))
-            score = shared / (n + len(story.words) - shared)
+            shared = len(mine.intersection(words))
+            score = shared / (n + len(words) - shared)
             if (
                 score >= floor
                 and (best is None or (score, story_id) > best)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
-from sqlmodel import Session
+from sqlalchemy import Engine, insert, select, text
+from sqlmodel import Session, SQLModel
 
 from storage.bulk import Bulk, one_of
 from storage.db import make_engine
@@ -24,7 +26,12 @@ _STORIES = Bulk(
 _FEEDS = Bulk(feed_t, ("name", "url", "tier", "interval_s", "topics"), returning=("id", "name"))
 
 
-@pytest.mark.parametrize("size", [1, 3, 120])
+def _rows(bulk: Bulk, dicts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(d[c] for c in bulk.columns) for d in dicts]
+
+
+# 400 stories take three statements on SQLite (166 rows of 6 columns in 999 parameters).
+@pytest.mark.parametrize("size", [1, 3, 120, 400])
 def test_a_batch_goes_in_whole_and_its_ids_come_back(engine: Engine, size: int) -> None:
     stories = [
         {"key": f"k{i}", "title": f"t{i}", "title_sig": f"s{i}", "first_published_at": T0,
@@ -37,8 +44,9 @@ def test_a_batch_goes_in_whole_and_its_ids_come_back(engine: Engine, size: int) 
         for i in range(size)
     ]  # fmt: skip
     with Session(engine) as s, s.begin():
-        story_ids = {key: sid for sid, key in _STORIES.run(s.connection(), stories)}
-        feed_ids = {name: fid for fid, name in _FEEDS.run(s.connection(), feeds)}
+        back = _STORIES.run(s.connection(), _rows(_STORIES, stories))
+        story_ids = {key: sid for sid, key in back}
+        feed_ids = {name: fid for fid, name in _FEEDS.run(s.connection(), _rows(_FEEDS, feeds))}
     with Session(engine) as s:
         stored = {
             key: (sid, last)
@@ -48,6 +56,7 @@ def test_a_batch_goes_in_whole_and_its_ids_come_back(engine: Engine, size: int) 
         }
         topics = {fid: t for fid, t in s.execute(select(feed_t.c.id, feed_t.c.topics))}
 
+    assert len(back) == size
     assert stored == {r["key"]: (story_ids[r["key"]], r["last_published_at"]) for r in stories}
     assert {f["name"]: topics[feed_ids[f["name"]]] for f in feeds} == {
         f["name"]: f["topics"] for f in feeds
@@ -66,16 +75,11 @@ def test_nulls_and_lookups_of_one_of_a_list(engine: Engine) -> None:
             s, [FeedDef("g", "https://g.example/", "press", 300)], deactivate_others=False
         )
         conn = s.connection()
-        [(sid, _)] = _STORIES.run(
-            conn,
-            [{"key": "k", "title": "t", "title_sig": "t", "first_published_at": T0,
-              "last_published_at": T0, "created_at": T0}],
-        )  # fmt: skip
+        [(sid, _)] = _STORIES.run(conn, [("k", "t", "t", T0, T0, T0)])
         back = items.run(
             conn,
-            [{"story_id": sid, "feed_id": fid, "tier": "press", "publisher": "p", "title": "t",
-              "summary": "", "url": None if i % 2 else f"https://x/{i}", "content_hash": f"h{i}",
-              "published_at": T0, "first_seen_at": T0} for i in range(4)],
+            [(sid, fid, "press", "p", "t", "", None if i % 2 else f"https://x/{i}", f"h{i}", T0,
+              T0) for i in range(4)],
         )  # fmt: skip
         pg = conn.dialect.name == "postgresql"
         query = select(item_t.c.content_hash).where(one_of(item_t.c.url, "urls", pg))
@@ -95,3 +99,35 @@ def test_postgres_plans_each_run_with_its_values(pg_url: str) -> None:
             assert conn.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
     finally:
         engine.dispose()
+
+
+def test_sqlite_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
+    """The driver-level inserts on SQLite write the very values SQLAlchemy's insert writes."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    SQLModel.metadata.create_all(engine)
+    paris = timezone(timedelta(hours=1))
+    dates = [
+        T0,
+        datetime(2025, 3, 30, 1, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2025, 3, 30, 3, 0, 0, 1, tzinfo=paris),  # stored as UTC, 02:00:00.000001
+    ]
+    stories = [
+        (f"k{i}", "t\u00e9'\"", "", dates[i % 3], dates[(i + 1) % 3], dates[i % 3])
+        for i in range(6)
+    ]
+    try:
+        with engine.begin() as conn:
+            _STORIES.run(conn, stories[:3])
+            plain = [dict(zip(_STORIES.columns, r, strict=True)) for r in stories[3:]]
+            conn.execute(insert(story_t), plain)
+            raw = conn.exec_driver_sql(
+                "SELECT key, title, first_published_at, last_published_at, created_at,"
+                " typeof(first_published_at) FROM story ORDER BY key"
+            ).all()
+        with pytest.raises(ValueError, match="naive"), engine.begin() as conn:
+            _STORIES.run(conn, [("n", "t", "", datetime(2025, 1, 1), T0, T0)])
+    finally:
+        engine.dispose()
+    ours, theirs = raw[:3], raw[3:]
+    assert [r[1:] for r in ours] == [r[1:] for r in theirs]
+    assert ours[2][2] == "2025-03-30 02:00:00.000001"

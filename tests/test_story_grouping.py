@@ -253,3 +253,29 @@ def test_the_index_finds_what_brute_force_finds() -> None:
     for sig in sigs:
         hit = index.find(sig, T0 + timedelta(hours=47))
         assert (hit[1] if hit else None) == _best(sig, T0 + timedelta(hours=47), stories)
+
+
+def test_the_signature_bound_drops_no_match_in_a_large_vocabulary() -> None:
+    """Past 256 words numbers share signature bits, in a headline and across stories: the
+    bound before the exact count must still drop nothing the brute force would choose."""
+    rng = random.Random(11)
+    vocabulary = _VARIED + [f"{w}x" for w in _VARIED]  # 720 words, ~3 per signature bit
+    titles: list[str] = []
+    for _ in range(250):
+        words = rng.sample(vocabulary, rng.randint(5, 10))
+        titles.append(" ".join(words))
+        # A rewrite: one word swapped, one dropped (Jaccard around the threshold).
+        variant = [*words[1:-1], rng.choice(vocabulary)]
+        titles.append(" ".join(variant))
+    sigs = [title_signature(t) for t in titles]
+    index = StoryIndex()
+    for i, sig in enumerate(sigs[::2]):
+        index.add(i + 1, sig, T0)
+    stories = [_Story(i + 1, sig, frozenset(sig.split()), T0) for i, sig in enumerate(sigs[::2])]
+    heads = [index.headline(sig, T0 + timedelta(hours=1)) for sig in sigs]
+    found = [(hit[1] if (hit := index.search(head)) else None) for head in heads]
+
+    assert found == [_best(sig, T0 + timedelta(hours=1), stories) for sig in sigs]
+    # Both paths ran: headlines whose own words share a bit take the exact count alone.
+    assert {head.bits == 0 for head in heads} == {True, False}
+    assert sum(f is not None for f in found[1::2]) > 20  # the rewrites found their story
