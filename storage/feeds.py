@@ -36,11 +36,13 @@ def sync_feeds(session: Session, defs: Iterable[FeedDef], *, deactivate_others: 
     A changed URL forgets the old conditional-GET state: its ETag means nothing to a new server.
     """
     defs = list(defs)
-    # Whoever synced last, the digest of a feeds file no longer says what the rows hold.
-    session.execute(delete(feed_config_t))
     if session.get_bind().dialect.name == "postgresql":
         # Workers starting together sync one at a time; the others find the rows in place.
+        # The lock comes first: a row lock taken before it (the digest's delete) deadlocked two
+        # workers starting together, one holding the row and waiting here, one the reverse.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SYNC_LOCK})
+    # Whoever synced last, the digest of a feeds file no longer says what the rows hold.
+    session.execute(delete(feed_config_t))
     existing = (
         {
             row.name: row
