@@ -10,7 +10,7 @@ from alembic import command
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
-import bot.app
+import bot.feeds.startup
 from bot.pipeline.rulebook import Rulebook
 from bot.settings import Settings
 from storage.db import alembic_config, make_engine, migrate
@@ -80,22 +80,22 @@ def test_an_unchanged_feeds_file_is_not_parsed_again(
     migrate(engine)
     rulebook = Rulebook(settings.rules_dir, datetime.now(UTC))
     reads: list[Path] = []
-    real = bot.app.load_feeds
+    real = bot.feeds.startup.load_feeds
 
     def counting(path: Path, **kwargs: object) -> object:
         reads.append(path)
         return real(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.app, "load_feeds", counting)
+    monkeypatch.setattr(bot.feeds.startup, "load_feeds", counting)
     try:
-        first = bot.app._sync(engine, settings, "h:1:a", rulebook)
-        again = bot.app._sync(engine, settings, "h:1:a", rulebook)
+        first = bot.feeds.startup.sync_at_start(engine, settings, "h:1:a", rulebook)
+        again = bot.feeds.startup.sync_at_start(engine, settings, "h:1:a", rulebook)
         assert len(reads) == 1  # the restart skipped the file
         assert sorted(again) == sorted(first)
         assert len(first) == 50
 
         feeds.write_text(feeds.read_text().replace("f49", "g49"))  # an edit: read again
-        edited = bot.app._sync(engine, settings, "h:1:a", rulebook)
+        edited = bot.feeds.startup.sync_at_start(engine, settings, "h:1:a", rulebook)
         assert len(reads) == 2
         with Session(engine) as s:
             active = set(s.scalars(select(feed_t.c.name).where(feed_t.c.active.is_(True))))
