@@ -17,6 +17,7 @@ from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.ingest import poll_feeds
 from bot.feeds.parsepool import make_parse_pool, pool_size, warm_up
 from bot.feeds.poller import Poller, PollOutcome
+from bot.feeds.scheduler import TICK_S as DISPATCH_TICK_S
 from bot.feeds.startup import sync_at_start
 from bot.feeds.websub import WebSub
 from bot.jobs import Pipeline
@@ -75,7 +76,9 @@ async def run(
     # Parsing in other processes, so the database thread only writes (long runs that poll).
     pool = make_parse_pool(pool_size(settings.parse_workers)) if polls and not once else None
     async with make_client(limits) as client:
-        poller = Poller(engine, Fetcher(client, limits), owner=me)
+        # A long run writes its polls' 304s and failures once per dispatcher tick.
+        window = 0.0 if once else DISPATCH_TICK_S
+        poller = Poller(engine, Fetcher(client, limits), owner=me, outcome_window=window)
         if pool is not None:
             loop = asyncio.get_running_loop()
             warm_up(pool, lambda: loop.call_soon_threadsafe(poller.use_parse_pool, pool))

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.clock import Clock, utcnow
+from bot.feeds.batch import OutcomeBatch
 from bot.feeds.fetch import Fetched, Fetcher, FetchError
 from bot.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from bot.feeds.recording import PollOutcome, PollRecorder, Status
@@ -64,6 +65,7 @@ class Poller(PollRecorder):
         executor: ThreadPoolExecutor | None = None,
         owner: str | None = None,
         parse_pool: Executor | None = None,
+        outcome_window: float = 0.0,
     ) -> None:
         self.engine = engine
         self.owner = owner or worker_id()
@@ -77,6 +79,8 @@ class Poller(PollRecorder):
         # Touched only from the database thread, like everything it caches.
         self._stories = StoryCache()
         self._stopping = asyncio.Event()
+        # 304s, unchanged bodies and failures: one transaction per window, not one each.
+        self.outcomes = OutcomeBatch(self.in_db, self._write_outcomes, window=outcome_window)
 
     def use_parse_pool(self, pool: Executor) -> None:
         """Parse in ``pool`` from now on (its processes are up)."""
@@ -89,8 +93,11 @@ class Poller(PollRecorder):
 
         What a dropped poll fetched was not stored, so the next start polls it again; a
         write already running on the database thread finishes (:meth:`close` waits for it).
+        Outcomes waiting for their batch are written now, not a window later.
         """
         self._stopping.set()
+        self.outcomes.window = 0.0
+        self.outcomes.flush()
 
     def close(self) -> None:
         """Wait for in-flight writes, then release the worker thread."""
@@ -146,10 +153,11 @@ class Poller(PollRecorder):
         try:
             fetched = await self._fetch_unless_stopped(state)
         except FetchError as exc:
-            return await self.in_db(partial(self._fail, state, str(exc), exc.retry_after))
+            return await self.outcomes.add(self._failure(state, str(exc), exc.retry_after))
         except Exception as exc:  # a bug of ours must still be one feed's failure
             log.exception("fetching feed %s failed unexpectedly", state.name)
-            return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
+            failure = self._failure(state, f"internal: {exc!r}"[:300], None)
+            return await self.outcomes.add(failure)
         if fetched is None:  # stopping: the lease goes with the process's others
             return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
         return await self._settle(state, fetched)
@@ -165,7 +173,11 @@ class Poller(PollRecorder):
 
     async def _settle(self, state: FeedState, fetched: Fetched) -> PollOutcome:
         """Parse (in the pool when there is one) and store what was fetched."""
-        if self.parse_pool is None or not self._needs_parse(state, fetched):
+        if not self._needs_parse(state, fetched):
+            if self._stopping.is_set():  # as a body queued for the database thread would be
+                return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
+            return await self.outcomes.add(self._unchanged(state, fetched, self.clock()))
+        if self.parse_pool is None:
             return await self.in_db(lambda: self._store(state, fetched))
         assert fetched.body is not None
         now = self.clock()

@@ -12,9 +12,9 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -26,11 +26,12 @@ from bot.feeds.cadence import Bounds, cache_max_age, next_interval
 from bot.feeds.fetch import Fetched
 from bot.feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from storage.errors import db_error_label
+from storage.feed_outcomes import record_outcomes
 from storage.feeds import mark_seen, record_failure, record_success
 from storage.items import StoryCache, store_entries
 from storage.records import FeedState
 
-__all__ = ["PollOutcome", "PollRecorder", "Status"]
+__all__ = ["Pending", "PollOutcome", "PollRecorder", "Status"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,18 @@ class PollOutcome:
     feed_url: str = ""  # the topic when the feed names no self link
 
 
+@dataclass(slots=True)
+class Pending:
+    """A poll whose outcome touches only its feed's row (a 304, an unchanged body, a failure):
+    written with others like it (:meth:`PollRecorder._write_outcomes`)."""
+
+    state: FeedState
+    outcome: PollOutcome
+    # What the row takes: storage.feed_outcomes.record_outcomes' keys.
+    row: dict[str, Any]
+    failed: bool = False
+
+
 class PollRecorder:
     """Records polls into the feed's row (and its items): the poller's database-thread half."""
 
@@ -68,29 +81,94 @@ class PollRecorder:
     _stories: StoryCache
     _stopping: asyncio.Event
 
-    def _record_unchanged(
-        self, state: FeedState, fetched: Fetched, bounds: Bounds, max_age: int | None, now: datetime
-    ) -> PollOutcome:
+    def _unchanged(self, state: FeedState, fetched: Fetched, now: datetime) -> Pending:
         """A 304, or the same body again: only the feed's health and pace change."""
+        bounds = Bounds.of(state.interval_s, state.min_interval_s, state.max_interval_s)
+        max_age = cache_max_age(fetched.headers)
         status: Status = "not_modified" if fetched.body is None else "unchanged"
         interval = next_interval(state.poll_interval_s, bounds, changed=False, hint_s=max_age)
         nxt = next_after_success(interval, now, self.rng)
+        row = {
+            "feed_id": state.id,
+            "now": now,
+            "next_poll_at": nxt,
+            "etag": fetched.etag or state.etag,
+            "last_modified": fetched.last_modified or state.last_modified,
+            "body_hash": state.body_hash,
+            "poll_interval_s": interval,
+        }
+        return Pending(state, PollOutcome(feed=state.name, status=status, next_poll_at=nxt), row)
+
+    def _failure(self, state: FeedState, reason: str, retry_after: float | None) -> Pending:
+        """The feed's own failure (the server, the body): it backs off."""
+        now = self.clock()
+        nxt = next_after_failure(
+            state.current_interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
+        )
+        outcome = PollOutcome(feed=state.name, status="error", next_poll_at=nxt, error=reason)
+        row = {"feed_id": state.id, "now": now, "reason": reason, "next_poll_at": nxt}
+        return Pending(state, outcome, row, failed=True)
+
+    def _write_outcomes(self, batch: list[Pending]) -> list[PollOutcome]:
+        """Outcomes that touch only their feed's row, in one transaction.
+
+        A database that refuses the batch is asked again one feed at a time, as before
+        batching: each feed gets its own refusal, its own log line and its own count.
+        """
+        if len(batch) == 1:
+            return [self._write_one(batch[0])]
+        try:
+            self._with_session(
+                lambda s: record_outcomes(
+                    s, [p.row for p in batch if not p.failed], [p.row for p in batch if p.failed]
+                )
+            )
+        except SQLAlchemyError:
+            return [self._write_one(p) for p in batch]
+        for p in batch:
+            if p.failed:
+                self._log_failure(p, None)
+        return [p.outcome for p in batch]
+
+    def _write_one(self, p: Pending) -> PollOutcome:
+        """One outcome in a transaction of its own."""
+        row = p.row
+        if p.failed:
+            unrecorded = self._record_failure(
+                p.state, row["now"], row["reason"], row["next_poll_at"]
+            )
+            self._log_failure(p, unrecorded)
+            return replace(p.outcome, db_error=unrecorded)
         try:
             self._with_session(
                 lambda s: record_success(
                     s,
-                    state.id,
-                    now=now,
-                    next_poll_at=nxt,
-                    etag=fetched.etag or state.etag,
-                    last_modified=fetched.last_modified or state.last_modified,
-                    body_hash=state.body_hash,
-                    poll_interval_s=interval,
+                    p.state.id,
+                    now=row["now"],
+                    next_poll_at=row["next_poll_at"],
+                    etag=row["etag"],
+                    last_modified=row["last_modified"],
+                    body_hash=row["body_hash"],
+                    poll_interval_s=row["poll_interval_s"],
                 )
             )
         except SQLAlchemyError as exc:
-            return self._db_fail(state, exc)
-        return PollOutcome(feed=state.name, status=status, next_poll_at=nxt)
+            return self._db_fail(p.state, exc)
+        return p.outcome
+
+    @staticmethod
+    def _log_failure(p: Pending, unrecorded: str | None) -> None:
+        name, reason, nxt = p.state.name, p.row["reason"], p.row["next_poll_at"].isoformat()
+        if unrecorded is None:
+            log.warning("feed %s failed: %s (next poll %s)", name, reason, nxt)
+        else:
+            log.error(
+                "feed %s failed: %s (next poll %s); not recorded: database %s",
+                name,
+                reason,
+                nxt,
+                unrecorded,
+            )
 
     @staticmethod
     def _needs_parse(state: FeedState, fetched: Fetched) -> bool:
@@ -103,24 +181,7 @@ class PollRecorder:
             return fn(session)
 
     def _fail(self, state: FeedState, reason: str, retry_after: float | None) -> PollOutcome:
-        now = self.clock()
-        nxt = next_after_failure(
-            state.current_interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
-        )
-        unrecorded = self._record_failure(state, now, reason, nxt)
-        if unrecorded is None:
-            log.warning("feed %s failed: %s (next poll %s)", state.name, reason, nxt.isoformat())
-        else:
-            log.error(
-                "feed %s failed: %s (next poll %s); not recorded: database %s",
-                state.name,
-                reason,
-                nxt.isoformat(),
-                unrecorded,
-            )
-        return PollOutcome(
-            feed=state.name, status="error", next_poll_at=nxt, error=reason, db_error=unrecorded
-        )
+        return self._write_one(self._failure(state, reason, retry_after))
 
     def _db_fail(self, state: FeedState, exc: SQLAlchemyError) -> PollOutcome:
         """Storing failed (a full disk, the database gone): the feed is not at fault.
@@ -172,7 +233,7 @@ class PollRecorder:
         bounds = Bounds.of(state.interval_s, state.min_interval_s, state.max_interval_s)
         max_age = cache_max_age(fetched.headers)
         if not self._needs_parse(state, fetched):
-            return self._record_unchanged(state, fetched, bounds, max_age, now)
+            return self._write_one(self._unchanged(state, fetched, now))
         assert fetched.body is not None
         body_hash = hashlib.sha256(fetched.body).hexdigest()
         if parsed is None:
