@@ -50,7 +50,12 @@ ROLES = ("all", "poller", "notifier", "bot")
 
 
 async def run(
-    engine: Engine, settings: Settings, *, once: bool = False, role: str = "all"
+    engine: Engine,
+    settings: Settings,
+    *,
+    once: bool = False,
+    role: str = "all",
+    rulebook: Rulebook | None = None,
 ) -> RunResult:
     """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM.
 
@@ -59,7 +64,9 @@ async def run(
     time, by advisory lock), ``all`` does everything.
     """
     me = worker_id()
-    rulebook = Rulebook(settings.rules_dir, utcnow())
+    # The caller's, already loaded (``run`` checks the rules before opening the database).
+    if rulebook is None:
+        rulebook = Rulebook(settings.rules_dir, utcnow())
     feeds = sync_at_start(engine, settings, me, rulebook)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     chats = sorted({*settings.allowed_chats, *settings.admins})

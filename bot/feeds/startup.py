@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.feeds.config import load_feeds
 from bot.pipeline.rulebook import Rulebook
 from bot.process import release_dead_leases
 from bot.settings import Settings
+from storage.db import make_engine
 from storage.feeds import scheduled_ids, sync_feeds, synced_digest
 
-__all__ = ["sync_at_start"]
+__all__ = ["feeds_already_synced", "sync_at_start"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,31 @@ def sync_at_start(engine: Engine, settings: Settings, me: str, rulebook: Ruleboo
     if freed:
         log.info("released the leases of %d dead worker(s) on this host", len(freed))
     return ids
+
+
+def feeds_already_synced(settings: Settings, rulebook: Rulebook) -> bool:
+    """Whether the database holds this very feeds file (same bytes, legs and minimum), which
+    was checked when it was synced: ``run``'s check before opening the database can skip it.
+
+    False when there is no database yet or it cannot be read; nothing is created or migrated.
+    """
+    digest = _feeds_digest(settings, sorted(rulebook.book.leg_refs()))
+    if digest is None:
+        return False
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and not (
+        url.database not in (None, "", ":memory:")
+        and Path(url.database or "").expanduser().is_file()
+    ):
+        return False
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            return synced_digest(session) == digest
+    except SQLAlchemyError:  # an older schema, a server down: the file is checked instead
+        return False
+    finally:
+        engine.dispose()
 
 
 def _feeds_digest(settings: Settings, legs: list[str]) -> str | None:
