@@ -129,6 +129,7 @@ async def serve(
         pipeline.claim_due,
         pipeline.tracked(pipeline.poll_claimed),
         max_inflight=4 * pipeline.poller.fetcher.limits.concurrency,
+        settled=lambda: pipeline.poller.outcomes.waiting,
     )
     if feeds:
         scheduler.install(pipeline.tracked)

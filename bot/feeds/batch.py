@@ -37,6 +37,7 @@ class OutcomeBatch:
         self._pending: list[tuple[Pending, asyncio.Future[PollOutcome]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writing: set[asyncio.Task[None]] = set()
+        self.waiting = 0  # polls waiting for their outcome's write (pending or being written)
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -48,7 +49,11 @@ class OutcomeBatch:
         self._pending.append((pending, done))
         if self._timer is None:
             self._timer = loop.call_later(self.window, self.flush)
-        return await done
+        self.waiting += 1
+        try:
+            return await done
+        finally:
+            self.waiting -= 1
 
     def flush(self) -> None:
         """Write what is waiting now (a shutdown does not wait for the window)."""
