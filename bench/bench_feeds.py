@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -546,7 +546,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The commit under test, exported: edits made while the bench runs change nothing.
             codes = [export("HEAD", tmp / "head", bounds=True, label="HEAD")]
             if args.baseline:
-                codes.insert(0, export(args.baseline, tmp / "baseline"))
+                base = export(args.baseline, tmp / "baseline")
+                # A baseline that knows min_interval/max_interval gets them too: its feeds
+                # held at the interval like HEAD's, not slowed down by adaptive polling.
+                knows = (base.root / "bot" / "feeds" / "cadence.py").exists()
+                codes.insert(0, replace(base, bounds=knows))
             schedule_section(codes, sizes, args.rounds, interval, window, tmp)
         if args.only in (None, "workers"):
             pg = os.environ.get("THESISWATCH_BENCH_PG", PG_DEFAULT)

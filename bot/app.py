@@ -3,60 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
-from sqlmodel import Session
-from telegram.error import TelegramError
 
 from bot.clock import utcnow
-from bot.feeds.config import load_feeds
 from bot.feeds.fetch import Fetcher, FetchLimits, make_client
 from bot.feeds.ingest import poll_feeds
 from bot.feeds.parsepool import make_parse_pool, pool_size, warm_up
 from bot.feeds.poller import Poller, PollOutcome
-from bot.feeds.scheduler import Dispatcher
+from bot.feeds.scheduler import TICK_S as DISPATCH_TICK_S
+from bot.feeds.startup import sync_at_start
 from bot.feeds.websub import WebSub
-from bot.jobs import Pipeline, drain
+from bot.jobs import Pipeline
 from bot.ops.leader import Leadership
 from bot.ops.server import OpsServer, engine_check
 from bot.pipeline.console import CONSOLE
 from bot.pipeline.evaluate import EvalSummary, Evaluator, chat_router
 from bot.pipeline.routing import chat_target
 from bot.pipeline.rulebook import Rulebook
-from bot.process import release_dead_leases, worker_id
+from bot.process import worker_id
+from bot.serve import DELIVER_S, BotRole, send_digests, serve
 from bot.settings import Settings
-from bot.telegram.bot import BotDeps, build_application, register_commands
+from bot.telegram.bot import BotDeps, build_application
 from bot.telegram.delivery import TelegramNotifier
-from bot.telegram.digest import send_due_digests
 from bot.telegram.link import TelegramLink
-from bot.telegram.reads import warm_up_chart
-from bot.telegram.updates import PerChatProcessor
-from storage.feeds import scheduled_ids, sync_feeds, synced_digest
-from storage.notify import listen_outbox
 
-__all__ = ["ROLES", "Pipeline", "RunResult", "run"]
+__all__ = ["DELIVER_S", "ROLES", "Pipeline", "RunResult", "run"]
 
 log = logging.getLogger(__name__)
-
-# How often the board is advanced with no news (evidence decays), rule files are checked for
-# edits, and the outbox is delivered to the console (Telegram delivery wakes on each alert and
-# has its own fallback tick, THESISWATCH_DELIVERY_TICK_S).
-TICK_S = 60
-RELOAD_S = 5
-DELIVER_S = 2
-DIGEST_S = 60  # digests are scheduled to the minute
-# How long a shutdown waits for jobs in flight (a Telegram send, a write) before cancelling
-# them: within the 10 s a container runtime gives between SIGTERM and SIGKILL.
-SHUTDOWN_GRACE_S = 8
 
 
 @dataclass(slots=True)
@@ -66,53 +46,16 @@ class RunResult:
     delivered: int = 0
 
 
-def _sync(engine: Engine, settings: Settings, me: str, rulebook: Rulebook) -> list[int]:
-    """The configured feeds' ids; when each is due stays in the database.
-
-    A feeds file unchanged since the last sync (same bytes, same legs and minimum) is not
-    parsed again: a restart costs the same with ten feeds or ten thousand.
-    """
-    # A feed's topics must name legs of the theses the rules define (bare or thesis/leg).
-    legs = sorted(rulebook.book.leg_refs())
-    digest = _feeds_digest(settings, legs)
-    with Session(engine) as session:
-        same = digest is not None and synced_digest(session) == digest
-    defs = (
-        None
-        if same
-        else load_feeds(settings.feeds, min_interval=settings.min_feed_interval, legs=legs)
-    )
-    with Session(engine) as session, session.begin():
-        if defs is None:
-            ids = scheduled_ids(session)
-        else:
-            ids = sync_feeds(session, defs, deactivate_others=True)
-            if digest is not None:
-                synced_digest(session, digest)
-        freed = release_dead_leases(session, me)
-    if freed:
-        log.info("released the leases of %d dead worker(s) on this host", len(freed))
-    return ids
-
-
-def _feeds_digest(settings: Settings, legs: list[str]) -> str | None:
-    try:
-        data = settings.feeds.read_bytes()
-    except OSError:
-        return None  # load_feeds says what is wrong
-    where = str(settings.feeds.resolve())
-    key = f"{where}\0{settings.min_feed_interval}\0{','.join(legs)}\0".encode()
-    return hashlib.sha256(key + data).hexdigest()
-
-
 ROLES = ("all", "poller", "notifier", "bot")
-# How often a process without the bot lock tries to take it over.
-LEADER_S = 10
-PRUNE_H = 6
 
 
 async def run(
-    engine: Engine, settings: Settings, *, once: bool = False, role: str = "all"
+    engine: Engine,
+    settings: Settings,
+    *,
+    once: bool = False,
+    role: str = "all",
+    rulebook: Rulebook | None = None,
 ) -> RunResult:
     """Poll every configured feed; with ``once`` a single round, else until SIGINT/SIGTERM.
 
@@ -121,8 +64,10 @@ async def run(
     time, by advisory lock), ``all`` does everything.
     """
     me = worker_id()
-    rulebook = Rulebook(settings.rules_dir, utcnow())
-    feeds = _sync(engine, settings, me, rulebook)
+    # The caller's, already loaded (``run`` checks the rules before opening the database).
+    if rulebook is None:
+        rulebook = Rulebook(settings.rules_dir, utcnow())
+    feeds = sync_at_start(engine, settings, me, rulebook)
     token = settings.telegram_token.get_secret_value() if settings.telegram_token else None
     chats = sorted({*settings.allowed_chats, *settings.admins})
     # No token: the same alerts, through the same outbox, to the console.
@@ -138,7 +83,9 @@ async def run(
     # Parsing in other processes, so the database thread only writes (long runs that poll).
     pool = make_parse_pool(pool_size(settings.parse_workers)) if polls and not once else None
     async with make_client(limits) as client:
-        poller = Poller(engine, Fetcher(client, limits), owner=me)
+        # A long run writes its polls' 304s and failures once per dispatcher tick.
+        window = 0.0 if once else DISPATCH_TICK_S
+        poller = Poller(engine, Fetcher(client, limits), owner=me, outcome_window=window)
         if pool is not None:
             loop = asyncio.get_running_loop()
             warm_up(pool, lambda: loop.call_soon_threadsafe(poller.use_parse_pool, pool))
@@ -169,11 +116,11 @@ async def run(
                 pipeline.metrics.set_rules_version(rulebook.version)
                 link = bot = None
                 if app is not None:
-                    bot = _Bot(app, Leadership(engine)) if role in ("all", "bot") else None
+                    bot = BotRole(app, Leadership(engine)) if role in ("all", "bot") else None
                     link = _telegram(app, pipeline, bot, settings, role=role, owner=me)
                     stack.push_async_callback(link.close)
                 await _ops(stack, pipeline, settings, polls, link)
-                await _serve(
+                await serve(
                     pipeline,
                     len(feeds) if polls else 0,
                     deliver=role in ("all", "notifier"),
@@ -192,7 +139,7 @@ async def run(
 
 
 def _telegram(
-    app: Any, pipeline: Pipeline, bot: _Bot | None, settings: Settings, *, role: str, owner: str
+    app: Any, pipeline: Pipeline, bot: BotRole | None, settings: Settings, *, role: str, owner: str
 ) -> TelegramLink:
     """The link that brings Telegram up in the background; then delivery and the bot start."""
 
@@ -211,7 +158,7 @@ def _telegram(
             pipeline.telegram_up.set()
         if bot is not None:
             await bot.step()  # not ten seconds from now, at the next leader tick
-            await _digests(bot)  # those due while Telegram was away: now, not a minute on
+            await send_digests(bot)  # those due while Telegram was away: now, not a minute on
 
     link = TelegramLink(app, on_up)
     if bot is not None:
@@ -253,166 +200,3 @@ async def _ops(
     if websub is not None:
         pipeline.websub = websub
         log.info("WebSub pushes taken at %s/websub/<feed id>", websub.public_url)
-
-
-@dataclass(slots=True)
-class _Bot:
-    """Telegram polling and commands, started only while this process holds the lock and
-    Telegram has answered; a step that fails is retried by the next one."""
-
-    app: Any
-    leadership: Leadership
-    link: TelegramLink | None = None
-    running: bool = False
-    # The leader tick and the link's first step may overlap; one start at a time.
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def step(self) -> None:
-        if self.link is None or not self.link.is_up:
-            return
-        async with self.lock:
-            held = await asyncio.to_thread(self.leadership.try_acquire)
-            if held and not self.running:
-                await self._start()
-            elif not held and self.running:
-                log.error("bot lock lost: stopping Telegram polling")
-                await self._stop()
-
-    async def _start(self) -> None:
-        if isinstance(self.app.update_processor, PerChatProcessor):
-            self.app.update_processor.reopen()
-        await self.app.start()
-        try:
-            await self.app.updater.start_polling(drop_pending_updates=False)
-        except TelegramError as exc:
-            log.warning("Telegram polling did not start (%s); retrying", type(exc).__name__)
-            await self.app.stop()
-            return
-        self.running = True
-        try:
-            await register_commands(self.app)
-        except TelegramError as exc:  # cosmetic: clients just do not list the commands yet
-            log.warning("setMyCommands failed (%s); commands work regardless", exc)
-
-    async def _stop(self) -> None:
-        if self.running:
-            await self.app.updater.stop()
-            # Answers in flight get a moment, then are cut: a stop must not wait out a chat.
-            if isinstance(self.app.update_processor, PerChatProcessor):
-                await self.app.update_processor.drain()
-            await self.app.stop()
-            self.running = False
-
-    async def stop(self) -> None:
-        async with self.lock:
-            await self._stop()
-        await asyncio.to_thread(self.leadership.release)
-
-
-async def _digests(bot: _Bot) -> None:
-    """Scheduled digests, from the process that holds the bot (one sender, no duplicates)."""
-    if not bot.running:
-        return
-    try:
-        await send_due_digests(bot.app.bot, bot.app.bot_data["deps"])
-    except asyncio.CancelledError:  # a stop: what was not recorded as sent goes next time
-        log.info("stopping: digests cut short; any not sent go at the next start")
-
-
-async def _serve(
-    pipeline: Pipeline,
-    feeds: int,
-    *,
-    deliver: bool,
-    evaluate: bool,
-    bot: _Bot | None,
-    link: TelegramLink | None = None,
-    retention_days: int = 0,
-    delivery_tick: float = DELIVER_S,
-) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    scheduler = Dispatcher(
-        pipeline.claim_due,
-        pipeline.tracked(pipeline.poll_claimed),
-        max_inflight=4 * pipeline.poller.fetcher.limits.concurrency,
-    )
-    if feeds:
-        scheduler.install(pipeline.tracked)
-    every = partial(
-        scheduler.scheduler.add_job, max_instances=1, coalesce=True, misfire_grace_time=30
-    )
-    if evaluate:
-        every(pipeline.tracked(pipeline.evaluate), IntervalTrigger(seconds=TICK_S), id="evaluate")
-    every(pipeline.tracked(pipeline.reload_rules), IntervalTrigger(seconds=RELOAD_S), id="reload")
-    every(
-        pipeline.tracked(pipeline.free_dead_leases), IntervalTrigger(seconds=LEADER_S), id="leases"
-    )
-    if deliver and link is not None:
-        # Not a scheduler job: it runs until stopped, then lets chats finish the message in hand.
-        delivering = asyncio.create_task(_deliver_telegram(pipeline, stop, delivery_tick))
-        pipeline.inflight.add(delivering)  # a shutdown waits for it
-        delivering.add_done_callback(pipeline.inflight.discard)
-    elif deliver:
-        every(pipeline.tracked(pipeline.deliver), IntervalTrigger(seconds=DELIVER_S), id="deliver")
-    if retention_days:
-        every(
-            pipeline.tracked(partial(pipeline.prune, retention_days)),
-            IntervalTrigger(hours=PRUNE_H),
-            id="retention",
-        )
-    if bot is not None:
-        every(pipeline.tracked(bot.step), IntervalTrigger(seconds=LEADER_S), id="leader")
-        warm_up_chart()  # matplotlib loaded in the background, not by the first /chart
-        every(
-            pipeline.tracked(partial(_digests, bot)), IntervalTrigger(seconds=DIGEST_S), id="digest"
-        )
-    scheduler.start()
-    if link is not None:
-        link.start()  # in the background: feeds do not wait for Telegram
-    log.info(
-        "polling %d feeds; rules %s from %s; Ctrl-C or SIGTERM stops",
-        feeds,
-        pipeline.rulebook.version[:12],
-        pipeline.rulebook.folder,
-    )
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        # Nothing new starts; polls drop their fetches and an evaluation ends after its batch,
-        # so what runs now is mostly a write on the database thread, which finishes.
-        scheduler.pause()
-        pipeline.stop()
-        log.info("stopping: %d jobs in flight", len(pipeline.inflight))
-        await drain(pipeline, SHUTDOWN_GRACE_S)
-        # Only now: APScheduler's shutdown cancels whatever job is left, loudly.
-        scheduler.shutdown()
-        if link is not None:
-            await link.cancel()  # no bot start racing the stop below
-        if bot is not None:
-            await bot.stop()
-        await pipeline.release_leases()
-        log.info("stopped")
-
-
-async def _deliver_telegram(pipeline: Pipeline, stop: asyncio.Event, tick: float) -> None:
-    """Telegram delivery once the link is up: woken by every alert committed, here or by
-    another worker (PostgreSQL NOTIFY), the tick only a fallback; returns once ``stop`` is set
-    and the chats being served have finished the message in hand."""
-    up = asyncio.ensure_future(pipeline.telegram_up.wait())
-    stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({up, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    up.cancel()
-    stopped.cancel()
-    notifier = pipeline.telegram
-    if stop.is_set() or notifier is None:
-        return
-    listener = asyncio.create_task(listen_outbox(pipeline.db, notifier.wake))
-    try:
-        await notifier.serve(stop, tick=tick)
-    finally:
-        listener.cancel()

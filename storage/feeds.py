@@ -26,7 +26,7 @@ __all__ = [
     "synced_digest",
 ]
 
-_ERROR_CHARS = 500
+ERROR_CHARS = 500
 SYNC_LOCK = 0x74_68_65_73_69_66
 
 
@@ -237,7 +237,7 @@ def record_failure(
         .where(feed_t.c.id == feed_id)
         .values(
             last_polled_at=now,
-            last_error=reason[:_ERROR_CHARS],
+            last_error=reason[:ERROR_CHARS],
             last_error_at=now,
             consecutive_failures=feed_t.c.consecutive_failures + 1,
             failures_total=feed_t.c.failures_total + 1,

@@ -10,12 +10,15 @@ from alembic import command
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session
 
-import bot.app
+import bot.feeds.config
+import bot.feeds.startup
+from bot.cli.main import main
 from bot.pipeline.rulebook import Rulebook
 from bot.settings import Settings
 from storage.db import alembic_config, make_engine, migrate
 from storage.feeds import claim_due
 from storage.models import feed_t
+from tests.helpers.feedserver import FeedServer, rss
 from tests.helpers.news import make_rules
 
 
@@ -80,22 +83,22 @@ def test_an_unchanged_feeds_file_is_not_parsed_again(
     migrate(engine)
     rulebook = Rulebook(settings.rules_dir, datetime.now(UTC))
     reads: list[Path] = []
-    real = bot.app.load_feeds
+    real = bot.feeds.startup.load_feeds
 
     def counting(path: Path, **kwargs: object) -> object:
         reads.append(path)
         return real(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bot.app, "load_feeds", counting)
+    monkeypatch.setattr(bot.feeds.startup, "load_feeds", counting)
     try:
-        first = bot.app._sync(engine, settings, "h:1:a", rulebook)
-        again = bot.app._sync(engine, settings, "h:1:a", rulebook)
+        first = bot.feeds.startup.sync_at_start(engine, settings, "h:1:a", rulebook)
+        again = bot.feeds.startup.sync_at_start(engine, settings, "h:1:a", rulebook)
         assert len(reads) == 1  # the restart skipped the file
         assert sorted(again) == sorted(first)
         assert len(first) == 50
 
         feeds.write_text(feeds.read_text().replace("f49", "g49"))  # an edit: read again
-        edited = bot.app._sync(engine, settings, "h:1:a", rulebook)
+        edited = bot.feeds.startup.sync_at_start(engine, settings, "h:1:a", rulebook)
         assert len(reads) == 2
         with Session(engine) as s:
             active = set(s.scalars(select(feed_t.c.name).where(feed_t.c.active.is_(True))))
@@ -104,3 +107,48 @@ def test_an_unchanged_feeds_file_is_not_parsed_again(
         assert len(edited) == 50
     finally:
         engine.dispose()
+
+
+def test_run_does_not_read_a_feeds_file_the_database_already_holds(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``run`` checks the feeds file before opening the database; on a restart with the same
+    file that check and the sync both skip it, so start-up does not grow with the feed count."""
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "tw.db"
+    monkeypatch.setenv("THESISWATCH_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("THESISWATCH_RULES_DIR", str(make_rules(tmp_path)))
+    url = feed_server.route("/a.xml", rss(("Dutch widen ASML licence rule", "https://x/a")))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - {{name: a, url: '{url}', tier: wire}}\n")
+    monkeypatch.setenv("THESISWATCH_FEEDS", str(feeds))
+    reads: list[Path] = []
+    real = bot.feeds.config.load_feeds
+
+    def counting(path: Path, **kwargs: object) -> object:
+        reads.append(path)
+        return real(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bot.feeds.config, "load_feeds", counting)
+    monkeypatch.setattr(bot.feeds.startup, "load_feeds", counting)
+    settings = Settings(database_url=f"sqlite:///{db}", feeds=feeds, rules_dir=tmp_path / "rules")
+    rulebook = Rulebook(settings.rules_dir, datetime.now(UTC))
+    assert not bot.feeds.startup.feeds_already_synced(settings, rulebook)
+    assert not db.exists()  # asking made no database
+
+    assert main(["run", "--once"]) == 0
+    assert len(reads) == 2  # checked before the database was opened, then synced
+    assert bot.feeds.startup.feeds_already_synced(settings, rulebook)
+    assert main(["run", "--once"]) == 0
+    assert len(reads) == 2  # the restart read it nowhere
+
+    feeds.write_text(feeds.read_text() + f"  - {{name: b, url: '{url}', tier: press}}\n")
+    assert not bot.feeds.startup.feeds_already_synced(settings, rulebook)
+    assert main(["run", "--once"]) == 0
+    assert len(reads) == 4  # an edit is checked and synced again
+    feeds.write_text(feeds.read_text() + "  - {name: c, url: 'https://c/', tier: tabloid}\n")
+    assert main(["run", "--once"]) == 1  # a broken edit is still caught by the check
+    assert "tier must be one of" in capsys.readouterr().err

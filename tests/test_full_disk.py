@@ -328,7 +328,11 @@ def test_run_on_a_full_disk_logs_a_line_per_failure_turns_red_and_loses_nothing(
     assert "SQLITE_FULL" in json.loads(body)["reason"]
     assert [r for r in logged if "exc" in r or "Traceback" in r["message"]] == []
     # One line per failed poll: as many poller lines as the metrics count database failures.
-    polls = [r for r in logged if r["logger"] == "bot.feeds.poller" and "database" in r["message"]]
+    polls = [
+        r
+        for r in logged
+        if r["logger"] in ("bot.feeds.poller", "bot.feeds.recording") and "database" in r["message"]
+    ]
     [counted] = [
         line.rsplit(" ", 1)[1]
         for line in metrics.splitlines()

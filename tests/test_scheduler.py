@@ -116,6 +116,43 @@ async def test_one_job_however_many_feeds(sqlite_engine: Engine) -> None:
     assert await dispatcher.tick() == 500  # the next tick takes the next 500
 
 
+async def test_polls_waiting_only_for_their_outcome_write_take_no_slot(
+    sqlite_engine: Engine,
+) -> None:
+    """A poll whose fetch is over waits up to a tick for its batch's write: it stays excluded
+    from claims (its row still says due) but leaves its slot to the next feed."""
+    _feeds(sqlite_engine, 30)
+    written = asyncio.Event()
+    settled: set[int] = set()
+
+    async def poll(state: FeedState) -> PollOutcome:
+        settled.add(state.id)  # fetched; its outcome waits for the batch
+        await written.wait()
+        return PollOutcome(feed=state.name, status="not_modified", next_poll_at=T0)
+
+    async def claim(limit: int, exclude: set[int]) -> list[FeedState]:
+        with Session(sqlite_engine) as s, s.begin():
+            return claim_due(s, owner="me", now=T0, lease=LEASE, limit=limit, exclude=exclude)
+
+    dispatcher = Dispatcher(claim, poll, max_inflight=10, batch=4, settled=lambda: len(settled))
+    assert await dispatcher.tick() == 10
+    await asyncio.sleep(0)  # the ten polls reach their wait
+    assert dispatcher.busy() == 0
+    assert await dispatcher.tick() == 10  # ten more, none of the first ten again
+    assert len(dispatcher.inflight) == 20
+    written.set()
+    await asyncio.gather(*list(dispatcher.inflight.values()))
+    assert len(settled) == 20
+
+    held = Dispatcher(claim, poll, max_inflight=10, batch=4)  # without: the slots stay taken
+    written.clear()
+    assert await held.tick() == 10
+    await asyncio.sleep(0)
+    assert await held.tick() == 0
+    written.set()
+    await asyncio.gather(*list(held.inflight.values()))
+
+
 async def test_a_poll_that_raises_costs_only_itself(sqlite_engine: Engine) -> None:
     ids = _feeds(sqlite_engine, 3)
     polled: list[int] = []

@@ -31,14 +31,20 @@ __all__ = ["main"]
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run
     from bot.feeds.config import load_feeds
+    from bot.feeds.startup import feeds_already_synced
     from bot.pipeline.rulebook import Rulebook
 
     config = settings()
     setup_logging(config.log_level, secrets(config), library_level=config.library_log_level)
-    # A broken feeds file (or rules folder) is reported before the database is opened or made.
-    legs = Rulebook(config.rules_dir, utcnow()).book.leg_refs()
-    load_feeds(config.feeds, min_interval=config.min_feed_interval, legs=legs)
-    result = asyncio.run(run(engine(config), config, once=args.once, role=args.role))
+    # A broken feeds file (or rules folder) is reported before the database is opened or made;
+    # the file the database already holds was checked then (a restart with 5,000 feeds does
+    # not read them again).
+    rulebook = Rulebook(config.rules_dir, utcnow())
+    if not feeds_already_synced(config, rulebook):
+        legs = rulebook.book.leg_refs()
+        load_feeds(config.feeds, min_interval=config.min_feed_interval, legs=legs)
+    db = engine(config)
+    result = asyncio.run(run(db, config, once=args.once, role=args.role, rulebook=rulebook))
     if args.once:
         for o in result.outcomes:
             detail = o.error or f"{o.entries} entries, {o.new_items} new"

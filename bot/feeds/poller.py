@@ -1,50 +1,44 @@
-"""One poll of one feed: fetch, skip what has not changed, parse, store, record its health."""
+"""One poll of one feed: fetch, skip what has not changed, parse, store, record its health.
+
+The claiming and fetching live here; what a poll writes is :mod:`bot.feeds.recording`.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.clock import Clock, utcnow
-from bot.feeds.backoff import next_after_failure, next_after_success
-from bot.feeds.cadence import Bounds, cache_max_age, next_interval
+from bot.feeds.batch import OutcomeBatch
 from bot.feeds.fetch import Fetched, Fetcher, FetchError
 from bot.feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from bot.feeds.recording import PollOutcome, PollRecorder, Status
 from bot.process import worker_id
 from storage.errors import db_error_label
-from storage.feeds import (
-    claim_due,
-    claim_feed,
-    feed_state,
-    mark_seen,
-    record_failure,
-    record_success,
-)
-from storage.items import StoryCache, store_entries
+from storage.feeds import claim_due, claim_feed, feed_state
+from storage.items import StoryCache
 from storage.records import FeedState
 
 __all__ = [
     "LEASE",
     "PollOutcome",
     "Poller",
+    "Status",
 ]
 
 log = logging.getLogger(__name__)
 
-Status = Literal["new", "not_modified", "unchanged", "error", "skipped"]
 T = TypeVar("T")
 
 
@@ -54,27 +48,7 @@ LEASE = timedelta(minutes=2)
 FOREVER = timedelta(days=36500)
 
 
-@dataclass(frozen=True, slots=True)
-class PollOutcome:
-    feed: str
-    status: Status
-    next_poll_at: datetime
-    entries: int = 0
-    new_items: int = 0
-    new_stories: int = 0
-    error: str | None = None
-    bozo: str | None = None
-    skipped: int = 0  # entries that could not be read, each costing only itself
-    new_item_ids: tuple[int, ...] = ()
-    revised_items: int = 0  # entries the feed rewrote: their items are read again
-    # A write of this poll that the database refused (a full disk...): health shows it.
-    db_error: str | None = None
-    hub: str | None = None  # the WebSub hub the body declared, and its topic
-    topic: str | None = None
-    feed_url: str = ""  # the topic when the feed names no self link
-
-
-class Poller:
+class Poller(PollRecorder):
     """Polls feeds into the database; every failure is the feed's own, recorded, never raised.
 
     Database work runs on one worker thread: it serialises SQLite writers (no "database is
@@ -91,6 +65,7 @@ class Poller:
         executor: ThreadPoolExecutor | None = None,
         owner: str | None = None,
         parse_pool: Executor | None = None,
+        outcome_window: float = 0.0,
     ) -> None:
         self.engine = engine
         self.owner = owner or worker_id()
@@ -104,6 +79,8 @@ class Poller:
         # Touched only from the database thread, like everything it caches.
         self._stories = StoryCache()
         self._stopping = asyncio.Event()
+        # 304s, unchanged bodies and failures: one transaction per window, not one each.
+        self.outcomes = OutcomeBatch(self.in_db, self._write_outcomes, window=outcome_window)
 
     def use_parse_pool(self, pool: Executor) -> None:
         """Parse in ``pool`` from now on (its processes are up)."""
@@ -116,8 +93,11 @@ class Poller:
 
         What a dropped poll fetched was not stored, so the next start polls it again; a
         write already running on the database thread finishes (:meth:`close` waits for it).
+        Outcomes waiting for their batch are written now, not a window later.
         """
         self._stopping.set()
+        self.outcomes.window = 0.0
+        self.outcomes.flush()
 
     def close(self) -> None:
         """Wait for in-flight writes, then release the worker thread."""
@@ -173,10 +153,11 @@ class Poller:
         try:
             fetched = await self._fetch_unless_stopped(state)
         except FetchError as exc:
-            return await self.in_db(partial(self._fail, state, str(exc), exc.retry_after))
+            return await self.outcomes.add(self._failure(state, str(exc), exc.retry_after))
         except Exception as exc:  # a bug of ours must still be one feed's failure
             log.exception("fetching feed %s failed unexpectedly", state.name)
-            return await self.in_db(partial(self._fail, state, f"internal: {exc!r}"[:300], None))
+            failure = self._failure(state, f"internal: {exc!r}"[:300], None)
+            return await self.outcomes.add(failure)
         if fetched is None:  # stopping: the lease goes with the process's others
             return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
         return await self._settle(state, fetched)
@@ -192,7 +173,11 @@ class Poller:
 
     async def _settle(self, state: FeedState, fetched: Fetched) -> PollOutcome:
         """Parse (in the pool when there is one) and store what was fetched."""
-        if self.parse_pool is None or not self._needs_parse(state, fetched):
+        if not self._needs_parse(state, fetched):
+            if self._stopping.is_set():  # as a body queued for the database thread would be
+                return PollOutcome(feed=state.name, status="skipped", next_poll_at=self.clock())
+            return await self.outcomes.add(self._unchanged(state, fetched, self.clock()))
+        if self.parse_pool is None:
             return await self.in_db(lambda: self._store(state, fetched))
         assert fetched.body is not None
         now = self.clock()
@@ -234,36 +219,6 @@ class Poller:
             return None
         return fetch.result()
 
-    def _record_unchanged(
-        self, state: FeedState, fetched: Fetched, bounds: Bounds, max_age: int | None, now: datetime
-    ) -> PollOutcome:
-        """A 304, or the same body again: only the feed's health and pace change."""
-        status: Status = "not_modified" if fetched.body is None else "unchanged"
-        interval = next_interval(state.poll_interval_s, bounds, changed=False, hint_s=max_age)
-        nxt = next_after_success(interval, now, self.rng)
-        try:
-            self._with_session(
-                lambda s: record_success(
-                    s,
-                    state.id,
-                    now=now,
-                    next_poll_at=nxt,
-                    etag=fetched.etag or state.etag,
-                    last_modified=fetched.last_modified or state.last_modified,
-                    body_hash=state.body_hash,
-                    poll_interval_s=interval,
-                )
-            )
-        except SQLAlchemyError as exc:
-            return self._db_fail(state, exc)
-        return PollOutcome(feed=state.name, status=status, next_poll_at=nxt)
-
-    @staticmethod
-    def _needs_parse(state: FeedState, fetched: Fetched) -> bool:
-        return fetched.body is not None and not (
-            state.body_hash and hashlib.sha256(fetched.body).hexdigest() == state.body_hash
-        )
-
     def _claim_or_fail(self, feed_id: int, force: bool) -> FeedState | PollOutcome:
         if self._stopping.is_set():  # queued behind other writes while a shutdown began
             return PollOutcome(feed=f"#{feed_id}", status="skipped", next_poll_at=self.clock())
@@ -300,162 +255,6 @@ class Poller:
         return PollOutcome(
             feed=state.name, status="skipped", next_poll_at=state.next_poll_at or now
         )
-
-    def _with_session(self, fn: Callable[[Session], T]) -> T:
-        with Session(self.engine) as session, session.begin():
-            return fn(session)
-
-    def _fail(self, state: FeedState, reason: str, retry_after: float | None) -> PollOutcome:
-        now = self.clock()
-        nxt = next_after_failure(
-            state.current_interval_s, state.consecutive_failures + 1, now, self.rng, retry_after
-        )
-        unrecorded = self._record_failure(state, now, reason, nxt)
-        if unrecorded is None:
-            log.warning("feed %s failed: %s (next poll %s)", state.name, reason, nxt.isoformat())
-        else:
-            log.error(
-                "feed %s failed: %s (next poll %s); not recorded: database %s",
-                state.name,
-                reason,
-                nxt.isoformat(),
-                unrecorded,
-            )
-        return PollOutcome(
-            feed=state.name, status="error", next_poll_at=nxt, error=reason, db_error=unrecorded
-        )
-
-    def _db_fail(self, state: FeedState, exc: SQLAlchemyError) -> PollOutcome:
-        """Storing failed (a full disk, the database gone): the feed is not at fault.
-
-        One line, no traceback; no backoff either: the next poll comes at the feed's own
-        interval and, the body not being marked as seen, stores what this one could not.
-        """
-        now = self.clock()
-        nxt = next_after_success(state.current_interval_s, now, self.rng)
-        label = db_error_label(exc)
-        reason = f"database: {label}"
-        unrecorded = self._record_failure(state, now, reason, nxt)
-        log.error(
-            "feed %s: storing failed: %s (next poll %s)%s",
-            state.name,
-            reason,
-            nxt.isoformat(),
-            "" if unrecorded is None else "; not recorded in its health either",
-        )
-        return PollOutcome(
-            feed=state.name, status="error", next_poll_at=nxt, error=reason, db_error=label
-        )
-
-    def _record_failure(
-        self, state: FeedState, now: datetime, reason: str, nxt: datetime
-    ) -> str | None:
-        """Write the failure into the feed's health; the database's refusal if it refuses."""
-        try:
-            self._with_session(
-                lambda s: record_failure(s, state.id, now=now, reason=reason, next_poll_at=nxt)
-            )
-        except SQLAlchemyError as exc:
-            return db_error_label(exc)
-        return None
-
-    def _store(
-        self,
-        state: FeedState,
-        fetched: Fetched,
-        parsed: ParsedFeed | Exception | None = None,
-        parsed_at: datetime | None = None,
-    ) -> PollOutcome:
-        """Record the poll; ``parsed``: the body already parsed (or failed to) elsewhere."""
-        now = parsed_at or self.clock()
-        if self._stopping.is_set():
-            # Queued behind other writes when a shutdown began: not stored, so not marked as
-            # seen either; the next start fetches the body again.
-            return PollOutcome(feed=state.name, status="skipped", next_poll_at=now)
-        bounds = Bounds.of(state.interval_s, state.min_interval_s, state.max_interval_s)
-        max_age = cache_max_age(fetched.headers)
-        if not self._needs_parse(state, fetched):
-            return self._record_unchanged(state, fetched, bounds, max_age, now)
-        assert fetched.body is not None
-        body_hash = hashlib.sha256(fetched.body).hexdigest()
-        if parsed is None:
-            parsed = _parse_here(state, fetched, now)
-        if isinstance(parsed, FeedParseError):
-            return self._fail(state, str(parsed), None)
-        if isinstance(parsed, Exception):  # feedparser on hostile input: the feed's failure
-            log.error("parsing feed %s failed unexpectedly", state.name, exc_info=parsed)
-            return self._fail(state, f"parse: {parsed!r}"[:300], None)
-        feed = parsed
-        hints = [h for h in (feed.pace_s, max_age) if h]
-        hint = max(hints) if hints else None
-        # A scheduled feed read for the first time: its undated entries are its archive.
-        archive = feed.undated if state.interval_s > 0 and state.body_hash is None else None
-
-        def write(session: Session) -> PollOutcome:
-            result = store_entries(
-                session,
-                feed_id=state.id,
-                tier=state.tier,
-                entries=feed.entries,
-                now=now,
-                stories=self._stories,
-            )
-            if archive and result.new_item_ids:
-                mark_seen(session, result.new_item_ids, archive, now)
-            changed = bool(result.new_items or result.revised_items)
-            interval = next_interval(state.poll_interval_s, bounds, changed=changed, hint_s=hint)
-            nxt = next_after_success(interval, now, self.rng)
-            record_success(
-                session,
-                state.id,
-                now=now,
-                next_poll_at=nxt,
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-                body_hash=body_hash,
-                poll_interval_s=interval,
-            )
-            return PollOutcome(
-                feed=state.name,
-                status="new",
-                next_poll_at=nxt,
-                entries=result.entries,
-                new_items=result.new_items,
-                new_stories=result.new_stories,
-                bozo=feed.bozo,
-                skipped=feed.skipped,
-                new_item_ids=result.new_item_ids,
-                revised_items=result.revised_items,
-                hub=feed.hub,
-                topic=feed.topic,
-                feed_url=state.url,
-            )
-
-        for attempt in range(3):
-            try:
-                return self._with_session(write)
-            except (IntegrityError, OperationalError) as exc:
-                # Another worker stored the same item first, or SQLite was busy: the retry
-                # sees their rows and turns ours into sightings.
-                if attempt == 2:
-                    return self._db_fail(state, exc)
-            except SQLAlchemyError as exc:
-                return self._db_fail(state, exc)
-        raise AssertionError("unreachable")
-
-
-def _parse_here(state: FeedState, fetched: Fetched, now: datetime) -> ParsedFeed | Exception:
-    assert fetched.body is not None
-    try:
-        return parse_feed(
-            fetched.body,
-            publisher=state.name,
-            now=now,
-            headers=fetched.headers,
-            base_url=fetched.final_url,
-        )
-    except Exception as exc:  # the feed's failure, recorded by the caller
-        return exc
 
 
 def _rebuilt(pool: Executor) -> Executor:

@@ -49,6 +49,7 @@ class Dispatcher:
         tick_s: float = TICK_S,
         scheduler: AsyncIOScheduler | None = None,
         track: Callable[[asyncio.Task[object]], None] | None = None,
+        settled: Callable[[], int] | None = None,
     ) -> None:
         self._claim = claim
         self._poll = poll
@@ -57,6 +58,10 @@ class Dispatcher:
         self.tick_s = tick_s
         self.scheduler = scheduler or AsyncIOScheduler(timezone="UTC")
         self._track = track
+        # Polls whose fetch is over and whose outcome waits for its batch's write: still
+        # excluded from claims (their feeds' rows are not written yet), but they take no slot,
+        # or a tick's wait for the batch would cap the polls per second.
+        self._settled = settled or (lambda: 0)
         self.inflight: dict[int, asyncio.Task[object]] = {}
         self._ticking = asyncio.Lock()
 
@@ -81,7 +86,7 @@ class Dispatcher:
         if self._ticking.locked():
             return 0
         async with self._ticking:
-            while (room := self.max_inflight - len(self.inflight)) > 0:
+            while (room := self.max_inflight - self.busy()) > 0:
                 want = min(self.batch, room)
                 states = await self._claim(want, set(self.inflight))
                 for state in states:
@@ -90,6 +95,10 @@ class Dispatcher:
                 if len(states) < want:
                     break
         return started
+
+    def busy(self) -> int:
+        """Polls in flight that still fetch, parse or store."""
+        return max(0, len(self.inflight) - self._settled())
 
     def _start(self, state: FeedState) -> None:
         task: asyncio.Task[object] = asyncio.create_task(
