@@ -12,22 +12,19 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from bot.feeds.config import FeedDef
 from storage.db import open_database
 from storage.feeds import SYNC_LOCK, sync_feeds, synced_digest
+from storage.records import FeedDef
 
 pytestmark = pytest.mark.postgres
 
 DEFS = [FeedDef("wire", "http://127.0.0.1:9/feed.xml", "wire", 300)]
 
 
-def _waiting_for_advisory_locks(session: Session) -> int:
-    return int(
-        session.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-        )
-        or 0
-    )
+def _waits_for_a_lock(session: Session, pid: int) -> bool:
+    """Whether backend ``pid`` is waiting for an advisory lock (other tests may wait too)."""
+    query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = :p"
+    return bool(session.scalar(text(query), {"p": pid}))
 
 
 def test_a_sync_that_waits_for_another_holds_no_row(pg_url: str) -> None:
@@ -36,10 +33,12 @@ def test_a_sync_that_waits_for_another_holds_no_row(pg_url: str) -> None:
         sync_feeds(s, DEFS, deactivate_others=True)
         synced_digest(s, "first")
     errors: list[BaseException] = []
+    pids: list[int] = []
 
     def second_worker() -> None:
         try:
             with Session(db) as s, s.begin():
+                pids.append(int(s.scalar(text("SELECT pg_backend_pid()")) or 0))
                 sync_feeds(s, DEFS, deactivate_others=True)
                 synced_digest(s, "second")
         except BaseException as exc:  # the deadlock lands in either worker
@@ -52,7 +51,7 @@ def test_a_sync_that_waits_for_another_holds_no_row(pg_url: str) -> None:
         worker.start()
         deadline = time.monotonic() + 20
         with Session(db) as probe:
-            while not _waiting_for_advisory_locks(probe):
+            while not (pids and _waits_for_a_lock(probe, pids[0])):
                 assert time.monotonic() < deadline, "the second worker never waited for the lock"
                 time.sleep(0.05)
         # The first worker, mid-sync, records its digest: it must not wait for the second.
