@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session
 
-from storage.feeds import ERROR_CHARS as _ERROR_CHARS
 from storage.models import feed_t
 
 __all__ = ["record_outcomes"]
+
+_ERROR_CHARS = 500  # a failure's reason, as stored
 
 
 def record_outcomes(
@@ -21,11 +22,11 @@ def record_outcomes(
 ) -> None:
     """Many polls' outcomes in two statements (executemany), in the session's transaction.
 
-    ``successes``: what :func:`record_success` takes, as keys ``feed_id``, ``now``,
-    ``next_poll_at``, ``etag``, ``last_modified``, ``body_hash``, ``poll_interval_s`` (None
-    keeps the row's); ``failures``: ``feed_id``, ``now``, ``reason``, ``next_poll_at``. Each
-    row is written as those functions write one: a poll of thousands of 304s costs one
-    transaction, not one each.
+    ``successes``: rows with keys ``feed_id``, ``now``, ``next_poll_at``, ``etag``,
+    ``last_modified``, ``body_hash``, ``poll_interval_s`` (None keeps the row's); ``failures``:
+    ``feed_id``, ``now``, ``reason``, ``next_poll_at``. A poll of thousands of 304s costs one
+    transaction, not one each; storage.feeds' ``record_success`` and ``record_failure`` are this
+    with one row.
     """
     if successes:
         session.execute(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, text, update
 from sqlmodel import Session
 
+from storage.feed_outcomes import record_outcomes
 from storage.models import feed_config_t, feed_t, item_t, sighting_t
 from storage.records import FeedDef, FeedHealth, FeedState
 
@@ -26,7 +27,6 @@ __all__ = [
     "synced_digest",
 ]
 
-ERROR_CHARS = 500
 SYNC_LOCK = 0x74_68_65_73_69_66
 
 
@@ -135,24 +135,17 @@ def record_success(
     body_hash: str | None,
     poll_interval_s: int | None = None,
 ) -> None:
-    extra = {} if poll_interval_s is None else {"poll_interval_s": poll_interval_s}
-    session.execute(
-        update(feed_t)
-        .where(feed_t.c.id == feed_id)
-        .values(
-            **extra,
-            etag=etag,
-            last_modified=last_modified,
-            body_hash=body_hash,
-            last_polled_at=now,
-            last_success_at=now,
-            consecutive_failures=0,
-            polls_total=feed_t.c.polls_total + 1,
-            next_poll_at=next_poll_at,
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
+    """One poll's success: the batch write with one row (storage/feed_outcomes.py)."""
+    row = {
+        "feed_id": feed_id,
+        "now": now,
+        "next_poll_at": next_poll_at,
+        "etag": etag,
+        "last_modified": last_modified,
+        "body_hash": body_hash,
+        "poll_interval_s": poll_interval_s,
+    }
+    record_outcomes(session, [row], [])
 
 
 def claim_feed(
@@ -232,21 +225,9 @@ def claim_due(
 def record_failure(
     session: Session, feed_id: int, *, now: datetime, reason: str, next_poll_at: datetime
 ) -> None:
-    session.execute(
-        update(feed_t)
-        .where(feed_t.c.id == feed_id)
-        .values(
-            last_polled_at=now,
-            last_error=reason[:ERROR_CHARS],
-            last_error_at=now,
-            consecutive_failures=feed_t.c.consecutive_failures + 1,
-            failures_total=feed_t.c.failures_total + 1,
-            polls_total=feed_t.c.polls_total + 1,
-            next_poll_at=next_poll_at,
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
+    """One poll's failure: the batch write with one row (storage/feed_outcomes.py)."""
+    row = {"feed_id": feed_id, "now": now, "reason": reason, "next_poll_at": next_poll_at}
+    record_outcomes(session, [], [row])
 
 
 def feed_health(session: Session, *, include_inactive: bool = False) -> list[FeedHealth]:
