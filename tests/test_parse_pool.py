@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,8 @@ from storage.models import feed_t, item_t
 from tests.conftest import FakeClock
 from tests.helpers.feedserver import FeedServer, rss
 from tests.helpers.news import add_feed
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class CountingPool(ProcessPoolExecutor):
@@ -116,6 +122,45 @@ async def test_a_parser_process_that_dies_costs_one_poll(
     assert "parser process died" in (failed.error or "")
     assert (retried.status, retried.new_items) == ("new", 1)  # a fresh pool read it
     assert poller.parse_pool is not pool
+
+
+_OWNER = """
+import os, sys, time
+from multiprocessing import resource_tracker
+from bot.feeds.parsepool import make_parse_pool
+if __name__ == "__main__":
+    pool = make_parse_pool(1)
+    child = pool.submit(os.getpid).result(timeout=60)
+    print(child, resource_tracker._resource_tracker._pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_parser_processes_exit_when_their_owner_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    ) as owner:
+        assert owner.stdout is not None
+        pids = [int(p) for p in owner.stdout.readline().split()]
+        assert len(pids) == 2
+        assert all(_alive(p) for p in pids)
+        owner.kill()  # SIGKILL, as the OOM killer does: no shutdown, the queue never closes
+        owner.wait(timeout=30)
+
+    deadline = time.monotonic() + 30  # a liveness bound, not a speed check: they check each 1 s
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in pids if _alive(p)] == []  # neither the parser nor the resource tracker
 
 
 def test_pool_size() -> None:

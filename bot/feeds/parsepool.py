@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 
@@ -27,9 +28,24 @@ def pool_size(setting: int | None, cores: int | None = None) -> int:
     return max((cores or os.cpu_count() or 1) - 1, 0)
 
 
+_ORPHAN_CHECK_S = 1.0
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    # A parent killed outright (SIGKILL, the OOM killer) never closes the pool's queue, whose
+    # both ends the child holds: without this the child and the resource tracker live forever.
+    while True:
+        time.sleep(_ORPHAN_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _child_init() -> None:
     # Ctrl-C reaches the whole process group: the parent decides, children do not trace back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-watch", daemon=True
+    ).start()
     import bot.feeds.parse  # noqa: F401  (loaded once, not at the first body)
 
 
