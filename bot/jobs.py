@@ -147,7 +147,8 @@ class Pipeline:
         return await self._polled(feed_id, outcome, started)
 
     async def _polled(self, feed_id: int, outcome: PollOutcome, started: float) -> PollOutcome:
-        self.metrics.record_poll(outcome, time.perf_counter() - started)
+        # The histogram is the feed's time (fetch, parse, store), not the outcome batch's window.
+        self.metrics.record_poll(outcome, time.perf_counter() - started - outcome.batch_wait)
         if outcome.hub and self.websub is not None and not self.stopping:
             await self.websub.ensure(feed_id, outcome.hub, outcome.topic or outcome.feed_url)
         if outcome.new_items or outcome.revised_items:

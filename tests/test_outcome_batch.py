@@ -165,3 +165,15 @@ async def test_a_refused_batch_is_written_feed_by_feed_each_refusal_its_own(
     assert rows["feed03"].polls_total == 1  # neither its 304 nor its refusal went in
     assert {r.polls_total for n, r in rows.items() if n != "feed03"} == {2}
     assert rows[f"feed{BROKEN:02d}"].consecutive_failures == 1
+
+
+async def test_each_outcome_says_how_long_it_waited_for_the_batch(
+    poller: Poller, sqlite_engine: Engine, feed_server: FeedServer, clock: FakeClock
+) -> None:
+    """The poll-duration histogram takes this off: the window is the database's pacing."""
+    _, tasks = await _second_round(poller, sqlite_engine, feed_server, clock)
+    await _pending(poller, FEEDS)
+    await asyncio.sleep(0.3)  # every poll has waited at least this long when the batch goes
+    poller.outcomes.flush()
+    waits = [o.batch_wait for o in await asyncio.gather(*tasks)]
+    assert min(waits) >= 0.29

@@ -14,6 +14,7 @@ poll's own transaction at once).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from functools import partial
 
@@ -34,7 +35,7 @@ class OutcomeBatch:
         self._run_in_db = run_in_db
         self._write = write
         self.window = window
-        self._pending: list[tuple[Pending, asyncio.Future[PollOutcome]]] = []
+        self._pending: list[tuple[Pending, asyncio.Future[PollOutcome], float]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writing: set[asyncio.Task[None]] = set()
         self.waiting = 0  # polls waiting for their outcome's write (pending or being written)
@@ -46,7 +47,7 @@ class OutcomeBatch:
         """Wait for ``pending`` to be written with the others; its outcome as recorded."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[PollOutcome] = loop.create_future()
-        self._pending.append((pending, done))
+        self._pending.append((pending, done, loop.time()))
         if self._timer is None:
             self._timer = loop.call_later(self.window, self.flush)
         self.waiting += 1
@@ -60,18 +61,22 @@ class OutcomeBatch:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
-        if batch:
+        waiting, self._pending = self._pending, []
+        if waiting:
+            now = asyncio.get_running_loop().time()
+            batch = [(p, done, now - since) for p, done, since in waiting]
             task = asyncio.ensure_future(self._write_batch(batch))
             self._writing.add(task)
             task.add_done_callback(self._writing.discard)
 
-    async def _write_batch(self, batch: list[tuple[Pending, asyncio.Future[PollOutcome]]]) -> None:
+    async def _write_batch(
+        self, batch: list[tuple[Pending, asyncio.Future[PollOutcome], float]]
+    ) -> None:
         try:
-            outcomes = await self._run_in_db(partial(self._write, [p for p, _ in batch]))
+            outcomes = await self._run_in_db(partial(self._write, [p for p, _, _ in batch]))
         except BaseException as exc:
             # A bug of ours (database errors are outcomes): each poll waiting gets it.
-            for _, done in batch:
+            for _, done, _ in batch:
                 if not done.done():
                     if isinstance(exc, asyncio.CancelledError):
                         done.cancel()
@@ -80,6 +85,6 @@ class OutcomeBatch:
             if not isinstance(exc, Exception):
                 raise
             return
-        for (_, done), outcome in zip(batch, outcomes, strict=True):
+        for (_, done, waited), outcome in zip(batch, outcomes, strict=True):
             if not done.done():  # its poll cancelled meanwhile: the row is written regardless
-                done.set_result(outcome)
+                done.set_result(dataclasses.replace(outcome, batch_wait=waited))

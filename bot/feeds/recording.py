@@ -57,6 +57,8 @@ class PollOutcome:
     hub: str | None = None  # the WebSub hub the body declared, and its topic
     topic: str | None = None
     feed_url: str = ""  # the topic when the feed names no self link
+    # Seconds its write waited for the batch window: the database's pacing, not the feed's.
+    batch_wait: float = 0.0
 
 
 @dataclass(slots=True)
