@@ -340,7 +340,7 @@ async def test_subscriptions_mutes_rules_feeds_and_chart(tg: Harness) -> None:
     [
         ("/why ²", "ID is an alert number, as /recent lists them. Usage: /why ID"),
         ("/recent ²", "N must be a number from 1 to 50. Usage: /recent [N]"),
-        ("/chart ³", "DAYS must be a number from 1 to 365. Usage: /chart [DAYS]"),
+        ("/chart ³", "DAYS must be a number from 1 to 365. Usage: /chart [THESIS] [DAYS]"),
         ("/why 12345678901234567890123456", "ID is an alert number"),
         ("/why #99999999999999999999", "ID is an alert number"),
         ("/recent 99999999999999999999999", "N must be a number from 1 to 50"),

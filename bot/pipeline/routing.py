@@ -60,9 +60,11 @@ def wants(
         return False
     if prefs.muted_until and prefs.muted_until > now:
         return False
-    until = prefs.muted_legs.get(leg)
-    if until and until > now:
-        return False
+    # A bare leg (muted with one thesis loaded) mutes that leg name in every thesis.
+    for key in (leg, f"{thesis}/{leg}"):
+        until = prefs.muted_legs.get(key)
+        if until and until > now:
+            return False
     if not leg_wanted(prefs, thesis, leg):
         return False
     if prefs.tickers and not set(prefs.tickers) & set(tickers):

@@ -5,7 +5,7 @@ Handlers only translate; the gate has already refused strangers by the time one 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot.pipeline.announce import announce_reload
 from bot.pipeline.routing import chat_target
-from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span, quote
+from bot.telegram.args import MAX_MUTE, MIN_MUTE, parse_id, parse_int, parse_span
 from bot.telegram.deps import Ctx, deps_of, muted, update_prefs
 from bot.telegram.digest import cmd_digest
 from bot.telegram.html import esc
@@ -32,7 +32,8 @@ from bot.telegram.replies import help_text, reply, usage
 from bot.telegram.theses import cmd_exposure, cmd_status, cmd_subscribe
 from bot.views.times import stamp
 from bot.views.vocab import vocab_view
-from rules import Item
+from rules import Item, Thesis
+from rules.book import Book, LegLookupError
 from storage.chats import load_prefs, save_prefs
 from storage.feeds import feed_health
 from storage.outbox import recent_alerts
@@ -150,11 +151,16 @@ async def cmd_mute(update: Update, context: Ctx) -> None:
     if span is None:
         await usage(update, "mute", "DURATION is like 30m, 4h or 2d (at most 30d)")
         return
-    legs = {lg.id for lg in deps.rulebook.engine.ruleset.thesis.legs}
-    leg = args[1] if len(args) > 1 else None
-    if leg is not None and leg not in legs:
-        await usage(update, "mute", f"No leg {quote(leg)}")
-        return
+    leg = None
+    if len(args) > 1:
+        book = deps.rulebook.book
+        try:
+            rs, found = book.find_leg(args[1])
+        except LegLookupError as exc:
+            await usage(update, "mute", str(exc))
+            return
+        # Named with its thesis where several are loaded: another may have a leg so named.
+        leg = f"{rs.thesis.name}/{found.id}" if len(book.names) > 1 else found.id
     await update_prefs(update, context, lambda p, now: muted(p, now + span, leg))
     await reply(update, f"Muted {esc(leg or 'every leg')} for {esc(args[0])}.")
 
@@ -173,17 +179,33 @@ async def cmd_feeds(update: Update, context: Ctx) -> None:
 
 async def cmd_chart(update: Update, context: Ctx) -> None:
     deps = deps_of(context)
-    days = parse_int(context.args[0], 1, 365) if context.args else 30
-    if days is None:
-        await usage(update, "chart", "DAYS must be a number from 1 to 365")
+    book = deps.rulebook.book
+    target = _chart_target(book, context.args or ())
+    if isinstance(target, str):
+        await usage(update, "chart", target)
         return
+    thesis, days = target
     now = deps.clock()
-    thesis = deps.rulebook.engine.ruleset.thesis
     title = f"{thesis.name}: last {days} days, to {stamp(now)}"
-    png = await chart_png(deps, now - timedelta(days=days), now, title)
+    png = await chart_png(deps, now - timedelta(days=days), now, title, thesis)
     message = update.effective_message
     if message is not None:
         await message.reply_photo(png, caption=f"{thesis.name}: leg states, last {days} days")
+
+
+def _chart_target(book: Book, args: Sequence[str]) -> tuple[Thesis, int] | str:
+    """``[THESIS] [DAYS]``: the first thesis loaded and 30 days unless named."""
+    thesis, days = book.default.thesis, 30
+    for arg in args[:2]:
+        if arg in book.names:
+            thesis = book.ruleset(arg).thesis
+            continue
+        number = parse_int(arg, 1, 365)
+        if number is None:
+            theses = f", or a thesis: {', '.join(book.names)}" if len(book.names) > 1 else ""
+            return f"DAYS must be a number from 1 to 365{theses}"
+        days = number
+    return thesis, days
 
 
 async def cmd_reload(update: Update, context: Ctx) -> None:
@@ -250,7 +272,7 @@ HANDLERS: tuple[tuple[str, Handler], ...] = tuple(
         ("mute", cmd_mute, 2),
         ("unmute", cmd_unmute, 0),
         ("feeds", cmd_feeds, 0),
-        ("chart", cmd_chart, 1),
+        ("chart", cmd_chart, 2),
         ("exposure", cmd_exposure, 0),
         ("digest", cmd_digest, 3),
         ("quiet", cmd_quiet, 2),

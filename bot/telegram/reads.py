@@ -36,7 +36,9 @@ def why_of(session: Session, alert_id: int) -> tuple[StoredAlert, list[MatchLine
     return None if alert is None else (alert, read_why(session, alert))
 
 
-async def chart_png(deps: BotDeps, start: datetime, end: datetime, title: str) -> bytes:
+async def chart_png(
+    deps: BotDeps, start: datetime, end: datetime, title: str, thesis: Thesis | None = None
+) -> bytes:
     """The legs' states from ``start`` to ``end`` with each alert labelled, as PNG bytes.
 
     Read on the database thread, drawn on a thread of its own: a draw takes a tenth of a
@@ -44,18 +46,18 @@ async def chart_png(deps: BotDeps, start: datetime, end: datetime, title: str) -
     """
     from bot.views.chart import Marker, draw_states  # matplotlib: only a process that draws
 
-    thesis = deps.rulebook.engine.ruleset.thesis
+    shown = thesis or deps.rulebook.engine.ruleset.thesis
 
     def read(session: Session) -> tuple[list[Move], list[AlertMark], datetime | None]:
-        # The default thesis's legs only: another thesis may have a leg of the same name.
-        moves = chart_moves(session, start, end, thesis.name)
-        return moves, alerts_between(session, start, end, thesis.name), first_seen_at(session)
+        # One thesis's legs only: another thesis may have a leg of the same name.
+        moves = chart_moves(session, start, end, shown.name)
+        return moves, alerts_between(session, start, end, shown.name), first_seen_at(session)
 
     moves, alerts, data_from = await deps.read(read)
     marks = [Marker(a.at, a.leg, f"#{a.id} {a.new_state or 'early'}") for a in alerts]
     return await asyncio.to_thread(
         draw_states,
-        [lg.id for lg in thesis.legs],
+        [lg.id for lg in shown.legs],
         [(m.at, m.leg, m.new) for m in moves],
         marks,
         start=start,

@@ -30,10 +30,10 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "what alerts this chat gets (default: every thesis)",
     ),
     ("unsubscribe", "", "stop alerts to this chat"),
-    ("mute", "DURATION [LEG]", "silence alerts (e.g. /mute 4h h20-ban)"),
+    ("mute", "DURATION [LEG]", "silence alerts (e.g. /mute 4h h20-ban; THESIS/LEG with several)"),
     ("unmute", "", "lift every mute"),
     ("feeds", "", "feed health"),
-    ("chart", "[DAYS]", "each leg's state over the last DAYS days (default 30)"),
+    ("chart", "[THESIS] [DAYS]", "each leg's state over the last DAYS days (default 30)"),
     ("exposure", "", "tickers and the legs across theses that move them"),
     (
         "digest",

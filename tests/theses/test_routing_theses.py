@@ -38,3 +38,15 @@ def test_wants_applies_the_thesis_with_the_other_filters() -> None:
     common = {"severity": "high", "tickers": ["FCX"], "now": NOW}
     assert wants(prefs, leg="china-demand", thesis="copper", **common)  # type: ignore[arg-type]
     assert not wants(prefs, leg="h20-ban", thesis="chip", **common)  # type: ignore[arg-type]
+
+
+def test_a_leg_muted_with_its_thesis_mutes_that_thesis_only() -> None:
+    later = datetime(2026, 1, 16, tzinfo=UTC)
+    common = {"severity": "high", "tickers": ["NVDA"], "now": NOW}
+    one = ChatPrefs(1, muted_legs={"chip/h20-ban": later})
+    assert not wants(one, leg="h20-ban", thesis="chip", **common)  # type: ignore[arg-type]
+    assert wants(one, leg="h20-ban", thesis="copper", **common)  # type: ignore[arg-type]
+    # A bare leg, muted while one thesis was loaded: that name in every thesis.
+    bare = ChatPrefs(1, muted_legs={"h20-ban": later})
+    assert not wants(bare, leg="h20-ban", thesis="copper", **common)  # type: ignore[arg-type]
+    assert wants(bare, leg="h20-ban", thesis="copper", **{**common, "now": later})  # type: ignore[arg-type]

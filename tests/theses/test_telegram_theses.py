@@ -171,3 +171,35 @@ async def test_rules_and_test_speak_for_every_thesis(tg: Harness) -> None:
     tested = await tg.ask(GROUP, f"/test {STORY}")
     assert "second/hbm-demand" in tested
     assert "test/h20-ban" in tested
+
+
+async def test_chart_draws_the_thesis_named(tg: Harness) -> None:
+    _official_story(tg.db)
+    tg.evaluator.run(tg.db, T0)
+    for text, caption in (
+        ("/chart second 7", "second: leg states, last 7 days"),
+        ("/chart 3 test", "test: leg states, last 3 days"),
+    ):
+        before = len(tg.emu.photos)
+        tg.emu.push_message(GROUP, USER, text)
+        await tg.emu.wait_for(lambda n=before: len(tg.emu.photos) > n, timeout=60, what=text)
+        assert tg.emu.photos[-1].caption == caption
+        assert tg.emu.photos[-1].data[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = await tg.ask(GROUP, "/chart moon")
+    assert bad.startswith("DAYS must be a number from 1 to 365, or a thesis: second, test.")
+
+
+async def test_mute_takes_one_thesis_leg(tg: Harness) -> None:
+    muted = await tg.ask(GROUP, "/mute 2h hbm-demand")  # only one thesis has it
+    assert muted == "Muted second/hbm-demand for 2h."
+    unknown = await tg.ask(GROUP, "/mute 2h nope")
+    assert unknown.startswith("No leg 'nope' (legs: ")
+    _official_story(tg.db)
+    tg.evaluator.run(tg.db, T0)
+    await tg.deliver_all()
+
+    group = "\n".join(m.plain_text for m in tg.emu.sent_to(GROUP) if STORY in m.plain_text)
+    other = "\n".join(m.plain_text for m in tg.emu.sent_to(OTHER) if STORY in m.plain_text)
+    assert "h20-ban" in group
+    assert "hbm-demand" not in group
+    assert "hbm-demand" in other  # the mute is the group's alone
