@@ -152,10 +152,10 @@ def chart_moves(
     return [Move(*row) for row in before] + moves_between(session, since, until, thesis)
 
 
-def states_at(session: Session, at: datetime) -> dict[str, str]:
-    """Each leg's state at ``at`` by the ledger; a leg that had not moved by then is absent
-    (it was intact)."""
-    return {m.leg: m.new for m in chart_moves(session, at, at) if m.at <= at}
+def states_at(session: Session, at: datetime, thesis: str | None = None) -> dict[str, str]:
+    """Each leg's state (of ``thesis``; None: any) at ``at`` by the ledger; a leg that had not
+    moved by then is absent (it was intact)."""
+    return {m.leg: m.new for m in chart_moves(session, at, at, thesis) if m.at <= at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +177,16 @@ class Found:
 
 
 def signals_between(
-    session: Session, since: datetime | None, until: datetime, *, published_after: datetime
+    session: Session,
+    since: datetime | None,
+    until: datetime,
+    *,
+    published_after: datetime,
+    thesis: str | None = None,
 ) -> list[Found]:
-    """Signals made (items read) from ``since`` to ``until`` on news published after
-    ``published_after`` (an archive read today is history, not news), oldest first."""
+    """Signals (of ``thesis``; None: any) made (items read) from ``since`` to ``until`` on news
+    published after ``published_after`` (an archive read today is history, not news), oldest
+    first."""
     query = (
         select(
             signal_t.c.item_id,
@@ -202,6 +208,8 @@ def signals_between(
     )
     if since is not None:
         query = query.where(signal_t.c.created_at > since)
+    if thesis is not None:
+        query = query.where(signal_t.c.thesis == thesis)
     return [Found(*row) for row in session.execute(query)]
 
 

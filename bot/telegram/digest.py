@@ -11,25 +11,33 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from sqlmodel import Session
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import NetworkError, RetryAfter, TelegramError
 
+from bot.pipeline.routing import leg_wanted
 from bot.telegram.deps import BotDeps, Ctx, deps_of
 from bot.telegram.html import split_html
 from bot.telegram.reads import board_view, chart_png
 from bot.telegram.render import digest_html
 from bot.telegram.replies import MAX_REPLY_PARTS, reply, usage
-from bot.views.digest import DAYS, PERIODS, next_due, read_digest
+from bot.views.digest import DAYS, PERIODS, Digest, next_due, read_digest
 from bot.views.times import display_zone, stamp
 from storage.chats import ChatPrefs, digest_sent, due_digests, load_prefs, save_prefs
 
-__all__ = ["CHART_DAYS", "build_digest", "cmd_digest", "schedule_text", "send_due_digests"]
+__all__ = [
+    "CHART_DAYS",
+    "DigestPart",
+    "build_digest",
+    "cmd_digest",
+    "schedule_text",
+    "send_due_digests",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +82,45 @@ def _parse(args: list[str]) -> tuple[str, int, int] | str | None:
     return kind, minute, weekday
 
 
-async def build_digest(deps: BotDeps, prefs: ChatPrefs, now: datetime) -> tuple[str, bytes, str]:
-    """The digest for one chat at ``now``: HTML, the chart, its caption."""
-    thesis = deps.rulebook.engine.ruleset.thesis
+@dataclass(frozen=True, slots=True)
+class DigestPart:
+    """One thesis's digest: its text, its chart and the chart's caption."""
+
+    html: str
+    png: bytes
+    caption: str
+
+
+async def build_digest(deps: BotDeps, prefs: ChatPrefs, now: datetime) -> list[DigestPart]:
+    """The digest for one chat at ``now``: a part per thesis the chat follows, the feeds and
+    the schedule said once, in the last."""
+    book = deps.rulebook.book
+    # The theses and legs the chat follows, as its alerts are routed; if it follows none of
+    # those loaded now (a thesis retired since), the default one.
+    chosen = [
+        (rs.thesis, legs)
+        for rs in book.rulesets
+        if (legs := [lg.id for lg in rs.thesis.legs if leg_wanted(prefs, rs.thesis.name, lg.id)])
+    ] or [(book.default.thesis, [lg.id for lg in book.default.thesis.legs])]
+    theses = [thesis for thesis, _ in chosen]
     since = prefs.last_digest_at or now - PERIODS.get(prefs.digest, PERIODS["daily"])
 
-    def read(session: Session) -> Any:
-        view = board_view(session, thesis, now)
-        return read_digest(session, view, since, now, prefs.legs)
+    def read(session: Session) -> list[Digest]:
+        return [
+            read_digest(session, board_view(session, thesis, now), since, now, legs)
+            for thesis, legs in chosen
+        ]
 
-    digest = await deps.read(read)
-    html = digest_html(digest, schedule_text(prefs))
+    digests = await deps.read(read)
     start = min(since, now - timedelta(days=CHART_DAYS))
-    caption = f"{thesis.name}: leg states, {stamp(start)} → {stamp(now)}"
-    png = await chart_png(deps, start, now, f"{thesis.name}: what changed")
-    return html, png, caption
+    parts = []
+    for n, (thesis, digest) in enumerate(zip(theses, digests, strict=True)):
+        last = n == len(theses) - 1
+        html = digest_html(digest, schedule_text(prefs) if last else "", feeds=last)
+        caption = f"{thesis.name}: leg states, {stamp(start)} → {stamp(now)}"
+        png = await chart_png(deps, start, now, f"{thesis.name}: what changed", thesis)
+        parts.append(DigestPart(html, png, caption))
+    return parts
 
 
 async def cmd_digest(update: Update, context: Ctx) -> None:
@@ -112,23 +144,23 @@ async def cmd_digest(update: Update, context: Ctx) -> None:
         await deps.read(lambda s: save_prefs(s, changed, now))
         await reply(update, schedule_text(changed))
         return
-    html, png, caption = await build_digest(deps, prefs, now)
-    await reply(update, html)
-    if message is not None:
-        await message.reply_photo(png, caption=caption)
+    for part in await build_digest(deps, prefs, now):
+        await reply(update, part.html)
+        if message is not None:
+            await message.reply_photo(part.png, caption=part.caption)
     await deps.read(lambda s: digest_sent(s, chat.id, at=now, next_due=None))
 
 
-async def _send(bot: Bot, chat_id: int, html: str, png: bytes, caption: str) -> None:
-    parts = split_html(html)[:MAX_REPLY_PARTS]
+async def _send(bot: Bot, chat_id: int, parts: list[DigestPart]) -> None:
     for part in parts:
-        await bot.send_message(
-            chat_id,
-            part,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
-    await bot.send_photo(chat_id, png, caption=caption)
+        for piece in split_html(part.html)[:MAX_REPLY_PARTS]:
+            await bot.send_message(
+                chat_id,
+                piece,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        await bot.send_photo(chat_id, part.png, caption=part.caption)
 
 
 async def send_due_digests(bot: Bot, deps: BotDeps) -> int:
@@ -143,8 +175,8 @@ async def send_due_digests(bot: Bot, deps: BotDeps) -> int:
         )
         try:
             # Its schedule line names the next one, not this one.
-            html, png, caption = await build_digest(deps, prefs.but(digest_due_at=after), now)
-            await _send(bot, prefs.chat_id, html, png, caption)
+            parts = await build_digest(deps, prefs.but(digest_due_at=after), now)
+            await _send(bot, prefs.chat_id, parts)
         except (RetryAfter, NetworkError) as exc:  # worth another go at the next tick
             log.warning("digest to chat %s deferred: %s", prefs.chat_id, exc)
             continue

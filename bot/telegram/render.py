@@ -312,9 +312,10 @@ def _digest_feeds(d: Digest) -> list[str]:
     return lines
 
 
-def digest_html(d: Digest, schedule: str = "") -> str:
+def digest_html(d: Digest, schedule: str = "", *, feeds: bool = True) -> str:
     """What changed: each leg then and now with its moves, the strongest evidence read, the
-    feeds that failed or went quiet; ``schedule`` says when the next one comes."""
+    feeds that failed or went quiet (unless ``feeds`` is off: another thesis's part says it);
+    ``schedule`` says when the next one comes."""
     period = f"{stamp(d.since)} → {stamp(d.until)} ({duration(d.until - d.since)})"
     lines = [
         f"📰 <b>What changed</b> · {esc(d.thesis)}",
@@ -323,9 +324,9 @@ def digest_html(d: Digest, schedule: str = "") -> str:
         *(line for leg in d.legs for line in _digest_leg(leg)),
         "",
         *_digest_evidence(d),
-        "",
-        *_digest_feeds(d),
     ]
+    if feeds:
+        lines += ["", *_digest_feeds(d)]
     if schedule:
         lines += ["", f"<i>{esc(schedule)}</i>"]
     return "\n".join(lines)

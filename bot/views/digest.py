@@ -132,9 +132,10 @@ def read_digest(
     until: datetime,
     legs: Collection[str] = (),
 ) -> Digest:
-    """What changed from ``since`` to ``until`` (``legs``: only these, as a chat subscribed)."""
-    then = states_at(session, since)
-    moves = moves_between(session, since, until)
+    """What changed in ``view``'s thesis from ``since`` to ``until`` (``legs``: only these, as
+    a chat subscribed). Another thesis may have a leg of the same name: its moves stay out."""
+    then = states_at(session, since, view.thesis)
+    moves = moves_between(session, since, until, view.thesis)
     changes = []
     for line in view.legs:
         if legs and line.leg not in legs:
@@ -149,7 +150,9 @@ def read_digest(
                 line.since is None and not line.evidence and line.last_signal is None,
             )
         )
-    found = signals_between(session, since, until, published_after=since - FRESH)
+    found = signals_between(
+        session, since, until, published_after=since - FRESH, thesis=view.thesis
+    )
     found = [f for f in found if not legs or f.leg in legs]
     notes, total = _feeds(session, since, until)
     return Digest(

@@ -203,3 +203,34 @@ async def test_mute_takes_one_thesis_leg(tg: Harness) -> None:
     assert "h20-ban" in group
     assert "hbm-demand" not in group
     assert "hbm-demand" in other  # the mute is the group's alone
+
+
+async def test_digest_has_a_part_per_thesis_the_chat_follows(tg: Harness) -> None:
+    _official_story(tg.db)
+    tg.evaluator.run(tg.db, T0)
+    before = len(tg.emu.photos)
+    tg.emu.push_message(GROUP, USER, "/digest")
+    await tg.emu.wait_for(lambda: len(tg.emu.photos) >= before + 2, timeout=60, what="charts")
+    captions = [p.caption or "" for p in tg.emu.photos[before:]]
+    assert [c.split(":")[0] for c in captions] == ["second", "test"]
+    texts = [m.plain_text for m in tg.emu.sent_to(GROUP) if "What changed" in m.plain_text]
+    assert [t.splitlines()[0] for t in texts] == [
+        "📰 What changed · second",
+        "📰 What changed · test",
+    ]
+    # Each thesis's own leg and no other's; the feeds are said once, in the last part.
+    assert "hbm-demand" in texts[0]
+    assert "h20-ban" not in texts[0]
+    assert "h20-ban" in texts[1]
+    assert "hbm-demand" not in texts[1]
+    assert ["Feeds" in t for t in texts] == [False, True]
+
+    await tg.ask(OTHER, "/subscribe second")
+    before = len(tg.emu.photos)
+    tg.emu.push_message(OTHER, USER, "/digest")
+    await tg.emu.wait_for(lambda: len(tg.emu.photos) > before, timeout=60, what="chart")
+    assert [(p.chat_id, (p.caption or "").split(":")[0]) for p in tg.emu.photos[before:]] == [
+        (OTHER, "second")
+    ]
+    [text] = [m.plain_text for m in tg.emu.sent_to(OTHER) if "What changed" in m.plain_text]
+    assert "Feeds" in text  # the last part says the feeds: no other thesis's part follows
