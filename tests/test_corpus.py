@@ -28,6 +28,7 @@ SPLITS = {
     "tune2": CORPUS / "tune2.jsonl",
     "fresh2": CORPUS / "fresh2.jsonl",
     "fresh3": CORPUS / "fresh3.jsonl",
+    "tune3": CORPUS / "tune3.jsonl",
 }
 DEV_EVENTS = ROOT.parent / "shared" / "corpora" / "dev-events.jsonl"
 HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
@@ -272,6 +273,10 @@ def test_split_sizes_meet_issue_9(corpus: dict[str, list[dict[str, Any]]]) -> No
     assert sum(r["effect"] in POSITIVE for r in fresh3) >= 30
     assert sum(r.get("trap") == "near-miss" for r in fresh3) >= 40
     assert sum(r.get("trap") == "distractor" for r in fresh3) >= 15
+    tune3 = corpus["tune3"]
+    assert len(tune3) >= 120
+    assert sum(r.get("trap") == "near-miss" for r in tune3) >= 50
+    assert sum(r["effect"] in POSITIVE for r in tune3) >= 50
     for records in corpus.values():
         assert {r.get("leg") for r in records} >= {
             "h20-ban",
