@@ -27,6 +27,8 @@ SPLITS = {
     "tune": CORPUS / "tune.jsonl",
     "tune2": CORPUS / "tune2.jsonl",
     "fresh2": CORPUS / "fresh2.jsonl",
+    "fresh3": CORPUS / "fresh3.jsonl",
+    "tune3": CORPUS / "tune3.jsonl",
 }
 DEV_EVENTS = ROOT.parent / "shared" / "corpora" / "dev-events.jsonl"
 HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
@@ -34,11 +36,13 @@ HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
 # The frozen splits: changing a line of one is a deliberate act (a relabelling noted in
 # corpus/README.md), never a side effect of tuning rules. `fresh` is the second held-out split,
 # frozen before the rule changes it measures (see corpus/README.md). `fresh2` is the third,
-# collected after the tune2 fixes and not yet scored: it is read once, at the end.
+# collected after the tune2 fixes and not yet scored: it is read once, at the end. `fresh3` is the
+# fourth, collected blind (no rule run on it) and pinned here before it is first scored.
 FROZEN_SHA256 = {
     "test": "8b41becdff595294bce657ae1e024ce74b87698e80e4210b753823ff03283cd9",
     "fresh": "2cab87dbb1df89bc6911471f0f2fca543ba9e5d17e5acd9d2e97ab2212c23de9",
     "fresh2": "3c42612bf3dd794a58af3658026a3ebb77f6a5d25c20d96f8dc8d311784585c2",
+    "fresh3": "d33f05363f82cb4f1c74a07e9fd6797d22c4ea7848ad2980ea589824bc8d7ec9",
 }
 
 FIELDS = {
@@ -264,6 +268,15 @@ def test_split_sizes_meet_issue_9(corpus: dict[str, list[dict[str, Any]]]) -> No
     # Not mostly the trade leg: each other leg carries its own breaks and reversals.
     for leg in ("h20-ban", "wfe-controls", "rare-earth-leverage"):
         assert sum(r["leg"] == leg and r["effect"] in POSITIVE for r in fresh2) >= 8, leg
+    fresh3 = corpus["fresh3"]
+    assert len(fresh3) >= 110
+    assert sum(r["effect"] in POSITIVE for r in fresh3) >= 30
+    assert sum(r.get("trap") == "near-miss" for r in fresh3) >= 40
+    assert sum(r.get("trap") == "distractor" for r in fresh3) >= 15
+    tune3 = corpus["tune3"]
+    assert len(tune3) >= 120
+    assert sum(r.get("trap") == "near-miss" for r in tune3) >= 50
+    assert sum(r["effect"] in POSITIVE for r in tune3) >= 50
     for records in corpus.values():
         assert {r.get("leg") for r in records} >= {
             "h20-ban",
