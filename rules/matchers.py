@@ -348,6 +348,14 @@ def required_groups(expr: Node, atoms: Atoms) -> list[frozenset[int]]:
 AS_HEADLINE: Mapping[Field, Field] = {"title": "lead", "any": "lead"}
 
 
+def _field(where: Field, retarget: Mapping[Field, Field] | None) -> Field:
+    # ``headline`` is the title in every reading: the lead pass retargets the title to the
+    # lead, but a guard may need the real headline ("a headline about talks, over a lead that
+    # mentions an approval as background").
+    where = retarget.get(where, where) if retarget else where
+    return "title" if where == "headline" else where
+
+
 def compile_expr(
     expr: Node,
     atoms: Atoms,
@@ -364,7 +372,7 @@ def compile_expr(
     that part; a rule's own match stays an :class:`ExprMatcher` (rules/diagnose.py reads it)."""
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
-        field = retarget.get(where, where) if retarget else where
+        field = _field(where, retarget)
         return _TermM(atom_ids, field, frozenset(atom_ids))
     where = expr.field if expr.field != "any" else where
     wraps = (*expr.all, *expr.any)
@@ -382,7 +390,7 @@ def compile_expr(
     regex = None
     if expr.regex is not None:
         literal = atoms.get(expr.regex.literal, literal=True)
-        field = retarget.get(where, where) if retarget else where
+        field = _field(where, retarget)
         regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
     any_parts = parts(expr.any, inner)
     any_term = None

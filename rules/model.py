@@ -44,7 +44,7 @@ Severity: TypeAlias = Literal["info", "low", "medium", "high", "critical"]
 Tier: TypeAlias = Literal["official", "wire", "press", "blog"]
 Move: TypeAlias = Literal["bullish", "bearish"]
 Direction: TypeAlias = Literal["tightening", "easing", "none"]
-Field: TypeAlias = Literal["title", "summary", "lead", "any"]
+Field: TypeAlias = Literal["title", "summary", "lead", "any", "headline"]
 Scope: TypeAlias = Literal["text", "sentence"]
 
 EFFECTS: tuple[Effect, ...] = ("confirms", "breaks", "reverses")
@@ -53,7 +53,7 @@ SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
 # Ordered from most to least authoritative.
 TIERS: tuple[Tier, ...] = ("official", "wire", "press", "blog")
 MOVES: tuple[Move, ...] = ("bullish", "bearish")
-FIELDS: tuple[Field, ...] = ("title", "summary", "lead", "any")
+FIELDS: tuple[Field, ...] = ("title", "summary", "lead", "any", "headline")
 SCOPES: tuple[Scope, ...] = ("text", "sentence")
 
 

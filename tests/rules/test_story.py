@@ -308,3 +308,23 @@ def test_rules_without_story_keys_read_as_before(make_engine: MakeEngine) -> Non
     plain = make_engine(rules(LIFTED, HALTED))
     story = item("US halted H20 sales to China in April", "Washington lifted the ban on Monday.")
     assert fired(plain, story) == [("h20-halted", "h20-ban", "medium", False)]
+
+
+def test_a_headline_veto_reads_the_real_headline_in_the_lead_pass(
+    make_engine: MakeEngine,
+) -> None:
+    """``in: title`` is the lead when the lead is read as the headline; ``in: headline`` stays
+    the headline, so a headline about talks keeps the lead's lifting as background."""
+    talks = "Nvidia CEO talks with officials on China strategy"
+    lead = "The US lifted the H20 ban in July."
+    by_title = make_engine(rules(LIFTED + "    lead: true\n"))
+    assert [s[0] for s in fired(by_title, item(talks, lead))] == ["h20-lifted"]
+    guarded = LIFTED.replace(
+        "    veto: [", "    veto: [{in: headline, any: [talks], none: [lift~]}, "
+    )
+    by_headline = make_engine(rules(guarded + "    lead: true\n"))
+    assert fired(by_headline, item(talks, lead)) == []
+    # As written, the headline is the title: a headline that says it itself still fires.
+    said = "US lifts H20 ban after talks"
+    assert [s[0] for s in fired(by_headline, item(said, ""))] == ["h20-lifted"]
+    assert [s[0] for s in fired(by_headline, item(EDITORIAL, lead))] == ["h20-lifted"]

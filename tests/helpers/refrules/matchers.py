@@ -321,6 +321,14 @@ def required_groups(expr: Node, atoms: Atoms) -> list[frozenset[int]]:
 AS_HEADLINE: Mapping[Field, Field] = {"title": "lead", "any": "lead"}
 
 
+def _field(where: Field, retarget: Mapping[Field, Field] | None) -> Field:
+    # ``headline`` is the title in every reading: the lead pass retargets the title to the
+    # lead, but a guard may need the real headline ("a headline about talks, over a lead that
+    # mentions an approval as background").
+    where = retarget.get(where, where) if retarget else where
+    return "title" if where == "headline" else where
+
+
 def compile_expr(
     expr: Node, atoms: Atoms, where: Field, retarget: Mapping[Field, Field] | None = None
 ) -> Matcher:
@@ -328,7 +336,7 @@ def compile_expr(
     :data:`AS_HEADLINE`), applied after inheritance so nested ``in:`` keep their meaning."""
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
-        field = retarget.get(where, where) if retarget else where
+        field = _field(where, retarget)
         return _TermM(atom_ids, field, frozenset(atom_ids))
     where = expr.field if expr.field != "any" else where
 
@@ -338,6 +346,6 @@ def compile_expr(
     regex = None
     if expr.regex is not None:
         literal = atoms.get(expr.regex.literal, literal=True)
-        field = retarget.get(where, where) if retarget else where
+        field = _field(where, retarget)
         regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
     return ExprMatcher(parts(expr.all), parts(expr.any), parts(expr.none), regex, expr.within)
