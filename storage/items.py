@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlmodel import Session
 
-from storage.bulk import Bulk, one_of
+from storage.bulk import Bulk, Lookup, one_of
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
@@ -63,12 +63,14 @@ _WIDEN = (
 )
 
 
-_EXISTING = {
-    pg: select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
-        or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg))
+_EXISTING = Lookup(
+    *(
+        select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
+            or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg))
+        )
+        for pg in (False, True)
     )
-    for pg in (False, True)
-}
+)
 
 
 def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, int], dict[str, int]]:
@@ -76,11 +78,10 @@ def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, in
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
     conn = session.connection()
-    query = _EXISTING[conn.dialect.name == "postgresql"]
     for start in range(0, len(fresh), CHUNK):
         part = fresh[start : start + CHUNK]
         params = {"urls": [e.url for e in part if e.url], "hashes": [e.content_hash for e in part]}
-        for item_id, url, content in conn.execute(query, params):
+        for item_id, url, content in _EXISTING.run(conn, params):
             if url is not None:
                 by_url[url] = item_id
             by_hash[content] = item_id

@@ -125,6 +125,7 @@ _FRACTION = Fraction(SIMILARITY)
 # score >= SIMILARITY  <=>  shared * _ABOVE >= _BELOW * (n + m), in integers
 _ABOVE = _FRACTION.numerator + _FRACTION.denominator
 _BELOW = _FRACTION.numerator
+_NONE = itertools.repeat(())  # the default of every posting-list read in a lookup
 
 
 def _signature(words: Iterable[int]) -> int:
@@ -147,6 +148,7 @@ def _min_overlap(n: int) -> int:
 class _Story:
     sig: str
     words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
+    size: int  # how many
     bits: int  # their signature (_signature)
     first: int  # microseconds since the epoch of its earliest item
     latest: int  # and of its latest item: the window is measured from it
@@ -160,6 +162,7 @@ class Headline:
     sig: str
     when: int  # microseconds since the epoch of its publication
     words: frozenset[int]
+    tokens: frozenset[str]  # its words themselves, for :func:`opposed`
     keys: tuple[int, ...]  # its pair keys (empty below MIN_TOKENS words)
     bits: int  # the signature of its words; 0 when two of them set the same bit
 
@@ -203,14 +206,16 @@ class StoryIndex:
             self._ids[word] = number
 
     def _words(self, sig: str) -> list[int]:
+        return self._number(set(sig.split()))
+
+    def _number(self, tokens: Iterable[str]) -> list[int]:
         ids = self._ids
-        out = []
-        for word in set(sig.split()):
-            number = ids.get(word)
-            if number is None:
-                number = ids[word] = len(ids)
-            out.append(number)
-        return out
+        out = list(map(ids.get, tokens))
+        if None in out:  # words first seen here, numbered in the order met
+            for i, word in enumerate(tokens):
+                if out[i] is None:
+                    out[i] = ids.setdefault(word, len(ids))
+        return out  # type: ignore[return-value]
 
     @staticmethod
     def _pairs(words: list[int]) -> tuple[int, ...]:
@@ -222,11 +227,12 @@ class StoryIndex:
 
     def headline(self, sig: str, published: datetime) -> Headline:
         """``sig`` published at ``published``, ready for :meth:`search`."""
-        words = self._words(sig)
+        tokens = frozenset(sig.split())
+        words = self._number(tokens)
         bits = _signature(words)
         if bits.bit_count() != len(words):
             bits = 0
-        return Headline(sig, micros(published), frozenset(words), self._pairs(words), bits)
+        return Headline(sig, micros(published), frozenset(words), tokens, self._pairs(words), bits)
 
     def add(self, story_id: int, sig: str, latest: datetime, first: datetime | None = None) -> None:
         """Index a story; one already indexed only widens its span."""
@@ -237,7 +243,9 @@ class StoryIndex:
             return
         words = self._words(sig)
         day = when // _DAY
-        self._stories[story_id] = _Story(sig, tuple(words), _signature(words), since, when, day)
+        self._stories[story_id] = _Story(
+            sig, tuple(words), len(words), _signature(words), since, when, day
+        )
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
             self._short.setdefault(sig, []).append(story_id)
@@ -283,31 +291,36 @@ class StoryIndex:
                 s for s in self._short.get(head.sig, ()) if abs(stories[s].latest - when) <= _WINDOW
             ]
             return (1.0, max(same)) if same else None
+        # One C-level pass per day bucket gathers every story sharing a pair with the headline.
         seen: set[int] = set()
-        for day in window_days(when // _DAY):
-            bucket = self._days.get(day)
+        days, keys = self._days, head.keys
+        day = when // _DAY
+        for d in range(day - _SPAN, day + _SPAN + 1):
+            bucket = days.get(d)
             if bucket:
-                for key in head.keys:
-                    postings = bucket.get(key)
-                    if postings:
-                        seen.update(postings)
-        mine, earliest, latest = head.words, when - _WINDOW, when + _WINDOW
+                seen.update(*map(bucket.get, keys, _NONE))
+        earliest, latest = when - _WINDOW, when + _WINDOW
         best: tuple[float, int] | None = None
-        floor = SIMILARITY  # the score to reach: the threshold, then the best so far
+        # Jaccard >= floor  <=>  shared * (1 + floor) >= floor * (n + m): first the threshold
+        # (in integers), then the best score so far.
         bits, above, below = head.bits, _ABOVE, _BELOW
+        floor = SIMILARITY
+        mine = head.words
         for story_id in seen:
             story = stories[story_id]
-            words = story.words
-            if bits and (bits & story.bits).bit_count() * above < below * (n + len(words)):
+            m = story.size
+            if bits and (bits & story.bits).bit_count() * above < below * (n + m):
                 continue  # even if every shared bit were a shared word
             if not earliest <= story.latest <= latest:
                 continue
-            shared = len(mine.intersection(words))
-            score = shared / (n + len(words) - shared)
+            shared = len(mine.intersection(story.words))
+            if shared * above < below * (n + m):
+                continue
+            score = shared / (n + m - shared)
             if (
                 score >= floor
                 and (best is None or (score, story_id) > best)
-                and not opposed(frozenset(head.sig.split()), frozenset(story.sig.split()))
+                and not opposed(head.tokens, frozenset(story.sig.split()))
             ):
                 best, floor = (score, story_id), score
         return best
@@ -315,5 +328,10 @@ class StoryIndex:
 
 def best_story(head: Headline, *indexes: StoryIndex) -> int | None:
     """The best match across indexes sharing one numbering (the cached one and a batch's)."""
-    found = [hit for index in indexes if index and (hit := index.search(head))]
-    return max(found)[1] if found else None
+    best: tuple[float, int] | None = None
+    for index in indexes:
+        if index._stories:  # a batch's index is often empty: no lookup
+            hit = index.search(head)
+            if hit is not None and (best is None or hit > best):
+                best = hit
+    return best[1] if best else None

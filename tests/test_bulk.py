@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, bindparam, insert, or_, select, text
 from sqlmodel import Session, SQLModel
 
-from storage.bulk import Bulk, one_of
+from storage.bulk import Bulk, Lookup, one_of
 from storage.db import make_engine
 from storage.feeds import sync_feeds
 from storage.models import feed_t, item_t, story_t
@@ -88,6 +88,54 @@ def test_nulls_and_lookups_of_one_of_a_list(engine: Engine) -> None:
 
     assert sorted(url or "" for _, url in back) == ["", "", "https://x/0", "https://x/2"]
     assert (found, none) == (["h2"], [])
+
+
+def _lookup(*columns: Any) -> Lookup:
+    return Lookup(
+        *(
+            select(*columns).where(
+                item_t.c.feed_id == bindparam("feed"),
+                or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg)),
+            )
+            for pg in (False, True)
+        )
+    )
+
+
+def test_a_lookup_answers_as_sqlalchemys_select(engine: Engine) -> None:
+    """Lists of any length, empty ones included, on the driver's path and on SQLAlchemy's."""
+    plain = _lookup(item_t.c.id, item_t.c.url, item_t.c.content_hash)
+    dated = _lookup(item_t.c.id, item_t.c.published_at)  # a column SQLAlchemy converts
+    with Session(engine) as s, s.begin():
+        fids = sync_feeds(
+            s,
+            [FeedDef(n, f"https://{n}.example/", "press", 300) for n in ("g", "h")],
+            deactivate_others=False,
+        )
+        conn = s.connection()
+        [(sid, _)] = _STORIES.run(conn, [("k", "t", "t", T0, T0, T0)])
+        Bulk(item_t, ("story_id", "feed_id", "tier", "publisher", "title", "summary", "url",
+                      "content_hash", "published_at", "first_seen_at")).run(
+            conn,
+            [(sid, fids[i % 2], "press", "p", "t", "", None if i % 3 else f"https://x/{i}",
+              f"h{i}", T0 + timedelta(minutes=i), T0) for i in range(12)],
+        )  # fmt: skip
+        got = []
+        for urls, hashes in (
+            (["https://x/0", "https://x/3", "https://x/6"], ["h1", "h2", "h7"]),
+            ([], ["h4", "h2", "h5"]),
+            (["https://x/9"], []),
+            ([], []),
+            ([f"https://x/{i}" for i in range(12)], [f"h{i}" for i in range(12)]),
+        ):
+            params = {"feed": fids[0], "urls": urls, "hashes": hashes}
+            pg = conn.dialect.name == "postgresql"
+            want = conn.execute(plain.postgresql if pg else plain.sqlite, params).all()
+            got.append((sorted(map(tuple, plain.run(conn, params))), sorted(map(tuple, want))))
+            dates = sorted(map(tuple, dated.run(conn, params)))
+            assert all(d.tzinfo is UTC for _, d in dates)
+    assert [ours for ours, _ in got] == [theirs for _, theirs in got]
+    assert [len(ours) for ours, _ in got] == [3, 2, 0, 0, 6]
 
 
 @pytest.mark.postgres
