@@ -144,8 +144,9 @@ def _min_overlap(n: int) -> int:
     return math.ceil(t * (n + other) / (1 + t))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: posting lists hold the stories
 class _Story:
+    id: int
     sig: str
     words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
     size: int  # how many
@@ -178,7 +179,7 @@ class StoryIndex:
         # word -> its number, in order of first sight
         self._ids: dict[str, int] = {} if numbering is None else numbering._ids
         self._stories: dict[int, _Story] = {}
-        self._days: dict[int, dict[int, list[int]]] = {}  # day -> pair key -> story ids
+        self._days: dict[int, dict[int, list[_Story]]] = {}  # day -> pair key -> stories
         self._short: dict[str, list[int]] = {}  # signatures too short for pairs -> story ids
         self.max_id = 0
 
@@ -243,14 +244,13 @@ class StoryIndex:
             return
         words = self._words(sig)
         day = when // _DAY
-        self._stories[story_id] = _Story(
-            sig, tuple(words), len(words), _signature(words), since, when, day
-        )
+        story = _Story(story_id, sig, tuple(words), len(words), _signature(words), since, when, day)
+        self._stories[story_id] = story
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
             self._short.setdefault(sig, []).append(story_id)
         else:
-            self._file(story_id, self._pairs(words), day)
+            self._file(story, self._pairs(words), day)
 
     def move(self, story_id: int, latest: int, first: int | None = None) -> None:
         """The story now spans ``first`` to ``latest`` (:func:`micros`) where that is wider."""
@@ -263,17 +263,17 @@ class StoryIndex:
         day = latest // _DAY
         if day != story.day and len(story.words) >= MIN_TOKENS:
             # The bucket it leaves keeps it; lookups check the time and count it once.
-            self._file(story_id, self._pairs(list(story.words)), day)
+            self._file(story, self._pairs(list(story.words)), day)
         story.day = day
 
-    def _file(self, story_id: int, keys: tuple[int, ...], day: int) -> None:
+    def _file(self, story: _Story, keys: tuple[int, ...], day: int) -> None:
         bucket = self._days.setdefault(day, {})
         for key in keys:
             postings = bucket.get(key)
             if postings is None:
-                bucket[key] = [story_id]
+                bucket[key] = [story]
             else:
-                postings.append(story_id)
+                postings.append(story)
 
     def find(self, sig: str, published: datetime) -> tuple[float, int] | None:
         """(similarity, story id) of the best story for a headline, or None."""
@@ -292,7 +292,7 @@ class StoryIndex:
             ]
             return (1.0, max(same)) if same else None
         # One C-level pass per day bucket gathers every story sharing a pair with the headline.
-        seen: set[int] = set()
+        seen: set[_Story] = set()
         days, keys = self._days, head.keys
         day = when // _DAY
         for d in range(day - _SPAN, day + _SPAN + 1):
@@ -301,13 +301,11 @@ class StoryIndex:
                 seen.update(*map(bucket.get, keys, _NONE))
         earliest, latest = when - _WINDOW, when + _WINDOW
         best: tuple[float, int] | None = None
-        # Jaccard >= floor  <=>  shared * (1 + floor) >= floor * (n + m): first the threshold
-        # (in integers), then the best score so far.
+        # Jaccard >= SIMILARITY  <=>  shared * _ABOVE >= _BELOW * (n + m), in integers.
         bits, above, below = head.bits, _ABOVE, _BELOW
         floor = SIMILARITY
         mine = head.words
-        for story_id in seen:
-            story = stories[story_id]
+        for story in seen:
             m = story.size
             if bits and (bits & story.bits).bit_count() * above < below * (n + m):
                 continue  # even if every shared bit were a shared word
@@ -319,10 +317,10 @@ class StoryIndex:
             score = shared / (n + m - shared)
             if (
                 score >= floor
-                and (best is None or (score, story_id) > best)
+                and (best is None or (score, story.id) > best)
                 and not opposed(head.tokens, frozenset(story.sig.split()))
             ):
-                best, floor = (score, story_id), score
+                best, floor = (score, story.id), score
         return best
 
 
