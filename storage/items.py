@@ -19,7 +19,7 @@ from storage.bulk import Bulk, Lookup, one_of
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
-from storage.stories import StoryIndex, best_story, day_of, micros
+from storage.stories import Headline, StoryIndex, best_story, day_of, micros
 from storage.story_cache import StoryCache
 from storage.types import UTCDateTime
 
@@ -202,14 +202,17 @@ def _assign_stories(
     # within the batch every story keeps the span it had when the batch began.
     batch = StoryIndex(numbering=known)
     founders: list[NewEntry] = []
+    heads: list[Headline] = []
     assigned: list[int] = []
     spans: dict[int, tuple[datetime, datetime]] = {}
     for e in entries:
-        story_id = best_story(known.headline(e.title_sig, e.published_at), known, batch)
+        head = known.headline(e.title_sig, e.published_at)
+        story_id = best_story(head, known, batch)
         if story_id is None:
             founders.append(e)
+            heads.append(head)
             story_id = -len(founders)
-            batch.add(story_id, e.title_sig, e.published_at)
+            batch.add(story_id, e.title_sig, e.published_at, head=head)
         first, last = spans.get(story_id, (e.published_at, e.published_at))
         spans[story_id] = (min(first, e.published_at), max(last, e.published_at))
         assigned.append(story_id)
@@ -233,6 +236,7 @@ def _assign_stories(
         )
         ids = {key: story_id for story_id, key in rows}
         real = {-(i + 1): ids[e.content_hash] for i, e in enumerate(founders)}
+        cache.founded(heads)  # the next batch reads these stories back
     # Only spans that grow, as far as the cache knows (the stored one is never narrower), in
     # id order so two workers extending the same stories lock them in the same order.
     widened: list[dict[str, Any]] = []

@@ -235,22 +235,40 @@ class StoryIndex:
             bits = 0
         return Headline(sig, micros(published), frozenset(words), tokens, self._pairs(words), bits)
 
-    def add(self, story_id: int, sig: str, latest: datetime, first: datetime | None = None) -> None:
-        """Index a story; one already indexed only widens its span."""
+    def add(
+        self,
+        story_id: int,
+        sig: str,
+        latest: datetime,
+        first: datetime | None = None,
+        head: Headline | None = None,
+    ) -> None:
+        """Index a story; one already indexed only widens its span.
+
+        ``head``, if given, is ``sig`` prepared by an index sharing this one's numbering: its
+        words and pairs are taken as they are.
+        """
         when = micros(latest)
         since = when if first is None else micros(first)
         if story_id in self._stories:
             self.move(story_id, when, since)
             return
-        words = self._words(sig)
+        if head is None or head.sig != sig:
+            words = self._words(sig)
+            bits = _signature(words)
+            keys = self._pairs(words)
+        else:
+            words = list(head.words)
+            bits = head.bits or _signature(words)
+            keys = head.keys
         day = when // _DAY
-        story = _Story(story_id, sig, tuple(words), len(words), _signature(words), since, when, day)
+        story = _Story(story_id, sig, tuple(words), len(words), bits, since, when, day)
         self._stories[story_id] = story
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
             self._short.setdefault(sig, []).append(story_id)
         else:
-            self._file(story, self._pairs(words), day)
+            self._file(story, keys, day)
 
     def move(self, story_id: int, latest: int, first: int | None = None) -> None:
         """The story now spans ``first`` to ``latest`` (:func:`micros`) where that is wider."""

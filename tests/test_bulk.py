@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, bindparam, insert, or_, select, text
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, SQLModel
 
 from storage.bulk import Bulk, Lookup, one_of
@@ -15,6 +16,7 @@ from storage.db import make_engine
 from storage.feeds import sync_feeds
 from storage.models import feed_t, item_t, story_t
 from storage.records import FeedDef
+from storage.types import UTCDateTime
 from tests.helpers.db import T0
 
 _STORIES = Bulk(
@@ -179,3 +181,29 @@ def test_sqlite_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
     ours, theirs = raw[:3], raw[3:]
     assert [r[1:] for r in ours] == [r[1:] for r in theirs]
     assert ours[2][2] == "2025-03-30 02:00:00.000001"
+
+
+def test_utc_datetimes_become_the_text_sqlalchemys_sqlite_type_gives() -> None:
+    """The one-call conversion on SQLite: SQLAlchemy's own steps, value for value."""
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    ours = column.dialect_impl(dialect).bind_processor(dialect)
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    assert ours is not None
+    assert theirs is not None
+    kathmandu = timezone(timedelta(hours=5, minutes=45))
+    values = [
+        T0,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2025, 3, 30, 3, 0, 0, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2026, 1, 1, 0, 30, tzinfo=kathmandu),  # the day before, in UTC
+        datetime(2026, 12, 2, 7, 17, 18, 5, tzinfo=UTC),
+    ]
+    assert [ours(v) for v in values] == [
+        theirs(column.process_bind_param(v, dialect)) for v in values
+    ]
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2026, 1, 1))
+    assert ours(values[4]) == "2025-12-31 18:45:00.000000"
