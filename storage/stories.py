@@ -85,6 +85,17 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
+# Every action stem above: two signatures are opposed or not by these words alone.
+_ACTIONS = frozenset().union(*(one | other for one, other in _OPPOSITES))
+_SHARED: dict[frozenset[str], frozenset[str]] = {}  # one object per set of action stems
+
+
+def _actions(tokens: frozenset[str]) -> frozenset[str]:
+    """The action stems among ``tokens``: :func:`opposed` on these says what it says on all."""
+    acts = tokens & _ACTIONS
+    return _SHARED.setdefault(acts, acts)
+
+
 def opposed(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two signatures differ by an opposite action ("lift" against "ban")."""
     only_a, only_b = a - b, b - a
@@ -151,6 +162,7 @@ class _Story:
     words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
     size: int  # how many
     bits: int  # their signature (_signature)
+    acts: frozenset[str]  # its action stems (_actions)
     first: int  # microseconds since the epoch of its earliest item
     latest: int  # and of its latest item: the window is measured from it
     day: int  # the bucket it was last filed in
@@ -163,7 +175,7 @@ class Headline:
     sig: str
     when: int  # microseconds since the epoch of its publication
     words: frozenset[int]
-    tokens: frozenset[str]  # its words themselves, for :func:`opposed`
+    acts: frozenset[str]  # its action stems (_actions), for :func:`opposed`
     keys: tuple[int, ...]  # its pair keys (empty below MIN_TOKENS words)
     bits: int  # the signature of its words; 0 when two of them set the same bit
 
@@ -206,9 +218,6 @@ class StoryIndex:
         for number, (word, _) in enumerate(counts.most_common()):
             self._ids[word] = number
 
-    def _words(self, sig: str) -> list[int]:
-        return self._number(set(sig.split()))
-
     def _number(self, tokens: Iterable[str]) -> list[int]:
         ids = self._ids
         out = list(map(ids.get, tokens))
@@ -233,7 +242,9 @@ class StoryIndex:
         bits = _signature(words)
         if bits.bit_count() != len(words):
             bits = 0
-        return Headline(sig, micros(published), frozenset(words), tokens, self._pairs(words), bits)
+        return Headline(
+            sig, micros(published), frozenset(words), _actions(tokens), self._pairs(words), bits
+        )
 
     def add(
         self,
@@ -254,15 +265,18 @@ class StoryIndex:
             self.move(story_id, when, since)
             return
         if head is None or head.sig != sig:
-            words = self._words(sig)
+            tokens = frozenset(sig.split())
+            words = self._number(tokens)
             bits = _signature(words)
+            acts = _actions(tokens)
             keys = self._pairs(words)
         else:
             words = list(head.words)
             bits = head.bits or _signature(words)
+            acts = head.acts
             keys = head.keys
         day = when // _DAY
-        story = _Story(story_id, sig, tuple(words), len(words), bits, since, when, day)
+        story = _Story(story_id, sig, tuple(words), len(words), bits, acts, since, when, day)
         self._stories[story_id] = story
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
@@ -336,7 +350,7 @@ class StoryIndex:
             if (
                 score >= floor
                 and (best is None or (score, story.id) > best)
-                and not opposed(head.tokens, frozenset(story.sig.split()))
+                and (story.acts is head.acts or not opposed(head.acts, story.acts))
             ):
                 best, floor = (score, story.id), score
         return best
