@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import NamedTuple
 
 __all__ = [
     "MIN_EXACT_TOKENS",
@@ -168,9 +169,11 @@ class _Story:
     day: int  # the bucket it was last filed in
 
 
-@dataclass(frozen=True, slots=True)
-class Headline:
-    """A headline prepared for lookups in the indexes that share one word numbering."""
+class Headline(NamedTuple):
+    """A headline prepared for lookups in the indexes that share one word numbering.
+
+    (A named tuple: one is made per new entry, and a frozen dataclass takes longer to build.)
+    """
 
     sig: str
     when: int  # microseconds since the epoch of its publication
@@ -233,7 +236,7 @@ class StoryIndex:
             return ()
         words.sort(reverse=True)
         prefix = words[: len(words) - _min_overlap(len(words)) + 2]
-        return tuple((a << 32) | b for a, b in itertools.combinations(prefix, 2))
+        return tuple([(a << 32) | b for a, b in itertools.combinations(prefix, 2)])
 
     def headline(self, sig: str, published: datetime) -> Headline:
         """``sig`` published at ``published``, ready for :meth:`search`."""
