@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnClause
 
-__all__ = ["Bulk", "Lookup", "one_of"]
+__all__ = ["Bulk", "Lookup", "Many", "one_of"]
 
 # SQLite builds before 3.32 allow 999 parameters in a statement; later ones 32,766.
 SQLITE_PARAMS = 999
@@ -225,3 +225,47 @@ class Lookup:
             if driver.usable:
                 return driver.run(conn, params)
         return conn.execute(self.sqlite, params).all()
+
+
+class _SQLiteMany:
+    """One statement's text and parameter conversions on SQLite, made once per dialect."""
+
+    def __init__(self, statement: Executable, d: Dialect) -> None:
+        compiled = statement.compile(dialect=d)  # type: ignore[attr-defined]
+        self.sql = str(compiled)
+        self.order = tuple(compiled.positiontup or ())
+        self.usable = compiled.positiontup is not None and "POSTCOMPILE" not in self.sql
+        procs = {name: compiled.binds[name].type._cached_bind_processor(d) for name in self.order}
+        self.procs = tuple(procs[name] for name in self.order)
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            row[name] if proc is None else proc(row[name])
+            for name, proc in zip(self.order, self.procs, strict=True)
+        )
+
+
+class Many:
+    """A statement run for many parameter sets (executemany); on SQLite straight to the driver.
+
+    SQLAlchemy's executemany converts each row's parameters in Python, as much as SQLite's
+    own work on a short UPDATE; here each value goes through its bind processor once and the
+    text is compiled once.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._sqlite: weakref.WeakKeyDictionary[Dialect, _SQLiteMany] = weakref.WeakKeyDictionary()
+
+    def run(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = conn.dialect
+        if dialect.name == "sqlite":
+            driver = self._sqlite.get(dialect)
+            if driver is None:
+                driver = self._sqlite[dialect] = _SQLiteMany(self.statement, dialect)
+            if driver.usable:
+                conn.exec_driver_sql(driver.sql, [driver.params(row) for row in rows])
+                return
+        conn.execute(self.statement, list(rows))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlmodel import Session
 
-from storage.bulk import Bulk, Lookup, one_of
+from storage.bulk import Bulk, Lookup, Many, one_of
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
@@ -46,7 +46,7 @@ _INSERT_SIGHTINGS = Bulk(
 _LO = bindparam("lo", type_=UTCDateTime())
 _HI = bindparam("hi", type_=UTCDateTime())
 # A story's span only widens; rows it would not change are not written at all.
-_WIDEN = (
+_WIDEN = Many(
     update(story_t)
     .where(
         story_t.c.id == bindparam("sid"),
@@ -246,6 +246,6 @@ def _assign_stories(
             if micros(lo) < known_lo or micros(hi) > known_hi:
                 widened.append({"sid": sid, "lo": lo, "hi": hi})
     if widened:
-        session.connection().execute(_WIDEN, widened)
+        _WIDEN.run(session.connection(), widened)
         cache.touched(w["sid"] for w in widened)
     return [real.get(sid, sid) for sid in assigned], len(founders)

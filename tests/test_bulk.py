@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, insert, or_, select, text
+from sqlalchemy import Engine, bindparam, insert, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, SQLModel
 
-from storage.bulk import Bulk, Lookup, one_of
+from storage.bulk import Bulk, Lookup, Many, one_of
 from storage.db import make_engine
 from storage.feeds import sync_feeds
 from storage.models import feed_t, item_t, story_t
@@ -207,3 +207,30 @@ def test_utc_datetimes_become_the_text_sqlalchemys_sqlite_type_gives() -> None:
     with pytest.raises(ValueError, match="naive"):
         ours(datetime(2026, 1, 1))
     assert ours(values[4]) == "2025-12-31 18:45:00.000000"
+
+
+def test_many_updates_as_sqlalchemys_executemany(engine: Engine) -> None:
+    """Dates converted, repeated parameters placed, rows the WHERE leaves out left alone."""
+    widen = Many(
+        update(story_t)
+        .where(story_t.c.id == bindparam("sid"), story_t.c.last_published_at < bindparam("hi"))
+        .values(last_published_at=bindparam("hi"), title=bindparam("title"))
+    )
+    later = datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    with Session(engine) as s, s.begin():
+        conn = s.connection()
+        ids = dict(_STORIES.run(conn, [(f"k{i}", "t", "s", T0, T0, T0) for i in range(3)]))
+        sid = {key: i for i, key in ids.items()}
+        widen.run(conn, [])
+        widen.run(
+            conn,
+            [
+                {"sid": sid["k0"], "hi": later, "title": "moved"},
+                {"sid": sid["k1"], "hi": T0 - timedelta(days=1), "title": "not moved"},
+            ],
+        )
+    with Session(engine) as s:
+        got = dict(s.execute(select(story_t.c.key, story_t.c.last_published_at)).all())
+        titles = dict(s.execute(select(story_t.c.key, story_t.c.title)).all())
+    assert got == {"k0": later, "k1": T0, "k2": T0}
+    assert titles == {"k0": "moved", "k1": "t", "k2": "t"}
