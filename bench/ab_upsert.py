@@ -11,13 +11,16 @@ wall and CPU seconds. With ``--icount`` each child runs once under ``valgrind --
 counting instructions only while the batches are stored (SQLite's own work included, start-up
 and the corpus generation not), which the machine's load does not move. The table gives the
 median rows per second (items + sightings + stories) of each side, wall and per CPU second,
-and the median and range of the per-pair ratio of CPU rates (this tree / the other).
+and the median and range of the per-pair ratio of CPU rates (this tree / the other), and
+whether both sides put every item in the same story with the same span (a digest of item ->
+story founder and span, from every child).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import re
@@ -29,6 +32,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchlib import load_average
 
@@ -76,8 +80,23 @@ def child(corpus: str, n_feeds: int, n_entries: int, seed: int) -> None:
         # functools.reduce is the C function callgrind counts in (--toggle-collect).
         written = functools.reduce(store, zip(ids, batches, strict=True), 0)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        grouping = _grouping(engine)
         engine.dispose()
-    print(json.dumps({"rows": written, "wall": wall, "cpu": cpu}))
+    print(json.dumps({"rows": written, "wall": wall, "cpu": cpu, "grouping": grouping}))
+
+
+def _grouping(engine: Any) -> str:
+    """A digest of every item's story (by the founder's content hash) and every story's span:
+    equal on both sides when the two trees group alike."""
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT i.content_hash, s.key, s.first_published_at, s.last_published_at"
+            " FROM item i JOIN story s ON s.id = i.story_id ORDER BY i.content_hash"
+        )
+        for row in rows:
+            digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
 
 
 def main() -> None:
@@ -105,6 +124,9 @@ def main() -> None:
             for side, tree in sides.items():
                 out = _run_child(args, corpus, tree, [])
                 got[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        groupings = {r["grouping"] for runs in got.values() for r in runs}
+        same = "identical" if len(groupings) == 1 else f"DIFFERENT ({len(groupings)} digests)"
+        print(f"{corpus:8s} groupings of the two sides: {same}")
         for side, runs in got.items():
             rows = {r["rows"] for r in runs}
             wall = statistics.median(r["rows"] / r["wall"] for r in runs)
