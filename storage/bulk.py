@@ -13,6 +13,7 @@ must come back and as executemany otherwise. What is stored is what SQLAlchemy w
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Dialect,
     Executable,
     Insert,
+    Select,
     Table,
     any_,
     bindparam,
@@ -35,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnClause
 
-__all__ = ["Bulk", "one_of"]
+__all__ = ["Bulk", "Lookup", "Many", "one_of"]
 
 # SQLite builds before 3.32 allow 999 parameters in a statement; later ones 32,766.
 SQLITE_PARAMS = 999
@@ -156,3 +158,114 @@ class Bulk:
             dicts = [dict(zip(self.columns, r, strict=True)) for r in rows]
             result = conn.execute(self._rows, dicts)
         return list(result) if result.returns_rows else []
+
+
+_TEXTS = 256  # texts kept per lookup (one per combination of list lengths met)
+_EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
+
+class _SQLiteLookup:
+    """The driver-level form of one select on SQLite, made once per engine's dialect."""
+
+    def __init__(self, statement: Select[Any], d: Dialect) -> None:
+        compiled = statement.compile(dialect=d)
+        # Rows go back as the driver gives them: only columns SQLAlchemy would not convert.
+        columns = statement.selected_columns
+        self.usable = compiled.positiontup is not None and all(
+            c.type.dialect_impl(d).result_processor(d, None) is None for c in columns
+        )
+        self.order = tuple(compiled.positiontup or ())
+        self.parts = _EXPANDING.split(str(compiled))  # text, list name, text, ...
+        self.lists = frozenset(self.parts[1::2])
+        self.texts: dict[tuple[int, ...], str] = {}
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Sequence[Any]:
+        lengths = tuple(len(params[name]) for name in self.parts[1::2])
+        sql = self.texts.get(lengths)
+        if sql is None:
+            # An empty list is an empty IN (), which SQLite allows: nothing matches it.
+            marks = iter(", ".join("?" * n) for n in lengths)
+            sql = "".join(p if i % 2 == 0 else next(marks) for i, p in enumerate(self.parts))
+            if len(self.texts) >= _TEXTS:
+                self.texts.clear()
+            self.texts[lengths] = sql
+        flat: list[Any] = []
+        for name in self.order:
+            if name in self.lists:
+                flat += params[name]
+            else:
+                flat.append(params[name])
+        return conn.exec_driver_sql(sql, tuple(flat)).all()
+
+
+class Lookup:
+    """A select testing columns against lists (:func:`one_of`), one form per database.
+
+    SQLAlchemy renders an expanding ``IN`` anew at every execution, which costs more than
+    SQLite's answer to a batch's lookup; on SQLite the text is made once per list lengths
+    and the values go straight to the driver (when no selected column needs converting).
+    """
+
+    def __init__(self, sqlite: Select[Any], postgresql: Select[Any]) -> None:
+        self.sqlite = sqlite
+        self.postgresql = postgresql
+        self._driver: weakref.WeakKeyDictionary[Dialect, _SQLiteLookup] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Sequence[Any]:
+        """The rows, as tuples of the selected columns."""
+        dialect = conn.dialect
+        if dialect.name == "postgresql":
+            return conn.execute(self.postgresql, params).all()
+        if dialect.name == "sqlite":
+            driver = self._driver.get(dialect)
+            if driver is None:
+                driver = self._driver[dialect] = _SQLiteLookup(self.sqlite, dialect)
+            if driver.usable:
+                return driver.run(conn, params)
+        return conn.execute(self.sqlite, params).all()
+
+
+class _SQLiteMany:
+    """One statement's text and parameter conversions on SQLite, made once per dialect."""
+
+    def __init__(self, statement: Executable, d: Dialect) -> None:
+        compiled = statement.compile(dialect=d)  # type: ignore[attr-defined]
+        self.sql = str(compiled)
+        self.order = tuple(compiled.positiontup or ())
+        self.usable = compiled.positiontup is not None and "POSTCOMPILE" not in self.sql
+        procs = {name: compiled.binds[name].type._cached_bind_processor(d) for name in self.order}
+        self.procs = tuple(procs[name] for name in self.order)
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            row[name] if proc is None else proc(row[name])
+            for name, proc in zip(self.order, self.procs, strict=True)
+        )
+
+
+class Many:
+    """A statement run for many parameter sets (executemany); on SQLite straight to the driver.
+
+    SQLAlchemy's executemany converts each row's parameters in Python, as much as SQLite's
+    own work on a short UPDATE; here each value goes through its bind processor once and the
+    text is compiled once.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._sqlite: weakref.WeakKeyDictionary[Dialect, _SQLiteMany] = weakref.WeakKeyDictionary()
+
+    def run(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = conn.dialect
+        if dialect.name == "sqlite":
+            driver = self._sqlite.get(dialect)
+            if driver is None:
+                driver = self._sqlite[dialect] = _SQLiteMany(self.statement, dialect)
+            if driver.usable:
+                conn.exec_driver_sql(driver.sql, [driver.params(row) for row in rows])
+                return
+        conn.execute(self.statement, list(rows))

@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import bindparam, case, or_, select, update
 from sqlmodel import Session
 
-from storage.bulk import Bulk, one_of
+from storage.bulk import Bulk, Lookup, Many, one_of
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
-from storage.stories import StoryIndex, best_story, day_of, micros
+from storage.stories import Headline, StoryIndex, best_story, day_of, micros
 from storage.story_cache import StoryCache
 from storage.types import UTCDateTime
 
@@ -46,7 +46,7 @@ _INSERT_SIGHTINGS = Bulk(
 _LO = bindparam("lo", type_=UTCDateTime())
 _HI = bindparam("hi", type_=UTCDateTime())
 # A story's span only widens; rows it would not change are not written at all.
-_WIDEN = (
+_WIDEN = Many(
     update(story_t)
     .where(
         story_t.c.id == bindparam("sid"),
@@ -63,12 +63,14 @@ _WIDEN = (
 )
 
 
-_EXISTING = {
-    pg: select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
-        or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg))
+_EXISTING = Lookup(
+    *(
+        select(item_t.c.id, item_t.c.url, item_t.c.content_hash).where(
+            or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg))
+        )
+        for pg in (False, True)
     )
-    for pg in (False, True)
-}
+)
 
 
 def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, int], dict[str, int]]:
@@ -76,11 +78,10 @@ def _existing(session: Session, fresh: Sequence[NewEntry]) -> tuple[dict[str, in
     by_url: dict[str, int] = {}
     by_hash: dict[str, int] = {}
     conn = session.connection()
-    query = _EXISTING[conn.dialect.name == "postgresql"]
     for start in range(0, len(fresh), CHUNK):
         part = fresh[start : start + CHUNK]
         params = {"urls": [e.url for e in part if e.url], "hashes": [e.content_hash for e in part]}
-        for item_id, url, content in conn.execute(query, params):
+        for item_id, url, content in _EXISTING.run(conn, params):
             if url is not None:
                 by_url[url] = item_id
             by_hash[content] = item_id
@@ -201,14 +202,17 @@ def _assign_stories(
     # within the batch every story keeps the span it had when the batch began.
     batch = StoryIndex(numbering=known)
     founders: list[NewEntry] = []
+    heads: list[Headline] = []
     assigned: list[int] = []
     spans: dict[int, tuple[datetime, datetime]] = {}
     for e in entries:
-        story_id = best_story(known.headline(e.title_sig, e.published_at), known, batch)
+        head = known.headline(e.title_sig, e.published_at)
+        story_id = best_story(head, known, batch)
         if story_id is None:
             founders.append(e)
+            heads.append(head)
             story_id = -len(founders)
-            batch.add(story_id, e.title_sig, e.published_at)
+            batch.add(story_id, e.title_sig, e.published_at, head=head)
         first, last = spans.get(story_id, (e.published_at, e.published_at))
         spans[story_id] = (min(first, e.published_at), max(last, e.published_at))
         assigned.append(story_id)
@@ -232,6 +236,7 @@ def _assign_stories(
         )
         ids = {key: story_id for story_id, key in rows}
         real = {-(i + 1): ids[e.content_hash] for i, e in enumerate(founders)}
+        cache.founded(heads)  # the next batch reads these stories back
     # Only spans that grow, as far as the cache knows (the stored one is never narrower), in
     # id order so two workers extending the same stories lock them in the same order.
     widened: list[dict[str, Any]] = []
@@ -241,6 +246,6 @@ def _assign_stories(
             if micros(lo) < known_lo or micros(hi) > known_hi:
                 widened.append({"sid": sid, "lo": lo, "hi": hi})
     if widened:
-        session.connection().execute(_WIDEN, widened)
+        _WIDEN.run(session.connection(), widened)
         cache.touched(w["sid"] for w in widened)
     return [real.get(sid, sid) for sid in assigned], len(founders)

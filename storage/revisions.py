@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
-from storage.bulk import one_of
+from storage.bulk import Lookup, one_of
 from storage.models import item_revision_t, item_t, sighting_t
 from storage.records import NewEntry
 
@@ -51,24 +51,25 @@ class Seen(NamedTuple):
 
 
 # Built once: building a statement costs more than running it on a batch of fifty keys.
-_SEEN = {
-    pg: select(
-        sighting_t.c.entry_key, sighting_t.c.id, sighting_t.c.item_id, sighting_t.c.text_hash
-    ).where(
-        sighting_t.c.feed_id == bindparam("feed_id"),
-        one_of(sighting_t.c.entry_key, "keys", pg),
+_SEEN = Lookup(
+    *(
+        select(
+            sighting_t.c.entry_key, sighting_t.c.id, sighting_t.c.item_id, sighting_t.c.text_hash
+        ).where(
+            sighting_t.c.feed_id == bindparam("feed_id"),
+            one_of(sighting_t.c.entry_key, "keys", pg),
+        )
+        for pg in (False, True)
     )
-    for pg in (False, True)
-}
+)
 
 
 def feed_sightings(session: Session, feed_id: int, keys: Sequence[str]) -> dict[str, Seen]:
     """This feed's earlier sightings of these entry keys."""
     out: dict[str, Seen] = {}
     conn = session.connection()
-    query = _SEEN[conn.dialect.name == "postgresql"]
     for part in _chunks(list(keys)):
-        rows = conn.execute(query, {"feed_id": feed_id, "keys": part})
+        rows = _SEEN.run(conn, {"feed_id": feed_id, "keys": part})
         out.update((key, Seen(sid, item, h)) for key, sid, item, h in rows)
     return out
 

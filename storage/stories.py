@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import NamedTuple
 
 __all__ = [
     "MIN_EXACT_TOKENS",
@@ -85,6 +86,17 @@ _OPPOSITES: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
 )
 
 
+# Every action stem above: two signatures are opposed or not by these words alone.
+_ACTIONS = frozenset().union(*(one | other for one, other in _OPPOSITES))
+_SHARED: dict[frozenset[str], frozenset[str]] = {}  # one object per set of action stems
+
+
+def _actions(tokens: frozenset[str]) -> frozenset[str]:
+    """The action stems among ``tokens``: :func:`opposed` on these says what it says on all."""
+    acts = tokens & _ACTIONS
+    return _SHARED.setdefault(acts, acts)
+
+
 def opposed(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two signatures differ by an opposite action ("lift" against "ban")."""
     only_a, only_b = a - b, b - a
@@ -125,6 +137,7 @@ _FRACTION = Fraction(SIMILARITY)
 # score >= SIMILARITY  <=>  shared * _ABOVE >= _BELOW * (n + m), in integers
 _ABOVE = _FRACTION.numerator + _FRACTION.denominator
 _BELOW = _FRACTION.numerator
+_NONE = itertools.repeat(())  # the default of every posting-list read in a lookup
 
 
 def _signature(words: Iterable[int]) -> int:
@@ -143,23 +156,29 @@ def _min_overlap(n: int) -> int:
     return math.ceil(t * (n + other) / (1 + t))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: posting lists hold the stories
 class _Story:
+    id: int
     sig: str
     words: tuple[int, ...]  # numbers of its distinct words (a tuple: a third of a set's size)
+    size: int  # how many
     bits: int  # their signature (_signature)
+    acts: frozenset[str]  # its action stems (_actions)
     first: int  # microseconds since the epoch of its earliest item
     latest: int  # and of its latest item: the window is measured from it
     day: int  # the bucket it was last filed in
 
 
-@dataclass(frozen=True, slots=True)
-class Headline:
-    """A headline prepared for lookups in the indexes that share one word numbering."""
+class Headline(NamedTuple):
+    """A headline prepared for lookups in the indexes that share one word numbering.
+
+    (A named tuple: one is made per new entry, and a frozen dataclass takes longer to build.)
+    """
 
     sig: str
     when: int  # microseconds since the epoch of its publication
     words: frozenset[int]
+    acts: frozenset[str]  # its action stems (_actions), for :func:`opposed`
     keys: tuple[int, ...]  # its pair keys (empty below MIN_TOKENS words)
     bits: int  # the signature of its words; 0 when two of them set the same bit
 
@@ -175,7 +194,7 @@ class StoryIndex:
         # word -> its number, in order of first sight
         self._ids: dict[str, int] = {} if numbering is None else numbering._ids
         self._stories: dict[int, _Story] = {}
-        self._days: dict[int, dict[int, list[int]]] = {}  # day -> pair key -> story ids
+        self._days: dict[int, dict[int, list[_Story]]] = {}  # day -> pair key -> stories
         self._short: dict[str, list[int]] = {}  # signatures too short for pairs -> story ids
         self.max_id = 0
 
@@ -202,15 +221,14 @@ class StoryIndex:
         for number, (word, _) in enumerate(counts.most_common()):
             self._ids[word] = number
 
-    def _words(self, sig: str) -> list[int]:
+    def _number(self, tokens: Iterable[str]) -> list[int]:
         ids = self._ids
-        out = []
-        for word in set(sig.split()):
-            number = ids.get(word)
-            if number is None:
-                number = ids[word] = len(ids)
-            out.append(number)
-        return out
+        out = list(map(ids.get, tokens))
+        if None in out:  # words first seen here, numbered in the order met
+            for i, word in enumerate(tokens):
+                if out[i] is None:
+                    out[i] = ids.setdefault(word, len(ids))
+        return out  # type: ignore[return-value]
 
     @staticmethod
     def _pairs(words: list[int]) -> tuple[int, ...]:
@@ -218,31 +236,56 @@ class StoryIndex:
             return ()
         words.sort(reverse=True)
         prefix = words[: len(words) - _min_overlap(len(words)) + 2]
-        return tuple((a << 32) | b for a, b in itertools.combinations(prefix, 2))
+        return tuple([(a << 32) | b for a, b in itertools.combinations(prefix, 2)])
 
     def headline(self, sig: str, published: datetime) -> Headline:
         """``sig`` published at ``published``, ready for :meth:`search`."""
-        words = self._words(sig)
+        tokens = frozenset(sig.split())
+        words = self._number(tokens)
         bits = _signature(words)
         if bits.bit_count() != len(words):
             bits = 0
-        return Headline(sig, micros(published), frozenset(words), self._pairs(words), bits)
+        return Headline(
+            sig, micros(published), frozenset(words), _actions(tokens), self._pairs(words), bits
+        )
 
-    def add(self, story_id: int, sig: str, latest: datetime, first: datetime | None = None) -> None:
-        """Index a story; one already indexed only widens its span."""
+    def add(
+        self,
+        story_id: int,
+        sig: str,
+        latest: datetime,
+        first: datetime | None = None,
+        head: Headline | None = None,
+    ) -> None:
+        """Index a story; one already indexed only widens its span.
+
+        ``head``, if given, is ``sig`` prepared by an index sharing this one's numbering: its
+        words and pairs are taken as they are.
+        """
         when = micros(latest)
         since = when if first is None else micros(first)
         if story_id in self._stories:
             self.move(story_id, when, since)
             return
-        words = self._words(sig)
+        if head is None or head.sig != sig:
+            tokens = frozenset(sig.split())
+            words = self._number(tokens)
+            bits = _signature(words)
+            acts = _actions(tokens)
+            keys = self._pairs(words)
+        else:
+            words = list(head.words)
+            bits = head.bits or _signature(words)
+            acts = head.acts
+            keys = head.keys
         day = when // _DAY
-        self._stories[story_id] = _Story(sig, tuple(words), _signature(words), since, when, day)
+        story = _Story(story_id, sig, tuple(words), len(words), bits, acts, since, when, day)
+        self._stories[story_id] = story
         self.max_id = max(self.max_id, story_id)
         if len(words) < MIN_TOKENS:
             self._short.setdefault(sig, []).append(story_id)
         else:
-            self._file(story_id, self._pairs(words), day)
+            self._file(story, keys, day)
 
     def move(self, story_id: int, latest: int, first: int | None = None) -> None:
         """The story now spans ``first`` to ``latest`` (:func:`micros`) where that is wider."""
@@ -255,17 +298,17 @@ class StoryIndex:
         day = latest // _DAY
         if day != story.day and len(story.words) >= MIN_TOKENS:
             # The bucket it leaves keeps it; lookups check the time and count it once.
-            self._file(story_id, self._pairs(list(story.words)), day)
+            self._file(story, self._pairs(list(story.words)), day)
         story.day = day
 
-    def _file(self, story_id: int, keys: tuple[int, ...], day: int) -> None:
+    def _file(self, story: _Story, keys: tuple[int, ...], day: int) -> None:
         bucket = self._days.setdefault(day, {})
         for key in keys:
             postings = bucket.get(key)
             if postings is None:
-                bucket[key] = [story_id]
+                bucket[key] = [story]
             else:
-                postings.append(story_id)
+                postings.append(story)
 
     def find(self, sig: str, published: datetime) -> tuple[float, int] | None:
         """(similarity, story id) of the best story for a headline, or None."""
@@ -283,37 +326,45 @@ class StoryIndex:
                 s for s in self._short.get(head.sig, ()) if abs(stories[s].latest - when) <= _WINDOW
             ]
             return (1.0, max(same)) if same else None
-        seen: set[int] = set()
-        for day in window_days(when // _DAY):
-            bucket = self._days.get(day)
+        # One C-level pass per day bucket gathers every story sharing a pair with the headline.
+        seen: set[_Story] = set()
+        days, keys = self._days, head.keys
+        day = when // _DAY
+        for d in range(day - _SPAN, day + _SPAN + 1):
+            bucket = days.get(d)
             if bucket:
-                for key in head.keys:
-                    postings = bucket.get(key)
-                    if postings:
-                        seen.update(postings)
-        mine, earliest, latest = head.words, when - _WINDOW, when + _WINDOW
+                seen.update(*map(bucket.get, keys, _NONE))
+        earliest, latest = when - _WINDOW, when + _WINDOW
         best: tuple[float, int] | None = None
-        floor = SIMILARITY  # the score to reach: the threshold, then the best so far
+        # Jaccard >= SIMILARITY  <=>  shared * _ABOVE >= _BELOW * (n + m), in integers.
         bits, above, below = head.bits, _ABOVE, _BELOW
-        for story_id in seen:
-            story = stories[story_id]
-            words = story.words
-            if bits and (bits & story.bits).bit_count() * above < below * (n + len(words)):
+        floor = SIMILARITY
+        mine = head.words
+        for story in seen:
+            m = story.size
+            if bits and (bits & story.bits).bit_count() * above < below * (n + m):
                 continue  # even if every shared bit were a shared word
             if not earliest <= story.latest <= latest:
                 continue
-            shared = len(mine.intersection(words))
-            score = shared / (n + len(words) - shared)
+            shared = len(mine.intersection(story.words))
+            if shared * above < below * (n + m):
+                continue
+            score = shared / (n + m - shared)
             if (
                 score >= floor
-                and (best is None or (score, story_id) > best)
-                and not opposed(frozenset(head.sig.split()), frozenset(story.sig.split()))
+                and (best is None or (score, story.id) > best)
+                and (story.acts is head.acts or not opposed(head.acts, story.acts))
             ):
-                best, floor = (score, story_id), score
+                best, floor = (score, story.id), score
         return best
 
 
 def best_story(head: Headline, *indexes: StoryIndex) -> int | None:
     """The best match across indexes sharing one numbering (the cached one and a batch's)."""
-    found = [hit for index in indexes if index and (hit := index.search(head))]
-    return max(found)[1] if found else None
+    best: tuple[float, int] | None = None
+    for index in indexes:
+        if index._stories:  # a batch's index is often empty: no lookup
+            hit = index.search(head)
+            if hit is not None and (best is None or hit > best):
+                best = hit
+    return best[1] if best else None

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from storage.bulk import one_of
 from storage.models import story_t
-from storage.stories import StoryIndex, window_days
+from storage.stories import Headline, StoryIndex, window_days
 
 __all__ = ["MAX_STORIES", "REBUILD_EVERY", "StoryCache"]
 
@@ -72,6 +72,9 @@ class StoryCache:
         self._high = 0  # highest story id read from the database
         self._touched: set[int] = set()  # stories the last batch extended, to read back
         self._built: datetime | None = None
+        # Headlines of stories the last batch founded, by signature: read back, they are
+        # indexed without numbering their words again (valid until the index is rebuilt).
+        self._founded: dict[str, Headline] = {}
 
     def index_for(self, session: Session, days: Collection[int], now: datetime) -> StoryIndex:
         """The index, holding every story a headline published on one of ``days`` may join."""
@@ -81,9 +84,14 @@ class StoryCache:
             self._reset(session, now)
         else:
             self._refresh(session)
+        self._founded = {}
         if missing := wanted - self._days:
             self._load_days(session, missing)
         return self.index
+
+    def founded(self, heads: Iterable[Headline]) -> None:
+        """Headlines (prepared by this cache's index) of the stories this batch founded."""
+        self._founded = {head.sig: head for head in heads}
 
     def touched(self, story_ids: Iterable[int]) -> None:
         """Stories this batch extended: the next batch reads their new span back."""
@@ -91,6 +99,7 @@ class StoryCache:
 
     def _reset(self, session: Session, now: datetime) -> None:
         self.index = StoryIndex()
+        self._founded = {}  # numbered by the index just dropped
         self._days.clear()
         self._touched.clear()
         self._built = now
@@ -120,8 +129,8 @@ class StoryCache:
     def _add(self, rows: Iterable[Any], *, follow: bool = False) -> None:
         # Only the read by id moves the mark: a day read may see a story committed after an
         # older one it does not cover, and the next read by id must still find that one.
-        index = self.index
+        index, founded = self.index, self._founded
         for story_id, sig, latest, first in rows:
-            index.add(story_id, sig, latest, first)
+            index.add(story_id, sig, latest, first, founded.get(sig))
             if follow and story_id > self._high:
                 self._high = story_id

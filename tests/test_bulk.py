@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, bindparam, insert, or_, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, SQLModel
 
-from storage.bulk import Bulk, one_of
+from storage.bulk import Bulk, Lookup, Many, one_of
 from storage.db import make_engine
 from storage.feeds import sync_feeds
 from storage.models import feed_t, item_t, story_t
 from storage.records import FeedDef
+from storage.types import UTCDateTime
 from tests.helpers.db import T0
 
 _STORIES = Bulk(
@@ -90,6 +92,54 @@ def test_nulls_and_lookups_of_one_of_a_list(engine: Engine) -> None:
     assert (found, none) == (["h2"], [])
 
 
+def _lookup(*columns: Any) -> Lookup:
+    return Lookup(
+        *(
+            select(*columns).where(
+                item_t.c.feed_id == bindparam("feed"),
+                or_(one_of(item_t.c.url, "urls", pg), one_of(item_t.c.content_hash, "hashes", pg)),
+            )
+            for pg in (False, True)
+        )
+    )
+
+
+def test_a_lookup_answers_as_sqlalchemys_select(engine: Engine) -> None:
+    """Lists of any length, empty ones included, on the driver's path and on SQLAlchemy's."""
+    plain = _lookup(item_t.c.id, item_t.c.url, item_t.c.content_hash)
+    dated = _lookup(item_t.c.id, item_t.c.published_at)  # a column SQLAlchemy converts
+    with Session(engine) as s, s.begin():
+        fids = sync_feeds(
+            s,
+            [FeedDef(n, f"https://{n}.example/", "press", 300) for n in ("g", "h")],
+            deactivate_others=False,
+        )
+        conn = s.connection()
+        [(sid, _)] = _STORIES.run(conn, [("k", "t", "t", T0, T0, T0)])
+        Bulk(item_t, ("story_id", "feed_id", "tier", "publisher", "title", "summary", "url",
+                      "content_hash", "published_at", "first_seen_at")).run(
+            conn,
+            [(sid, fids[i % 2], "press", "p", "t", "", None if i % 3 else f"https://x/{i}",
+              f"h{i}", T0 + timedelta(minutes=i), T0) for i in range(12)],
+        )  # fmt: skip
+        got = []
+        for urls, hashes in (
+            (["https://x/0", "https://x/3", "https://x/6"], ["h1", "h2", "h7"]),
+            ([], ["h4", "h2", "h5"]),
+            (["https://x/9"], []),
+            ([], []),
+            ([f"https://x/{i}" for i in range(12)], [f"h{i}" for i in range(12)]),
+        ):
+            params = {"feed": fids[0], "urls": urls, "hashes": hashes}
+            pg = conn.dialect.name == "postgresql"
+            want = conn.execute(plain.postgresql if pg else plain.sqlite, params).all()
+            got.append((sorted(map(tuple, plain.run(conn, params))), sorted(map(tuple, want))))
+            dates = sorted(map(tuple, dated.run(conn, params)))
+            assert all(d.tzinfo is UTC for _, d in dates)
+    assert [ours for ours, _ in got] == [theirs for _, theirs in got]
+    assert [len(ours) for ours, _ in got] == [3, 2, 0, 0, 6]
+
+
 @pytest.mark.postgres
 def test_postgres_plans_each_run_with_its_values(pg_url: str) -> None:
     """A plan cached while the tables were empty would scan them whole once they are not."""
@@ -131,3 +181,56 @@ def test_sqlite_stores_what_sqlalchemy_would(tmp_path: Path) -> None:
     ours, theirs = raw[:3], raw[3:]
     assert [r[1:] for r in ours] == [r[1:] for r in theirs]
     assert ours[2][2] == "2025-03-30 02:00:00.000001"
+
+
+def test_utc_datetimes_become_the_text_sqlalchemys_sqlite_type_gives() -> None:
+    """The one-call conversion on SQLite: SQLAlchemy's own steps, value for value."""
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    ours = column.dialect_impl(dialect).bind_processor(dialect)
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    assert ours is not None
+    assert theirs is not None
+    kathmandu = timezone(timedelta(hours=5, minutes=45))
+    values = [
+        T0,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2025, 3, 30, 3, 0, 0, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2026, 1, 1, 0, 30, tzinfo=kathmandu),  # the day before, in UTC
+        datetime(2026, 12, 2, 7, 17, 18, 5, tzinfo=UTC),
+    ]
+    assert [ours(v) for v in values] == [
+        theirs(column.process_bind_param(v, dialect)) for v in values
+    ]
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2026, 1, 1))
+    assert ours(values[4]) == "2025-12-31 18:45:00.000000"
+
+
+def test_many_updates_as_sqlalchemys_executemany(engine: Engine) -> None:
+    """Dates converted, repeated parameters placed, rows the WHERE leaves out left alone."""
+    widen = Many(
+        update(story_t)
+        .where(story_t.c.id == bindparam("sid"), story_t.c.last_published_at < bindparam("hi"))
+        .values(last_published_at=bindparam("hi"), title=bindparam("title"))
+    )
+    later = datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
+    with Session(engine) as s, s.begin():
+        conn = s.connection()
+        ids = dict(_STORIES.run(conn, [(f"k{i}", "t", "s", T0, T0, T0) for i in range(3)]))
+        sid = {key: i for i, key in ids.items()}
+        widen.run(conn, [])
+        widen.run(
+            conn,
+            [
+                {"sid": sid["k0"], "hi": later, "title": "moved"},
+                {"sid": sid["k1"], "hi": T0 - timedelta(days=1), "title": "not moved"},
+            ],
+        )
+    with Session(engine) as s:
+        got = dict(s.execute(select(story_t.c.key, story_t.c.last_published_at)).all())
+        titles = dict(s.execute(select(story_t.c.key, story_t.c.title)).all())
+    assert got == {"k0": later, "k1": T0, "k2": T0}
+    assert titles == {"k0": "moved", "k1": "t", "k2": "t"}

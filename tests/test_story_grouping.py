@@ -22,7 +22,7 @@ from bot.feeds.normalise import title_signature
 from storage.items import StoryCache, store_entries
 from storage.models import item_t, story_t
 from storage.records import NewEntry
-from storage.stories import StoryIndex, opposed
+from storage.stories import StoryIndex, _actions, opposed
 from tests.helpers.db import T0, entry, feeds
 
 WINDOW = timedelta(hours=48)
@@ -279,3 +279,18 @@ def test_the_signature_bound_drops_no_match_in_a_large_vocabulary() -> None:
     # Both paths ran: headlines whose own words share a bit take the exact count alone.
     assert {head.bits == 0 for head in heads} == {True, False}
     assert sum(f is not None for f in found[1::2]) > 20  # the rewrites found their story
+
+
+def test_opposed_looks_at_the_action_stems_alone() -> None:
+    """The index keeps each story's action stems only: they must decide as the whole sets do."""
+    rng = random.Random(5)
+    stems = [title_signature(w) for w in _VERBS] + ["remov", "eas", "resum", "deni", "cut"]
+    stems += [title_signature(w) for w in _TOPICAL]
+    decided = {True: 0, False: 0}
+    for _ in range(3000):
+        a = frozenset(rng.sample(stems, rng.randint(3, 8)))
+        b = frozenset(rng.sample(stems, rng.randint(3, 8)))
+        whole = opposed(a, b)
+        assert opposed(_actions(a), _actions(b)) == whole, (a, b)
+        decided[whole] += 1
+    assert min(decided.values()) > 100  # both answers were put to the test
