@@ -29,6 +29,7 @@ SPLITS = {
     "fresh2": CORPUS / "fresh2.jsonl",
     "fresh3": CORPUS / "fresh3.jsonl",
     "tune3": CORPUS / "tune3.jsonl",
+    "tune4": CORPUS / "tune4.jsonl",
 }
 DEV_EVENTS = ROOT.parent / "shared" / "corpora" / "dev-events.jsonl"
 HOLDOUTS = sorted((ROOT / "tests" / "rules" / "data").glob("holdout*.jsonl"))
@@ -277,6 +278,10 @@ def test_split_sizes_meet_issue_9(corpus: dict[str, list[dict[str, Any]]]) -> No
     assert len(tune3) >= 120
     assert sum(r.get("trap") == "near-miss" for r in tune3) >= 50
     assert sum(r["effect"] in POSITIVE for r in tune3) >= 50
+    tune4 = corpus["tune4"]
+    assert len(tune4) >= 90
+    assert sum(r.get("trap") == "near-miss" for r in tune4) >= 60
+    assert sum(r["effect"] in POSITIVE for r in tune4) >= 25
     for records in corpus.values():
         assert {r.get("leg") for r in records} >= {
             "h20-ban",
