@@ -45,7 +45,15 @@ class Floor:
 # 1.00 (67/67), 0.87 (67/77), tickers 1.00 (325/325); the rest as above, and
 #   tune2 0.99 (87/88), 0.91 (87/96), legs 0.99 (86/87), tickers 0.98 (408/417), 0.6 traps/100
 #   fresh2 0.96 (48/50), 0.94 (48/51), legs 0.96 (46/48), tickers 0.95 (207/217), 1.4 traps/100
+# Fourth round (rules fixed by class on tune3 and tune4; fresh3 frozen and scored first):
+#   fresh3 0.74 (26/35), 0.81 (26/32), legs 0.96 (25/26), tickers 0.96 (102/106), 7.3 traps/100
+#   (unchanged by the round's fixes), fresh 1.00 (27/27), 0.96 (27/28)
+#   tune3 1.00 (52/52), 0.87 (52/60), legs 1.00, tickers 0.98 (229/233), 0 traps
+#   tune4 1.00 (19/19), 0.73 (19/26), legs 0.84 (16/19), tickers 0.92 (95/103), 0 traps
 FLOORS = {
+    "fresh3": Floor(ROOT / "corpus" / "fresh3.jsonl", 0.71, 0.78, 0.92, 0.93, 7.5),
+    "tune3": Floor(ROOT / "corpus" / "tune3.jsonl", 0.97, 0.84, 0.97, 0.95, 0.0),
+    "tune4": Floor(ROOT / "corpus" / "tune4.jsonl", 0.95, 0.69, 0.80, 0.89, 0.0),
     "test": Floor(ROOT / "corpus" / "test.jsonl", 0.90, 0.77, 0.92, 0.96, 2.5),
     "tune2": Floor(ROOT / "corpus" / "tune2.jsonl", 0.96, 0.88, 0.96, 0.95, 1.0),
     "fresh2": Floor(ROOT / "corpus" / "fresh2.jsonl", 0.94, 0.92, 0.94, 0.93, 1.5),
