@@ -163,16 +163,22 @@ class _TermM(Matcher):
     atoms: tuple[int, ...]
     where: Field
     atom_set: frozenset[int] = frozenset()
+    single: int = -1  # the atom of a term of one phrase: one dictionary lookup, no set made
 
     def eval(self, text: Text) -> list[Occ] | None:
-        # A set intersection at C speed walks the smaller side: a vocabulary has hundreds of
-        # inflected phrases, an item a few dozen; most terms find nothing and stop here.
         # The lists returned are shared with ``text.occ``: callers never mutate them.
-        hits = self.atom_set & text.present
-        if not hits:
-            return None
         occ = text.occ
-        found = occ[next(iter(hits))] if len(hits) == 1 else [o for a in hits for o in occ[a]]
+        if self.single >= 0:
+            found = occ.get(self.single)
+            if found is None:
+                return None
+        else:
+            # A set intersection at C speed walks the smaller side: a vocabulary has hundreds
+            # of inflected phrases, an item a few dozen; most terms find nothing and stop here.
+            hits = self.atom_set & text.present
+            if not hits:
+                return None
+            found = occ[next(iter(hits))] if len(hits) == 1 else [o for a in hits for o in occ[a]]
         where = self.where
         if where == "any":
             return found
@@ -208,6 +214,12 @@ class _RegexM(Matcher):
                 if len(found) >= _MAX_REGEX_HITS:
                     break
         return found or None
+
+
+def _single(atoms: Iterable[int]) -> int:
+    """The atom of a term of one phrase, else -1."""
+    only = set(atoms)
+    return only.pop() if len(only) == 1 else -1
 
 
 def window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
@@ -365,7 +377,7 @@ def compile_expr(
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
         field = retarget.get(where, where) if retarget else where
-        return _TermM(atom_ids, field, frozenset(atom_ids))
+        return _TermM(atom_ids, field, frozenset(atom_ids), _single(atom_ids))
     where = expr.field if expr.field != "any" else where
     wraps = (*expr.all, *expr.any)
     if flatten and len(wraps) == 1 and not (expr.none or expr.regex) and expr.within is None:
@@ -390,7 +402,7 @@ def compile_expr(
         fields = {p.where for p in any_parts if isinstance(p, _TermM)}
         if len(fields) == 1:
             union = frozenset(a for p in any_parts if isinstance(p, _TermM) for a in p.atoms)
-            any_term = _TermM(tuple(sorted(union)), fields.pop(), union)
+            any_term = _TermM(tuple(sorted(union)), fields.pop(), union, _single(union))
     if flatten and any_term is not None and not (expr.all or expr.none or regex):
         return any_term
     all_parts, none_parts = parts(expr.all, inner), parts(expr.none, checked)
