@@ -12,6 +12,7 @@ from functools import partial
 
 from rules.build import make_signal
 from rules.diagnose import Trace, describe, trace_rule
+from rules.itemtext import new_text
 from rules.matchers import (
     AS_HEADLINE,
     GAP,
@@ -177,7 +178,7 @@ class Engine:
 
     def _read(self, item: Item) -> Text:
         (title, title_folded), (summary, summary_folded) = fold(item.title), fold(item.summary)
-        text = Text(
+        text = new_text(
             (title, summary),
             (title_folded, summary_folded),
             (title_folded.split(), summary_folded.split()),
