@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 
+from rules.build import make_signal
 from rules.diagnose import Trace, describe, trace_rule
+from rules.itemtext import new_text
 from rules.matchers import (
     AS_HEADLINE,
     GAP,
@@ -36,7 +39,7 @@ from rules.model import (
     Term,
     Tier,
 )
-from rules.scan import PhraseIndex, SpanMaker
+from rules.scan import PhraseIndex, spans
 from rules.story import (
     LEAD_UNIT,
     VETOED,
@@ -136,21 +139,38 @@ class Engine:
                 frequency[atom] = frequency.get(atom, 0) + 1
         index: dict[int, list[int]] = {}
         unanchored: list[int] = []
+        checks: list[tuple[tuple[frozenset[int], ...], ...]] = []
+
+        def rarity(group: frozenset[int]) -> tuple[int, list[int]]:
+            return sum(frequency.get(a, 0) for a in group), sorted(group)
+
+        def rarest_first(groups: Iterable[frozenset[int]]) -> tuple[frozenset[int], ...]:
+            return tuple(sorted(groups, key=rarity))
+
         for number, groups in enumerate(required):
-            if not groups:
+            anchor: frozenset[int] | None = None
+            if groups:
+                anchor = rarest_first(groups)[0]
+                for atom in anchor:
+                    index.setdefault(atom, []).append(number)
+            else:
                 unanchored.append(number)  # the loader refuses these; kept correct anyway
-                continue
-            anchor = min(groups, key=lambda g: (sum(frequency[a] for a in g), sorted(g)))
-            for atom in anchor:
-                index.setdefault(atom, []).append(number)
+            # A woken rule has a word of its anchor group; a group the title check (below)
+            # finds in the title is present too. What is left is checked against the text,
+            # rarest first; the rest only before a lead pass (the title check failed).
+            titled = set(in_title[number])
+            rest = rarest_first(g for g in groups if g != anchor and g not in titled)
+            lead_only = rarest_first(g for g in groups if g != anchor and g in titled)
+            checks.append((rest, rarest_first(in_title[number]), lead_only))
         self._rules = tuple(compiled)
         self._story = any(rule.reads_story for rule in ruleset.rules)
         # Signal id -> (rule number, package part number or -1), for :meth:`trace`.
         self._signal_ids = {c.rule.id: (n, -1) for n, c in enumerate(compiled)}
         for n, c in enumerate(compiled):
             self._signal_ids.update({p.id: (n, k) for k, p in enumerate(c.rule.package)})
-        self._required = tuple(required)
-        self._in_title = tuple(in_title)
+        # Per rule: groups to find in the text, groups to find in the title (for its match
+        # to find anything), and groups to find in the text before a lead pass.
+        self._checks = tuple(checks)
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
         self._anchors = frozenset(self._index)
         self._unanchored = tuple(unanchored)
@@ -158,7 +178,7 @@ class Engine:
 
     def _read(self, item: Item) -> Text:
         (title, title_folded), (summary, summary_folded) = fold(item.title), fold(item.summary)
-        text = Text(
+        text = new_text(
             (title, summary),
             (title_folded, summary_folded),
             (title_folded.split(), summary_folded.split()),
@@ -181,7 +201,7 @@ class Engine:
         dropped: dict[str, str] = {}
         if self._story:
             present, woken = self._wake(text)
-            dropped = self._read_story(item, text, woken, present, SpanMaker(text).spans)[1]
+            dropped = self._read_story(item, text, woken, present, partial(spans, text))[1]
         return tuple(self._trace(i, text, item.tier, dropped) for i in signal_ids)
 
     def _trace(self, signal_id: str, text: Text, tier: Tier, dropped: dict[str, str]) -> Trace:
@@ -213,15 +233,16 @@ class Engine:
         text = self._read(item)
         present, woken = self._wake(text)
         signals: list[Signal] = []
-        spans_of: Callable[[list[Occ]], tuple[Span, ...]] = SpanMaker(text).spans
+        spans_of: Callable[[list[Occ]], tuple[Span, ...]] = partial(spans, text)
         if self._story:
             return self._read_story(item, text, woken, present, spans_of)[0]
+        in_title, checks = text.in_title, self._checks
         for number in sorted(woken):
-            # Cheap check first: every group the rule needs has a word in the text.
-            if any(map(present.isdisjoint, self._required[number])):
+            # Cheap checks first: every group the rule needs has a word in the text, and
+            # those its match looks for in the title, in the title.
+            rest, titled, _ = checks[number]
+            if any(map(present.isdisjoint, rest)) or any(map(in_title.isdisjoint, titled)):
                 continue
-            if any(map(text.in_title.isdisjoint, self._in_title[number])):
-                continue  # its match would find nothing
             signal = self._fire(self._rules[number], item, text, spans_of)
             if signal is not None:
                 signals.append(signal)
@@ -240,17 +261,21 @@ class Engine:
         readings: list[Reading] = []
         vetoed: set[tuple[str, str]] = set()
         leads: list[int] = []
+        in_title, checks, rules, tier = text.in_title, self._checks, self._rules, item.tier
         for number in sorted(woken):
-            if any(map(present.isdisjoint, self._required[number])):
+            rest, titled, lead_only = checks[number]
+            if any(map(present.isdisjoint, rest)):
                 continue
-            compiled = self._rules[number]
+            compiled = rules[number]
             rule = compiled.rule
-            if item.tier not in rule.tiers:
+            if tier not in rule.tiers:
                 continue
-            sentence = rule.scope == "sentence"
             got: Fired | str | None = None  # its match would find nothing (it needs the title)
-            if not any(map(text.in_title.isdisjoint, self._in_title[number])):
+            if not any(map(in_title.isdisjoint, titled)):
+                sentence = rule.scope == "sentence"
                 got = attempt(compiled.text, text, sentence=sentence, always_hedged=rule.hedged)
+            elif compiled.lead is None or any(map(present.isdisjoint, lead_only)):
+                continue
             if got == VETOED:
                 vetoed.add((rule.leg, side(rule.effect)))
             elif isinstance(got, Fired):
@@ -310,20 +335,20 @@ class Engine:
         hedged: bool,
     ) -> Signal:
         """The signal of a rule (or a package part) that fired on ``evidence``."""
-        return Signal(
-            item_key=item.key,
-            rule_id=head.id,
-            ruleset_version=self.ruleset.version,
-            leg=head.leg,
-            effect=head.effect,
-            direction=head.direction,
-            severity=severity,
-            tickers=head.tickers,
-            spans=spans_of(evidence),
-            hedged=hedged,
-            source=item.source,
-            tier=item.tier,
-            published=item.published,
+        return make_signal(
+            item.key,
+            head.id,
+            self.ruleset.version,
+            head.leg,
+            head.effect,
+            head.direction,
+            severity,
+            head.tickers,
+            spans_of(evidence),
+            hedged,
+            item.source,
+            item.tier,
+            item.published,
         )
 
     def _fire(

@@ -7,12 +7,12 @@ looks up and combines occurrences. A position is a word number; summary words ar
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 
+from rules.itemtext import GAP, Occ, Text
 from rules.model import Field, Node, Term
 
 __all__ = [
@@ -29,120 +29,8 @@ __all__ = [
     "window",
 ]
 
-# Word positions in the summary are offset by this much so no "within"/"near" window can join
-# a title word to a summary word.
-GAP = 1_000_000
 _MAX_REGEX_HITS = 8
 _ONE = 1
-
-Occ = tuple[int, int]  # (first word, word after the last)
-
-
-@dataclass(slots=True)
-class Text:
-    """One item's text, as the compiled rules see it."""
-
-    display: tuple[str, str]  # title and summary after NFKC, for span text
-    folded: tuple[str, str]  # the same, folded: offsets match ``display``
-    words: tuple[list[str], list[str]]
-    occ: dict[int, list[Occ]] = field(default_factory=dict)
-    literals: set[int] = field(default_factory=set)
-    # Every atom seen: the keys of ``occ`` and the literals (filled by the phrase scan).
-    present: set[int] = field(default_factory=set)
-    in_title: set[int] = field(default_factory=set)  # the atoms of ``occ`` found in the title
-    _canon: tuple[str, str] | None = None
-    _lead: int | None = None
-    # A view of one sentence (see :meth:`unit`): only positions in [lo, hi) are seen.
-    bounds: tuple[int, int] | None = None
-    _units: list[tuple[int, int]] | None = None
-    _views: dict[int, Text] | None = None
-
-    @property
-    def units(self) -> list[tuple[int, int]]:
-        """The sentences as word ranges: the title (unit 0), then each summary sentence (unit 1
-        is the lead). Found only when a rule reads the story."""
-        if self._units is None:
-            self._units = [(0, len(self.words[0]))] + [
-                (GAP + lo, GAP + hi) for lo, hi in _sentences(self.display[1], self.folded[1])
-            ]
-        return self._units
-
-    def unit_of(self, pos: int) -> int:
-        """The sentence unit holding word position ``pos``."""
-        if pos < GAP:
-            return 0
-        units = self.units
-        return max(bisect.bisect_right(units, (pos, GAP * 2), 1) - 1, 1)
-
-    def unit(self, number: int) -> Text:
-        """This text as seen from one sentence unit only (cached per item)."""
-        views = self._views if self._views is not None else {}
-        self._views = views
-        if number not in views:
-            lo, hi = self.units[number]
-            occ = {
-                atom: kept
-                for atom, occs in self.occ.items()
-                if (kept := [o for o in occs if lo <= o[0] < hi])
-            }
-            views[number] = Text(
-                self.display,
-                self.folded,
-                self.words,
-                occ,
-                self.literals,
-                occ.keys() | self.literals,
-                set(occ) if lo < GAP else set(),  # unit 0 is the title, the rest summary
-                self._canon,
-                self.lead,
-                (lo, hi),
-            )
-        return views[number]
-
-    @property
-    def lead(self) -> int:
-        """Words in the summary's first sentence (found only for rules that read the lead)."""
-        if self._lead is None:
-            self._lead = _lead_words(self.display[1], self.folded[1])
-        return self._lead
-
-    @property
-    def canon(self) -> tuple[str, str]:
-        """Title and summary in canonical form (built only for regexes and literals)."""
-        if self._canon is None:
-            self._canon = (" ".join(self.words[0]), " ".join(self.words[1]))
-        return self._canon
-
-
-# A sentence ends at . ! or ? followed by a space and a capital or a quote, or at the end of
-# the text; "U.S. Commerce", "No. 61", "Mr. Xi" and "Nov. 10" do not end one.
-# The mark comes first so the look-behinds run only at a mark, not at every character.
-_SENTENCE_END = re.compile(
-    r"[.!?](?<!\b[A-Z].)(?<!\b[A-Z][a-z].)(?<!\b[A-Z][a-z]{2}.)(?=\s+[\"'A-Z]|\s*$)"
-)
-
-
-def _lead_words(display: str, folded: str) -> int:
-    """How many words of the summary its first sentence holds (all of them if it has one)."""
-    end = _SENTENCE_END.search(display)
-    return len(folded[: end.start()].split()) if end else len(folded.split())
-
-
-def _sentences(display: str, folded: str) -> list[tuple[int, int]]:
-    """Each sentence of a summary as a range of word numbers (none for an empty summary)."""
-    out: list[tuple[int, int]] = []
-    start = words = 0
-    for end in _SENTENCE_END.finditer(display):
-        # The mark folds to a space, so no word straddles it: counting piecewise is exact.
-        count = len(folded[start : end.start()].split())
-        if count:
-            out.append((words, words + count))
-            words += count
-        start = end.start()
-    rest = len(folded[start:].split())
-    if rest:
-        out.append((words, words + rest))
-    return out
 
 
 def _in_field(pos: int, where: Field, lead: int = 0) -> bool:
@@ -163,16 +51,22 @@ class _TermM(Matcher):
     atoms: tuple[int, ...]
     where: Field
     atom_set: frozenset[int] = frozenset()
+    single: int = -1  # the atom of a term of one phrase: one dictionary lookup, no set made
 
     def eval(self, text: Text) -> list[Occ] | None:
-        # A set intersection at C speed walks the smaller side: a vocabulary has hundreds of
-        # inflected phrases, an item a few dozen; most terms find nothing and stop here.
         # The lists returned are shared with ``text.occ``: callers never mutate them.
-        hits = self.atom_set & text.present
-        if not hits:
-            return None
         occ = text.occ
-        found = occ[next(iter(hits))] if len(hits) == 1 else [o for a in hits for o in occ[a]]
+        if self.single >= 0:
+            found = occ.get(self.single)
+            if found is None:
+                return None
+        else:
+            # A set intersection at C speed walks the smaller side: a vocabulary has hundreds
+            # of inflected phrases, an item a few dozen; most terms find nothing and stop here.
+            hits = self.atom_set & text.present
+            if not hits:
+                return None
+            found = occ[next(iter(hits))] if len(hits) == 1 else [o for a in hits for o in occ[a]]
         where = self.where
         if where == "any":
             return found
@@ -180,7 +74,8 @@ class _TermM(Matcher):
             return [o for o in found if o[0] < GAP] or None
         if where == "summary":
             return [o for o in found if o[0] >= GAP] or None
-        end = GAP + text.lead
+        lead = text._lead  # the property's value once found: a property call costs a frame
+        end = GAP + (text.lead if lead is None else lead)
         return [o for o in found if GAP <= o[0] < end] or None
 
 
@@ -208,6 +103,12 @@ class _RegexM(Matcher):
                 if len(found) >= _MAX_REGEX_HITS:
                     break
         return found or None
+
+
+def _single(atoms: Iterable[int]) -> int:
+    """The atom of a term of one phrase, else -1."""
+    only = set(atoms)
+    return only.pop() if len(only) == 1 else -1
 
 
 def window(lists: list[list[Occ]], within: int) -> list[Occ] | None:
@@ -373,7 +274,7 @@ def compile_expr(
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
         field = _field(where, retarget)
-        return _TermM(atom_ids, field, frozenset(atom_ids))
+        return _TermM(atom_ids, field, frozenset(atom_ids), _single(atom_ids))
     where = expr.field if expr.field != "any" else where
     wraps = (*expr.all, *expr.any)
     if flatten and len(wraps) == 1 and not (expr.none or expr.regex) and expr.within is None:
@@ -398,7 +299,7 @@ def compile_expr(
         fields = {p.where for p in any_parts if isinstance(p, _TermM)}
         if len(fields) == 1:
             union = frozenset(a for p in any_parts if isinstance(p, _TermM) for a in p.atoms)
-            any_term = _TermM(tuple(sorted(union)), fields.pop(), union)
+            any_term = _TermM(tuple(sorted(union)), fields.pop(), union, _single(union))
     if flatten and any_term is not None and not (expr.all or expr.none or regex):
         return any_term
     all_parts, none_parts = parts(expr.all, inner), parts(expr.none, checked)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress
+from itertools import chain, compress
 
 import ahocorasick
 
+from rules.build import make_span
 from rules.matchers import GAP, Atoms, Occ, Text
 from rules.model import Span
 
-__all__ = ["PhraseIndex", "SpanMaker"]
-
-_PLUS_ONE = (1).__add__
+__all__ = ["PhraseIndex", "spans"]
 
 
 @dataclass(slots=True)
@@ -128,36 +127,27 @@ class PhraseIndex:
         text.present = occ.keys() | text.literals
 
 
-class SpanMaker:
-    """Turns word positions back into character spans, finding word offsets once per field."""
+def spans(text: Text, occs: list[Occ]) -> tuple[Span, ...]:
+    """The character spans of word occurrences, in order (title first), one per distinct span.
 
-    def __init__(self, text: Text) -> None:
-        self._text = text
-        self._starts: list[list[int] | None] = [None, None]
-
-    def _word_starts(self, index: int) -> list[int]:
-        """The offset of each word of a field. A folded text is words and spaces only, so a
-        piece of ``split(" ")`` starts one past the end of the one before: sums at C speed,
-        no match object per word."""
-        starts = self._starts[index]
-        if starts is None:
-            pieces = self._text.folded[index].split(" ")
-            ends = accumulate(map(_PLUS_ONE, map(len, pieces)), initial=0)
-            starts = self._starts[index] = list(compress(ends, pieces))
-        return starts
-
-    def spans(self, occs: list[Occ]) -> tuple[Span, ...]:
-        # (field number, start, end) sorts as the spans do (title first) and stands for its
-        # span: one Span made per distinct span, none hashed.
-        found: set[tuple[int, int, int]] = set()
-        for start, end in set(occs):
-            index = 1 if start >= GAP else 0
-            starts = self._word_starts(index)
-            first, last = start - index * GAP, end - index * GAP - 1
-            if last < len(starts):
-                found.add((index, starts[first], starts[last] + len(self._text.words[index][last])))
-        display = self._text.display
-        return tuple(
-            Span("summary" if index else "title", lo, hi, display[index][lo:hi])
-            for index, lo, hi in sorted(found)
-        )
+    A word's offset: a split that stops after that many words leaves the text from that word
+    on; a few small strings at C speed for the few words a signal names, where offsets for
+    every word of the text would cost a call each."""
+    # (field number, start, end) sorts as the spans do and stands for its span: one Span
+    # made per distinct span, none hashed.
+    found: set[tuple[int, int, int]] = set()
+    words, folded = text.words, text.folded
+    for start, end in set(occs):
+        index = 1 if start >= GAP else 0
+        first, last = start - index * GAP, end - index * GAP - 1
+        if last >= len(words[index]):
+            continue
+        field = folded[index]
+        lo = len(field) - len(field.split(None, first)[-1])
+        hi = lo if last == first else len(field) - len(field.split(None, last)[-1])
+        found.add((index, lo, hi + len(words[index][last])))
+    display = text.display
+    out: list[Span] = []
+    for index, lo, hi in sorted(found):
+        out.append(make_span("summary" if index else "title", lo, hi, display[index][lo:hi]))
+    return tuple(out)

@@ -137,7 +137,7 @@ class Reader:
     parts: tuple[Matcher, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per firing, where a frozen init costs a call a field
 class Fired:
     """A rule that fired: where (``view``: the text or one sentence of it), on which words,
     and the hedges that held."""
@@ -155,8 +155,9 @@ def _once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | None
     match = reader.matcher.eval(view)
     if match is None:
         return None
-    if any(g.holds(view, match) is not None for g in reader.veto):
-        return VETOED
+    for guard in reader.veto:
+        if guard.holds(view, match) is not None:
+            return VETOED
     hedges = [o for g in reader.hedge if (got := g.holds(view, match)) is not None for o in got]
     return Fired(view, match, hedges, bool(hedges) or always_hedged)
 
