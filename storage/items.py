@@ -19,7 +19,7 @@ from storage.bulk import Bulk, Lookup, Many, one_of
 from storage.models import item_t, sighting_t, story_t
 from storage.records import NewEntry, StoreResult
 from storage.revisions import feed_sightings, revise, text_hash
-from storage.stories import Headline, StoryIndex, best_story, day_of, micros
+from storage.stories import day_of, micros
 from storage.story_cache import StoryCache
 from storage.types import UTCDateTime
 
@@ -198,21 +198,23 @@ def _assign_stories(
 ) -> tuple[list[int], int]:
     """Story ids for new items: an existing recent story, or one created in one batch."""
     known = cache.index_for(session, {day_of(e.published_at) for e in entries}, now)
-    # New stories get provisional negative ids so later entries of this batch can join them;
-    # within the batch every story keeps the span it had when the batch began.
-    batch = StoryIndex(numbering=known)
+    # New stories go into the cache's index under provisional negative ids, so later entries
+    # of this batch can join them (a tie goes to the stored story, the higher id); within the
+    # batch every story keeps the span it had when the batch began. The cache drops them
+    # again if the batch does not get as far as cache.founded, or is rolled back.
     founders: list[NewEntry] = []
-    heads: list[Headline] = []
     assigned: list[int] = []
     spans: dict[int, tuple[datetime, datetime]] = {}
+    search = known.search
     for e in entries:
         head = known.headline(e.title_sig, e.published_at)
-        story_id = best_story(head, known, batch)
-        if story_id is None:
+        hit = search(head)
+        if hit is None:
             founders.append(e)
-            heads.append(head)
             story_id = -len(founders)
-            batch.add(story_id, e.title_sig, e.published_at, head=head)
+            known.add(story_id, e.title_sig, e.published_at, head=head)
+        else:
+            story_id = hit[1]
         first, last = spans.get(story_id, (e.published_at, e.published_at))
         spans[story_id] = (min(first, e.published_at), max(last, e.published_at))
         assigned.append(story_id)
@@ -236,7 +238,9 @@ def _assign_stories(
         )
         ids = {key: story_id for story_id, key in rows}
         real = {-(i + 1): ids[e.content_hash] for i, e in enumerate(founders)}
-        cache.founded(heads)  # the next batch reads these stories back
+        known.renumber(real)
+    # The next batch checks these stories were committed.
+    cache.founded({real[-(i + 1)]: e.title_sig for i, e in enumerate(founders)})
     # Only spans that grow, as far as the cache knows (the stored one is never narrower), in
     # id order so two workers extending the same stories lock them in the same order.
     widened: list[dict[str, Any]] = []

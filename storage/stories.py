@@ -44,7 +44,6 @@ __all__ = [
     "WINDOW",
     "Headline",
     "StoryIndex",
-    "best_story",
     "day_of",
     "micros",
     "opposed",
@@ -187,7 +186,7 @@ class StoryIndex:
     """Stories searchable by title signature, in day buckets keyed by pairs of words.
 
     Indexes made with ``numbering=`` another index number words alike, so one
-    :class:`Headline` serves lookups in all of them (the cached stories and a batch's).
+    :class:`Headline` serves lookups in all of them.
     """
 
     def __init__(self, numbering: StoryIndex | None = None) -> None:
@@ -287,6 +286,19 @@ class StoryIndex:
         else:
             self._file(story, keys, day)
 
+    def renumber(self, ids: dict[int, int]) -> None:
+        """Stories indexed under provisional ids (``ids``' keys) now go by their real ids."""
+        stories = self._stories
+        for old, new in ids.items():
+            story = stories.pop(old)
+            story.id = new
+            stories[new] = story
+            if story.size < MIN_TOKENS:
+                short = self._short[story.sig]
+                short[short.index(old)] = new
+        if ids:
+            self.max_id = max(self.max_id, *ids.values())
+
     def move(self, story_id: int, latest: int, first: int | None = None) -> None:
         """The story now spans ``first`` to ``latest`` (:func:`micros`) where that is wider."""
         story = self._stories[story_id]
@@ -357,14 +369,3 @@ class StoryIndex:
             ):
                 best, floor = (score, story.id), score
         return best
-
-
-def best_story(head: Headline, *indexes: StoryIndex) -> int | None:
-    """The best match across indexes sharing one numbering (the cached one and a batch's)."""
-    best: tuple[float, int] | None = None
-    for index in indexes:
-        if index._stories:  # a batch's index is often empty: no lookup
-            hit = index.search(head)
-            if hit is not None and (best is None or hit > best):
-                best = hit
-    return best[1] if best else None

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from storage.bulk import one_of
 from storage.models import story_t
-from storage.stories import Headline, StoryIndex, window_days
+from storage.stories import StoryIndex, window_days
 
 __all__ = ["MAX_STORIES", "REBUILD_EVERY", "StoryCache"]
 
@@ -72,26 +72,28 @@ class StoryCache:
         self._high = 0  # highest story id read from the database
         self._touched: set[int] = set()  # stories the last batch extended, to read back
         self._built: datetime | None = None
-        # Headlines of stories the last batch founded, by signature: read back, they are
-        # indexed without numbering their words again (valid until the index is rebuilt).
-        self._founded: dict[str, Headline] = {}
+        # The last batch indexed stories of its own: it got as far as founded() (else they
+        # may be left under provisional ids), and these (id -> signature) must be read back
+        # at the next batch, else it was rolled back. Either way the index starts again.
+        self._open = False
+        self._founded: dict[int, str] = {}
 
     def index_for(self, session: Session, days: Collection[int], now: datetime) -> StoryIndex:
         """The index, holding every story a headline published on one of ``days`` may join."""
         wanted = {d for day in days for d in window_days(day)}
         stale = self._built is None or now - self._built > REBUILD_EVERY
-        if stale or len(self.index) > MAX_STORIES:
+        if stale or self._open or len(self.index) > MAX_STORIES or not self._refresh(session):
             self._reset(session, now)
-        else:
-            self._refresh(session)
         self._founded = {}
+        self._open = True  # until founded()
         if missing := wanted - self._days:
             self._load_days(session, missing)
         return self.index
 
-    def founded(self, heads: Iterable[Headline]) -> None:
-        """Headlines (prepared by this cache's index) of the stories this batch founded."""
-        self._founded = {head.sig: head for head in heads}
+    def founded(self, stories: dict[int, str]) -> None:
+        """The stories (id -> signature) this batch founded, now in the index by those ids."""
+        self._founded = stories
+        self._open = False
 
     def touched(self, story_ids: Iterable[int]) -> None:
         """Stories this batch extended: the next batch reads their new span back."""
@@ -99,22 +101,27 @@ class StoryCache:
 
     def _reset(self, session: Session, now: datetime) -> None:
         self.index = StoryIndex()
-        self._founded = {}  # numbered by the index just dropped
         self._days.clear()
         self._touched.clear()
         self._built = now
         # Stories from here on are read by id; the days loaded next hold the older ones.
         self._high = session.connection().scalar(_HIGHEST) or 0
 
-    def _refresh(self, session: Session) -> None:
+    def _refresh(self, session: Session) -> bool:
+        """Read what changed since; False if the last batch's stories are not all there."""
         touched = sorted(self._touched)
         self._touched.clear()
         first, rest = touched[:CHUNK], touched[CHUNK:]
         conn = session.connection()
         pg = conn.dialect.name == "postgresql"
-        self._add(conn.execute(_NEWER[pg], {"high": self._high, "ids": first}), follow=True)
+        rows = conn.execute(_NEWER[pg], {"high": self._high, "ids": first}).all()
+        founded = self._founded
+        if founded and sum(founded.get(row[0]) == row[1] for row in rows) != len(founded):
+            return False
+        self._add(rows, follow=True)
         for start in range(0, len(rest), CHUNK):
             self._add(conn.execute(_BY_ID[pg], {"ids": rest[start : start + CHUNK]}))
+        return True
 
     def _load_days(self, session: Session, days: set[int]) -> None:
         rows: list[Any] = []
@@ -129,8 +136,8 @@ class StoryCache:
     def _add(self, rows: Iterable[Any], *, follow: bool = False) -> None:
         # Only the read by id moves the mark: a day read may see a story committed after an
         # older one it does not cover, and the next read by id must still find that one.
-        index, founded = self.index, self._founded
+        index = self.index
         for story_id, sig, latest, first in rows:
-            index.add(story_id, sig, latest, first, founded.get(sig))
+            index.add(story_id, sig, latest, first)
             if follow and story_id > self._high:
                 self._high = story_id

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.feeds.normalise import title_signature
@@ -215,6 +216,37 @@ def test_a_rolled_back_batch_leaves_nothing_in_the_cache(engine: Engine) -> None
         )  # fmt: skip
 
     assert (result.new_items, result.new_stories) == (1, 1)
+
+
+def test_a_batch_that_fails_while_founding_stories_leaves_nothing_in_the_cache(
+    engine: Engine,
+) -> None:
+    """The batch's new stories sit in the cache's index under provisional ids until they are
+    stored: a batch that fails before then must not leave them for the next one to join."""
+    [fid] = feeds(engine, "f")
+    cache = StoryCache()
+    title = "Beijing lifts rare earth magnet export controls after summit"
+    first = entry(title, "https://x/1")
+    blocker = {
+        "key": first.content_hash, "title": "Unrelated", "title_sig": "unrel",
+        "first_published_at": T0 - timedelta(days=30), "last_published_at": T0 - timedelta(days=30),
+        "created_at": T0,
+    }  # fmt: skip
+    with Session(engine) as s, s.begin():
+        s.execute(story_t.insert(), blocker)  # the new story's key is taken: its insert fails
+    with Session(engine) as s, pytest.raises(IntegrityError), s.begin():
+        store_entries(s, feed_id=fid, tier="press", entries=[first], now=T0, stories=cache)
+    with Session(engine) as s, s.begin():
+        s.execute(story_t.delete())
+    with Session(engine) as s, s.begin():
+        result = store_entries(
+            s, feed_id=fid, tier="press", entries=[entry(title, "https://x/2")], now=T0,
+            stories=cache,
+        )  # fmt: skip
+        joined = s.execute(select(story_t.c.id).join(item_t, item_t.c.story_id == story_t.c.id))
+
+        assert (result.new_items, result.new_stories) == (1, 1)
+        assert len(joined.all()) == 1  # the item's story is a stored one
 
 
 def test_another_workers_stories_are_found(engine: Engine) -> None:
