@@ -82,6 +82,11 @@ def _official_story(db: Engine) -> None:
     store(db, gov, entry(STORY, "https://g/1"), tier="official")
 
 
+def _story_text(tg: Harness, chat: int) -> str:
+    """Every message the chat got about the story, as one text."""
+    return "\n".join(m.plain_text for m in tg.emu.sent_to(chat) if STORY in m.plain_text)
+
+
 async def test_one_story_moving_both_theses_reaches_a_new_chat_for_each(tg: Harness) -> None:
     _official_story(tg.db)
     tg.evaluator.run(tg.db, T0)
@@ -115,8 +120,8 @@ async def test_a_chat_that_subscribes_to_one_thesis_gets_only_its_alerts(tg: Har
     tg.evaluator.run(tg.db, T0)
     await tg.deliver_all()
 
-    group = "\n".join(m.plain_text for m in tg.emu.sent_to(GROUP) if STORY in m.plain_text)
-    other = "\n".join(m.plain_text for m in tg.emu.sent_to(OTHER) if STORY in m.plain_text)
+    group = _story_text(tg, GROUP)
+    other = _story_text(tg, OTHER)
     assert "hbm-demand" in group
     assert "h20-ban" not in group
     assert "h20-ban" in other
@@ -198,8 +203,8 @@ async def test_mute_takes_one_thesis_leg(tg: Harness) -> None:
     tg.evaluator.run(tg.db, T0)
     await tg.deliver_all()
 
-    group = "\n".join(m.plain_text for m in tg.emu.sent_to(GROUP) if STORY in m.plain_text)
-    other = "\n".join(m.plain_text for m in tg.emu.sent_to(OTHER) if STORY in m.plain_text)
+    group = _story_text(tg, GROUP)
+    other = _story_text(tg, OTHER)
     assert "h20-ban" in group
     assert "hbm-demand" not in group
     assert "hbm-demand" in other  # the mute is the group's alone
