@@ -229,7 +229,14 @@ class Engine:
 
     def evaluate(self, item: Item) -> tuple[Signal, ...]:
         """Every signal the rule set raises on ``item``, in rule-id order (a package part's
-        right after its rule's), as the story reading resolves them (rules/story.py)."""
+        right after its rule's), as the story reading resolves them (rules/story.py); the
+        breaks the second stage doubts hedged (rules/doubt.py)."""
+        signals = self.evaluate_rules(item)
+        doubt = self.ruleset.doubt
+        return signals if doubt is None else doubt.review(item, signals)
+
+    def evaluate_rules(self, item: Item) -> tuple[Signal, ...]:
+        """:meth:`evaluate` without the second stage."""
         text = self._read(item)
         present, woken = self._wake(text)
         signals: list[Signal] = []

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from rules.doubt import Doubt
 
 __all__ = [
     "EFFECTS",
@@ -255,6 +258,8 @@ class RuleSet:
     rules: tuple[Rule, ...]
     confirmation: ConfirmationPolicy
     version: str
+    # The second stage (rules/doubt.py), from the folder's doubt.json; None without one.
+    doubt: Doubt | None = None
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rules import Engine, compile_ruleset
 from rules.book import Book, load_book
+from rules.loader import DOUBT_FILE
 from rules.reload import reload_book
 from rules.yamlsrc import Problem, YamlError, decode_yaml
 
@@ -58,6 +59,12 @@ def read_rule_files(folder: Path) -> dict[str, str]:
     for path in paths:
         try:
             texts[str(path)] = decode_yaml(path.read_bytes(), str(path))
+        except YamlError as exc:
+            problems += exc.problems
+    model = folder / DOUBT_FILE
+    if model.is_file():
+        try:
+            texts[str(model)] = decode_yaml(model.read_bytes(), str(model))
         except YamlError as exc:
             problems += exc.problems
     if problems:
