@@ -9,7 +9,7 @@ from rules.engine import Engine
 from rules.model import Example, Item, Rule, Signal
 from rules.records import EPOCH
 
-__all__ = ["ExampleFailure", "run_examples"]
+__all__ = ["ExampleFailure", "doubted_examples", "run_examples"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +24,8 @@ class ExampleFailure:
         return f"{self.where}: rule {self.rule_id}: {self.problem}: {self.title!r}"
 
 
-def _signals(engine: Engine, rule: Rule, example: Example, number: int) -> list[Signal]:
-    """The rule's signals on the example: its own first, then its package parts'."""
-    item = Item(
+def _item(rule: Rule, example: Example, number: int) -> Item:
+    return Item(
         key=f"example:{rule.id}:{number}",
         title=example.title,
         summary=example.summary,
@@ -35,8 +34,14 @@ def _signals(engine: Engine, rule: Rule, example: Example, number: int) -> list[
         url="",
         published=EPOCH,
     )
+
+
+def _signals(engine: Engine, rule: Rule, example: Example, number: int) -> list[Signal]:
+    """The rule's signals on the example: its own first, then its package parts'."""
+    item = _item(rule, example, number)
     ids = [rule.id] + [p.id for p in rule.package]
-    found = {s.rule_id: s for s in engine.evaluate(item) if s.rule_id in ids}
+    # Examples state what the rules do: the second stage (rules/doubt.py) is reported apart.
+    found = {s.rule_id: s for s in engine.evaluate_rules(item) if s.rule_id in ids}
     return [found[i] for i in ids if i in found]
 
 
@@ -73,3 +78,20 @@ def run_examples(engine: Engine) -> tuple[ExampleFailure, ...]:
                     ExampleFailure(rule.id, where, "no_match", example.title, "should not match")
                 )
     return tuple(failures)
+
+
+def doubted_examples(engine: Engine) -> tuple[ExampleFailure, ...]:
+    """Each ``match`` example, unhedged by its rule, that the second stage would hedge."""
+    doubt = engine.ruleset.doubt
+    out: list[ExampleFailure] = []
+    if doubt is None:
+        return ()
+    for rule in engine.ruleset.rules:
+        for n, example in enumerate(rule.should_match):
+            signals = _signals(engine, rule, example, n)
+            if signals and not example.hedged and not signals[0].hedged:
+                reviewed = doubt.review(_item(rule, example, n), tuple(signals))
+                if reviewed[0].hedged:
+                    where = example.where or rule.where
+                    out.append(ExampleFailure(rule.id, where, "match", example.title, "doubted"))
+    return tuple(out)

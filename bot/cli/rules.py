@@ -11,9 +11,11 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli.doubt import add_doubt_parser, cmd_doubt
 from bot.pipeline.rulebook import RulesFolderError, read_book_files
 from bot.settings import DEFAULT_RULES
 from bot.views.vocab import cross_fires, vocab_text, vocab_view
@@ -31,6 +33,7 @@ from rules import (
     run_examples,
 )
 from rules.book import Book, load_book
+from rules.examples import doubted_examples
 
 __all__ = ["register"]
 
@@ -125,6 +128,11 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(f"\n{head}{len(crossings)} example(s) also fire rules of other legs:")
             for line in crossings:
                 print(f"  {line}")
+        doubted = doubted_examples(engine)
+        if doubted:
+            print(f"\n{head}{len(doubted)} example(s) the second stage (doubt.json) would hedge:")
+            for d in doubted:
+                print(f"  {d.where}: {d.rule_id}: {d.title!r}")
         print(f"{head}{total} examples in {len(ruleset.rules)} rules, {len(failures)} failed")
         failed += len(failures)
     return EXIT_FAIL if failed else EXIT_OK
@@ -259,7 +267,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.thesis or rs.thesis.name == args.thesis:
             sets = _sets_for(rs, lines, errors)
             if sets:
-                reports.append((rs, sets))
+                reports.append((replace(rs, doubt=None) if args.no_doubt else rs, sets))
     if not reports and not errors:
         errors.append(f"no labelled items for thesis {args.thesis!r}")
     if errors:
@@ -360,7 +368,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _folder_args(p, default, positional=False)
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--thesis", metavar="NAME", help="score only this thesis")
+    p.add_argument("--no-doubt", action="store_true", help="the rules alone, without doubt.json")
     p.set_defaults(func=_guard(cmd_eval))
+
+    p = add_doubt_parser(sub)
+    _folder_args(p, default, positional=False)
+    p.set_defaults(func=_guard(cmd_doubt))
 
     p = sub.add_parser("vocab", help="what a vocabulary matches, and the rules that use it")
     p.add_argument("name", metavar="NAME", help="a vocabulary (with or without its $)")
