@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -240,6 +241,25 @@ async def test_commands_answer_in_allowed_chats(tg: Harness) -> None:
     assert unknown == "Unknown command. /help lists what I understand."
     assert "breaks: China lifts ban on Nvidia H20 purchases" in leg
     assert [c["command"] for c in tg.emu.commands][:3] == ["status", "recent", "why"]
+
+
+async def test_test_says_when_the_second_stage_hedged_a_break(tg: Harness) -> None:
+    folder = tg.evaluator.rulebook.folders[0]
+    model = {"threshold": 0.5, "bias": 2.0, "weights": {"t:rumoured": -5.0}}
+    (folder / "doubt.json").write_text(json.dumps(model))
+    report = tg.evaluator.rulebook.refresh(T0, force=True)
+    assert report is not None
+    assert report.changed
+    await _start(tg)
+    try:
+        doubted = await _ask(tg.emu, GROUP, "/test H20 ban lifted, rumoured")
+        plain = await _ask(tg.emu, GROUP, "/test H20 ban lifted")
+    finally:
+        await _stop(tg)
+    assert "h20-ban-lifted → h20-ban breaks [high] (hedged: unconfirmed)" in doubted
+    assert "worded like a near-miss (denial, offer, rumour): «rumoured»" in doubted
+    assert "hedged" not in plain
+    assert "near-miss" not in plain
 
 
 async def test_a_stranger_gets_one_refusal_line_and_nothing_else(

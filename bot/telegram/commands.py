@@ -136,7 +136,14 @@ async def cmd_test(update: Update, context: Ctx) -> None:
         for s in e.evaluate(item)
     ]
     note = f"\n<i>(read the first {MAX_TEST_CHARS} characters only)</i>" if cut else ""
-    await reply(update, signals_html(text, signals) + note)
+    # Say when the second stage (rules/doubt.py) hedged a break, and which words it doubted.
+    doubted = [
+        w
+        for e in engines
+        if (d := e.ruleset.doubt) is not None and d.doubts(item)
+        for w in d.reasons(item)
+    ]
+    await reply(update, signals_html(text, signals, doubted) + note)
 
 
 async def cmd_unsubscribe(update: Update, context: Ctx) -> None:

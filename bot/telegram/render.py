@@ -199,8 +199,9 @@ def why_html(alert: StoredAlert, matches: Sequence[MatchLine] = ()) -> str:
     return "\n".join(lines)
 
 
-def signals_html(text: str, signals: Sequence[Signal]) -> str:
-    """What /test found in a headline."""
+def signals_html(text: str, signals: Sequence[Signal], doubted: Sequence[str] = ()) -> str:
+    """What /test found in a headline; ``doubted``: the words for which the second stage
+    hedged its breaks (none when it did not)."""
     if not signals:
         return f"No rule fires on «{esc(text)}»."
     lines = [f"«{esc(text)}»"]
@@ -211,6 +212,9 @@ def signals_html(text: str, signals: Sequence[Signal]) -> str:
             f"[{esc(s.severity)}]{hedged} {cashtags(s.ticker_map())}"
         )
         lines.append("  matched: " + ", ".join(f"«{esc(p.text)}»" for p in s.spans))
+    if doubted and any(s.hedged and s.effect in ("breaks", "reverses") for s in signals):
+        words = ", ".join(f"«{esc(w)}»" for w in doubted)
+        lines.append(f"<i>worded like a near-miss (denial, offer, rumour): {words}</i>")
     return "\n".join(lines)
 
 
