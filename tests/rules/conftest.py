@@ -62,5 +62,14 @@ def dev_events() -> Path:
 
 @pytest.fixture(scope="session")
 def default_engine() -> Engine:
+    """The shipped rules alone (their YAML files), without the second stage."""
     files = {p.name: p.read_text(encoding="utf-8") for p in sorted(DEFAULT_RULES.glob("*.yaml"))}
     return compile_ruleset(load_ruleset(files))
+
+
+@pytest.fixture(scope="session")
+def shipped_engine() -> Engine:
+    """What the bot runs: the shipped rules and their second stage (doubt.json)."""
+    from bot.pipeline.rulebook import read_rule_files
+
+    return compile_ruleset(load_ruleset(read_rule_files(DEFAULT_RULES)))
