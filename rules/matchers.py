@@ -205,16 +205,42 @@ class ExprMatcher(Matcher):
     any_term: Matcher | None = None
 
     def eval(self, text: Text) -> list[Occ] | None:
-        if self.need and any(map(text.present.isdisjoint, self.need)):
+        # One frame: the parts are walked here, not in helpers (a call costs a frame each,
+        # and this runs some 25 times per shipped item).
+        need = self.need
+        if need and any(map(text.present.isdisjoint, need)):
             return None
-        found: list[Occ] | None = self._all(text) if self.all else []
-        if found is None:
-            return None
+        found: list[Occ] | None
+        if self.all:
+            lists: list[list[Occ]] = []
+            for part in self.all:
+                got = part.eval(text)
+                if got is None:
+                    return None
+                lists.append(got)
+            if self.within is None:
+                found = list(chain.from_iterable(lists))
+            else:
+                found = window(lists, self.within)
+                if found is None:
+                    return None
+        else:
+            found = []
         if self.any:
-            got = self._any(text)
-            if got is None:
-                return None
-            found += got
+            if self.any_term is not None:
+                got = self.any_term.eval(text)
+                if got is None:
+                    return None
+                found += got
+            else:
+                hit = False
+                for part in self.any:
+                    got = part.eval(text)
+                    if got is not None:
+                        found += got
+                        hit = True
+                if not hit:
+                    return None
         if self.regex is not None:
             got = self.regex.eval(text)
             if got is None:
@@ -224,24 +250,6 @@ class ExprMatcher(Matcher):
             if part.eval(text) is not None:
                 return None
         return found
-
-    def _all(self, text: Text) -> list[Occ] | None:
-        """The ``all`` parts' occurrences (within the window), in a new list."""
-        lists: list[list[Occ]] = []
-        for part in self.all:
-            got = part.eval(text)
-            if got is None:
-                return None
-            lists.append(got)
-        if self.within is None:
-            return list(chain.from_iterable(lists))
-        return window(lists, self.within)
-
-    def _any(self, text: Text) -> list[Occ] | None:
-        if self.any_term is not None:
-            return self.any_term.eval(text)
-        hits = [got for part in self.any if (got := part.eval(text)) is not None]
-        return list(chain.from_iterable(hits)) if hits else None
 
 
 @dataclass(frozen=True, slots=True)
