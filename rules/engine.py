@@ -47,6 +47,7 @@ from rules.story import (
     Reader,
     Reading,
     attempt,
+    read_once,
     resolve,
     side,
     unit_name,
@@ -171,6 +172,11 @@ class Engine:
         # Per rule: groups to find in the text, groups to find in the title (for its match
         # to find anything), and groups to find in the text before a lead pass.
         self._checks = tuple(checks)
+        # The same with what the story reading asks of each rule, in one tuple per rule.
+        self._story_rules = tuple(
+            (*check, c, c.rule.tiers, c.rule.scope == "sentence", c.rule.hedged)
+            for check, c in zip(checks, compiled, strict=True)
+        )
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
         self._anchors = frozenset(self._index)
         self._unanchored = tuple(unanchored)
@@ -261,31 +267,31 @@ class Engine:
         readings: list[Reading] = []
         vetoed: set[tuple[str, str]] = set()
         leads: list[int] = []
-        in_title, checks, rules, tier = text.in_title, self._checks, self._rules, item.tier
+        in_title, story, tier = text.in_title, self._story_rules, item.tier
         for number in sorted(woken):
-            rest, titled, lead_only = checks[number]
-            if any(map(present.isdisjoint, rest)):
-                continue
-            compiled = rules[number]
-            rule = compiled.rule
-            if tier not in rule.tiers:
+            rest, titled, lead_only, compiled, tiers, sentence, hedged = story[number]
+            if any(map(present.isdisjoint, rest)) or tier not in tiers:
                 continue
             got: Fired | str | None = None  # its match would find nothing (it needs the title)
             if not any(map(in_title.isdisjoint, titled)):
-                sentence = rule.scope == "sentence"
-                got = attempt(compiled.text, text, sentence=sentence, always_hedged=rule.hedged)
+                if sentence:
+                    got = attempt(compiled.text, text, sentence=True, always_hedged=hedged)
+                else:
+                    got = read_once(compiled.text, text, hedged)
             elif compiled.lead is None or any(map(present.isdisjoint, lead_only)):
                 continue
-            if got == VETOED:
-                vetoed.add((rule.leg, side(rule.effect)))
-            elif isinstance(got, Fired):
+            if got is None:
+                if compiled.lead is not None:
+                    leads.append(number)
+            elif got is VETOED:
+                vetoed.add((compiled.rule.leg, side(compiled.rule.effect)))
+            else:
+                assert isinstance(got, Fired)
                 readings += self._readings(compiled, number, got, item, spans_of, lead=False)
-            elif compiled.lead is not None:
-                leads.append(number)
         for number in leads:
             compiled = self._rules[number]
             assert compiled.lead is not None
-            got = attempt(compiled.lead, text, sentence=False, always_hedged=compiled.rule.hedged)
+            got = read_once(compiled.lead, text, compiled.rule.hedged)
             if isinstance(got, Fired):
                 readings += self._readings(compiled, number, got, item, spans_of, lead=True)
         return resolve(readings, vetoed, text.unit_of)
