@@ -204,7 +204,7 @@ class ExprMatcher(Matcher):
     # (some perhaps once instead of twice, which no caller counts) for one lookup.
     any_term: Matcher | None = None
 
-    def eval(self, text: Text) -> list[Occ] | None:
+    def eval(self, text: Text) -> list[Occ] | None:  # noqa: C901 (one frame, see below)
         # One frame: the parts are walked here, not in helpers (a call costs a frame each,
         # and this runs some 25 times per shipped item).
         need = self.need
