@@ -12,6 +12,7 @@ from functools import partial
 
 from rules.build import make_signal
 from rules.diagnose import Trace, describe, trace_rule
+from rules.groups import GroupNumbers, groups_found
 from rules.itemtext import new_text
 from rules.matchers import (
     AS_HEADLINE,
@@ -47,6 +48,7 @@ from rules.story import (
     Reader,
     Reading,
     attempt,
+    read_once,
     resolve,
     side,
     unit_name,
@@ -64,6 +66,13 @@ class _CompiledRule:
     hedge: tuple[GuardMatcher, ...]
     text: Reader  # the same, with the package parts' ``when``, for story reading
     lead: Reader | None = None  # the lead read as the headline (rules with ``lead`` only)
+
+
+# A rule as the story reading checks and reads it: its groups to find in the text, in the
+# title and before a lead pass (by number), the rule, its tiers, sentence scope and hedging.
+_StoryRule = tuple[
+    frozenset[int], frozenset[int], frozenset[int], _CompiledRule, tuple[Tier, ...], bool, bool
+]
 
 
 def _guards(
@@ -171,6 +180,22 @@ class Engine:
         # Per rule: groups to find in the text, groups to find in the title (for its match
         # to find anything), and groups to find in the text before a lead pass.
         self._checks = tuple(checks)
+        # The same by group numbers (rules/groups.py), with what the story reading asks of
+        # each rule, in one tuple per rule.
+        numbers = GroupNumbers()
+        self._story_rules: tuple[_StoryRule, ...] = tuple(
+            (
+                numbers.number(rest),
+                numbers.number(titled),
+                numbers.number(lead_only),
+                c,
+                c.rule.tiers,
+                c.rule.scope == "sentence",
+                c.rule.hedged,
+            )
+            for (rest, titled, lead_only), c in zip(checks, compiled, strict=True)
+        )
+        self._groups_by_atom = numbers.by_atom()
         self._index = {atom: tuple(numbers) for atom, numbers in index.items()}
         self._anchors = frozenset(self._index)
         self._unanchored = tuple(unanchored)
@@ -268,31 +293,34 @@ class Engine:
         readings: list[Reading] = []
         vetoed: set[tuple[str, str]] = set()
         leads: list[int] = []
-        in_title, checks, rules, tier = text.in_title, self._checks, self._rules, item.tier
+        story, tier, by_atom = self._story_rules, item.tier, self._groups_by_atom
+        # The groups with an atom in the text, and in the title: each rule's checks are then
+        # subset tests (the same tests as ``any(map(present.isdisjoint, groups))``).
+        found, in_title = groups_found(by_atom, present), groups_found(by_atom, text.in_title)
         for number in sorted(woken):
-            rest, titled, lead_only = checks[number]
-            if any(map(present.isdisjoint, rest)):
-                continue
-            compiled = rules[number]
-            rule = compiled.rule
-            if tier not in rule.tiers:
+            rest, titled, lead_only, compiled, tiers, sentence, hedged = story[number]
+            if not rest <= found or tier not in tiers:
                 continue
             got: Fired | str | None = None  # its match would find nothing (it needs the title)
-            if not any(map(in_title.isdisjoint, titled)):
-                sentence = rule.scope == "sentence"
-                got = attempt(compiled.text, text, sentence=sentence, always_hedged=rule.hedged)
-            elif compiled.lead is None or any(map(present.isdisjoint, lead_only)):
+            if titled <= in_title:
+                if sentence:
+                    got = attempt(compiled.text, text, sentence=True, always_hedged=hedged)
+                else:
+                    got = read_once(compiled.text, text, hedged)
+            elif compiled.lead is None or not lead_only <= found:
                 continue
-            if got == VETOED:
-                vetoed.add((rule.leg, side(rule.effect)))
-            elif isinstance(got, Fired):
+            if got is None:
+                if compiled.lead is not None:
+                    leads.append(number)
+            elif got is VETOED:
+                vetoed.add((compiled.rule.leg, side(compiled.rule.effect)))
+            else:
+                assert isinstance(got, Fired)
                 readings += self._readings(compiled, number, got, item, spans_of, lead=False)
-            elif compiled.lead is not None:
-                leads.append(number)
         for number in leads:
             compiled = self._rules[number]
             assert compiled.lead is not None
-            got = attempt(compiled.lead, text, sentence=False, always_hedged=compiled.rule.hedged)
+            got = read_once(compiled.lead, text, compiled.rule.hedged)
             if isinstance(got, Fired):
                 readings += self._readings(compiled, number, got, item, spans_of, lead=True)
         return resolve(readings, vetoed, text.unit_of)

@@ -79,6 +79,65 @@ class _TermM(Matcher):
         return [o for o in found if GAP <= o[0] < end] or None
 
 
+# The common term shapes, each with an ``eval`` of its own (no tests of ``single`` and
+# ``where`` per call). An atom's occurrences are listed by first word (rules/scan.py), so the
+# title's are a prefix of its list. Several atoms' lists are joined in the order of a set of
+# ints, as before: every caller either sorts them, makes a set of them, or checks each.
+class _AnyTerm1(_TermM):
+    __slots__ = ()
+
+    def eval(self, text: Text) -> list[Occ] | None:
+        return text.occ.get(self.single)
+
+
+class _AnyTermN(_TermM):
+    __slots__ = ()
+
+    def eval(self, text: Text) -> list[Occ] | None:
+        hits = self.atom_set & text.present
+        if not hits:
+            return None
+        occ = text.occ
+        if len(hits) == 1:
+            return occ[next(iter(hits))]
+        return list(chain.from_iterable(map(occ.__getitem__, hits)))
+
+
+class _TitleTerm1(_TermM):
+    __slots__ = ()
+
+    def eval(self, text: Text) -> list[Occ] | None:
+        found = text.occ.get(self.single)
+        if found is None or found[0][0] >= GAP:
+            return None
+        if found[-1][0] < GAP:
+            return found
+        return [o for o in found if o[0] < GAP]
+
+
+class _TitleTermN(_TermM):
+    __slots__ = ()
+
+    def eval(self, text: Text) -> list[Occ] | None:
+        # ``in_title``: the atoms found in the title (of this view), usually fewer than present.
+        hits = self.atom_set & text.in_title
+        if not hits:
+            return None
+        occ = text.occ
+        return [o for a in hits for o in occ[a] if o[0] < GAP]
+
+
+def _term(atoms: tuple[int, ...], where: Field) -> _TermM:
+    """The term matcher of these atoms in ``where``, of the class for its shape."""
+    single = _single(atoms)
+    kind: type[_TermM] = _TermM
+    if where == "any":
+        kind = _AnyTerm1 if single >= 0 else _AnyTermN
+    elif where == "title":
+        kind = _TitleTerm1 if single >= 0 else _TitleTermN
+    return kind(atoms, where, frozenset(atoms), single)
+
+
 @dataclass(frozen=True, slots=True)
 class _RegexM(Matcher):
     pattern: re.Pattern[str]
@@ -145,17 +204,43 @@ class ExprMatcher(Matcher):
     # (some perhaps once instead of twice, which no caller counts) for one lookup.
     any_term: Matcher | None = None
 
-    def eval(self, text: Text) -> list[Occ] | None:
-        if self.need and any(map(text.present.isdisjoint, self.need)):
+    def eval(self, text: Text) -> list[Occ] | None:  # noqa: C901 (one frame, see below)
+        # One frame: the parts are walked here, not in helpers (a call costs a frame each,
+        # and this runs some 25 times per shipped item).
+        need = self.need
+        if need and any(map(text.present.isdisjoint, need)):
             return None
-        found: list[Occ] | None = self._all(text) if self.all else []
-        if found is None:
-            return None
+        found: list[Occ] | None
+        if self.all:
+            lists: list[list[Occ]] = []
+            for part in self.all:
+                got = part.eval(text)
+                if got is None:
+                    return None
+                lists.append(got)
+            if self.within is None:
+                found = list(chain.from_iterable(lists))
+            else:
+                found = window(lists, self.within)
+                if found is None:
+                    return None
+        else:
+            found = []
         if self.any:
-            got = self._any(text)
-            if got is None:
-                return None
-            found += got
+            if self.any_term is not None:
+                got = self.any_term.eval(text)
+                if got is None:
+                    return None
+                found += got
+            else:
+                hit = False
+                for part in self.any:
+                    got = part.eval(text)
+                    if got is not None:
+                        found += got
+                        hit = True
+                if not hit:
+                    return None
         if self.regex is not None:
             got = self.regex.eval(text)
             if got is None:
@@ -165,24 +250,6 @@ class ExprMatcher(Matcher):
             if part.eval(text) is not None:
                 return None
         return found
-
-    def _all(self, text: Text) -> list[Occ] | None:
-        """The ``all`` parts' occurrences (within the window), in a new list."""
-        lists: list[list[Occ]] = []
-        for part in self.all:
-            got = part.eval(text)
-            if got is None:
-                return None
-            lists.append(got)
-        if self.within is None:
-            return list(chain.from_iterable(lists))
-        return window(lists, self.within)
-
-    def _any(self, text: Text) -> list[Occ] | None:
-        if self.any_term is not None:
-            return self.any_term.eval(text)
-        hits = [got for part in self.any if (got := part.eval(text)) is not None]
-        return list(chain.from_iterable(hits)) if hits else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +341,7 @@ def compile_expr(
     if isinstance(expr, Term):
         atom_ids = tuple(sorted({atoms.get(p) for p in expr.phrases}))
         field = _field(where, retarget)
-        return _TermM(atom_ids, field, frozenset(atom_ids), _single(atom_ids))
+        return _term(atom_ids, field)
     where = expr.field if expr.field != "any" else where
     wraps = (*expr.all, *expr.any)
     if flatten and len(wraps) == 1 and not (expr.none or expr.regex) and expr.within is None:
@@ -299,7 +366,7 @@ def compile_expr(
         fields = {p.where for p in any_parts if isinstance(p, _TermM)}
         if len(fields) == 1:
             union = frozenset(a for p in any_parts if isinstance(p, _TermM) for a in p.atoms)
-            any_term = _TermM(tuple(sorted(union)), fields.pop(), union, _single(union))
+            any_term = _term(tuple(sorted(union)), fields.pop())
     if flatten and any_term is not None and not (expr.all or expr.none or regex):
         return any_term
     all_parts, none_parts = parts(expr.all, inner), parts(expr.none, checked)

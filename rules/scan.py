@@ -138,14 +138,17 @@ def spans(text: Text, occs: list[Occ]) -> tuple[Span, ...]:
     found: set[tuple[int, int, int]] = set()
     words, folded = text.words, text.folded
     for start, end in set(occs):
-        index = 1 if start >= GAP else 0
-        first, last = start - index * GAP, end - index * GAP - 1
-        if last >= len(words[index]):
+        index = 0
+        if start >= GAP:
+            index, start, end = 1, start - GAP, end - GAP
+        field_words = words[index]
+        if end > len(field_words):
             continue
         field = folded[index]
-        lo = len(field) - len(field.split(None, first)[-1])
-        hi = lo if last == first else len(field) - len(field.split(None, last)[-1])
-        found.add((index, lo, hi + len(words[index][last])))
+        lo = len(field) - len(field.split(None, start)[-1])
+        last = end - 1
+        hi = lo if last == start else len(field) - len(field.split(None, last)[-1])
+        found.add((index, lo, hi + len(field_words[last])))
     display = text.display
     out: list[Span] = []
     for index, lo, hi in sorted(found):

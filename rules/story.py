@@ -30,6 +30,7 @@ __all__ = [
     "Reader",
     "Reading",
     "attempt",
+    "read_once",
     "resolve",
     "side",
     "unit_name",
@@ -151,7 +152,8 @@ class Fired:
 VETOED = "vetoed"  # what :func:`attempt` returns for a rule that matched and was vetoed
 
 
-def _once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | None:
+def read_once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | None:
+    """Read a rule once on ``view``: :func:`attempt` for a rule not read by sentence."""
     match = reader.matcher.eval(view)
     if match is None:
         return None
@@ -168,14 +170,14 @@ def attempt(
     """Read a rule on ``text`` (each sentence on its own if ``sentence``): the first unhedged
     firing, else the first hedged one, else :data:`VETOED` if a match was vetoed, else None."""
     if not sentence:
-        return _once(reader, text, always_hedged)
+        return read_once(reader, text, always_hedged)
     found: Fired | str | None = None
     for number in range(len(text.units)):
-        got = _once(reader, text.unit(number), always_hedged)
+        got = read_once(reader, text.unit(number), always_hedged)
         if isinstance(got, Fired) and not got.hedged:
             return got
         if isinstance(got, Fired):
             found = found if isinstance(found, Fired) else got  # the first hedged firing
-        elif got == VETOED and found is None:
+        elif got is VETOED and found is None:
             found = got
     return found
