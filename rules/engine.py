@@ -12,7 +12,7 @@ from functools import partial
 
 from rules.build import make_signal
 from rules.diagnose import Trace, describe, trace_rule
-from rules.groups import GroupNumbers, groups_found
+from rules.groups import GroupNumbers, groups_found, title_groups
 from rules.itemtext import new_text
 from rules.matchers import (
     AS_HEADLINE,
@@ -27,7 +27,6 @@ from rules.matchers import (
 )
 from rules.model import (
     SEVERITIES,
-    Expr,
     Field,
     Guard,
     Item,
@@ -37,7 +36,6 @@ from rules.model import (
     Severity,
     Signal,
     Span,
-    Term,
     Tier,
 )
 from rules.scan import PhraseIndex, spans
@@ -99,26 +97,6 @@ def _compile_rule(rule: Rule, atoms: Atoms) -> _CompiledRule:
     return _CompiledRule(rule, matcher, veto, hedge, Reader(matcher, veto, hedge, parts), lead)
 
 
-def _title_groups(expr: Expr | Term, atoms: Atoms, where: Field = "any") -> list[frozenset[int]]:
-    """Groups of atoms such that ``expr`` can only match if each group has one in the title.
-
-    Most shipped rules read the headline only, and an item's summary often holds their words:
-    a check at C speed against the title's atoms spares them a full evaluation."""
-    if isinstance(expr, Term):
-        return [frozenset(atoms.get(p) for p in expr.phrases)] if where == "title" else []
-    where = expr.field if expr.field != "any" else where
-    groups = [g for part in expr.all for g in _title_groups(part, atoms, where)]
-    if expr.any:
-        union: set[int] = set()
-        for part in expr.any:
-            inner = _title_groups(part, atoms, where)
-            if not inner:
-                return groups
-            union |= min(inner, key=len)  # any one necessary group of a part will do
-        groups.append(frozenset(union))
-    return groups
-
-
 def _downgrade(severity: Severity) -> Severity:
     return SEVERITIES[max(SEVERITIES.index(severity) - 1, 0)]
 
@@ -139,7 +117,7 @@ class Engine:
         for rule in ruleset.rules:
             compiled.append(_compile_rule(rule, atoms))
             required.append(tuple(dict.fromkeys(required_groups(rule.match, atoms))))
-            in_title.append(tuple(dict.fromkeys(_title_groups(rule.match, atoms))))
+            in_title.append(tuple(dict.fromkeys(title_groups(rule.match, atoms))))
         # Index each rule under the group of atoms that occurs least across the rule set, so
         # a word every rule uses ("china") does not wake them all.
         frequency: dict[int, int] = {}
