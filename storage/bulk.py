@@ -142,7 +142,7 @@ class _SQLiteInsert:
         is taken) the rows are read by that column instead.
         """
         conn.exec_driver_sql(self.single, params)
-        back = list(conn.exec_driver_sql(self.readback, (len(params) - 1,)))
+        back = list(conn.exec_driver_sql(self.readback, (len(params) - 1,)).all())
         at, got = self.key_at, self.key_back
         if len(back) == len(params) and all(
             b[got] == p[at] for b, p in zip(back, params, strict=True)
