@@ -234,3 +234,29 @@ def test_many_updates_as_sqlalchemys_executemany(engine: Engine) -> None:
         titles = dict(s.execute(select(story_t.c.key, story_t.c.title)).all())
     assert got == {"k0": later, "k1": T0, "k2": T0}
     assert titles == {"k0": "moved", "k1": "t", "k2": "t"}
+
+
+@pytest.mark.parametrize("highest", [None, 2**63 - 1])
+def test_sqlite_ids_come_back_whether_or_not_rowids_run_on(
+    tmp_path: Path, highest: int | None
+) -> None:
+    """Ids are read back by rowid range after executemany; once the highest possible rowid
+    is taken SQLite picks new ones at random, and the ids are read by the unique key instead."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    SQLModel.metadata.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            if highest is not None:
+                conn.execute(
+                    insert(story_t),
+                    [{"id": highest, "key": "top", "title": "t", "title_sig": "",
+                      "first_published_at": T0, "last_published_at": T0, "created_at": T0}],
+                )  # fmt: skip
+            back = _STORIES.run(conn, [(f"k{i}", "t", "", T0, T0, T0) for i in range(300)])
+            stored = dict(conn.execute(select(story_t.c.key, story_t.c.id)).all())
+    finally:
+        engine.dispose()
+    stored.pop("top", None)
+    assert len(back) == 300
+    assert {key: sid for sid, key in back} == stored
+    assert len(stored) == 300
