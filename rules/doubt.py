@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from rules.diagnose import Trace
 from rules.model import Item, Signal
 from rules.scores import POSITIVE
 
@@ -76,6 +77,21 @@ class Doubt:
             return signals
         return tuple(
             replace(s, hedged=True) if s.effect in POSITIVE and not s.hedged else s for s in signals
+        )
+
+    def mark_traces(
+        self, item: Item, traces: tuple[Trace, ...], is_break: Callable[[str], bool]
+    ) -> tuple[Trace, ...]:
+        """``traces`` (for ``rules eval``'s misses) with each break that fired but that the
+        model hedges told as hedged by it, with its words."""
+        if not self.doubts(item):
+            return traces
+        why = "the second stage (doubt.json) on " + ", ".join(map(repr, self.reasons(item)))
+        return tuple(
+            replace(t, outcome="hedged", detail=why)
+            if t.outcome == "fired" and is_break(t.rule_id)
+            else t
+            for t in traces
         )
 
     def to_mapping(self) -> dict[str, object]:

@@ -39,6 +39,7 @@ from rules.model import (
     Tier,
 )
 from rules.scan import PhraseIndex, spans
+from rules.scores import POSITIVE
 from rules.story import (
     LEAD_UNIT,
     VETOED,
@@ -205,7 +206,14 @@ class Engine:
         if self._story:
             present, woken = self._wake(text)
             dropped = self._read_story(item, text, woken, present, partial(spans, text))[1]
-        return tuple(self._trace(i, text, item.tier, dropped) for i in signal_ids)
+        traces = tuple(self._trace(i, text, item.tier, dropped) for i in signal_ids)
+        doubt = self.ruleset.doubt
+        return traces if doubt is None else doubt.mark_traces(item, traces, self._is_break)
+
+    def _is_break(self, signal_id: str) -> bool:
+        number, part = self._signal_ids[signal_id]
+        rule = self._rules[number].rule
+        return (rule.effect if part < 0 else rule.package[part].effect) in POSITIVE
 
     def _trace(self, signal_id: str, text: Text, tier: Tier, dropped: dict[str, str]) -> Trace:
         number, part = self._signal_ids[signal_id]

@@ -96,3 +96,16 @@ def test_rules_test_lists_the_examples_the_model_would_hedge(
     out = capsys.readouterr().out
     assert "1 example(s) the second stage (doubt.json) would hedge:" in out
     assert "lift: 'China denies it lifts ban'" in out
+
+
+def test_eval_says_a_miss_was_hedged_by_the_second_stage_and_on_which_words(
+    folder: Path, labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["rules", "doubt", str(labelled), "--rules", str(folder)]) == 0
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text(_line("China denies it lifts ban on Nvidia chips", "", True) + "\n")
+    capsys.readouterr()
+    assert run(["rules", "eval", "--rules", str(folder), str(probe)]) == 0
+    out = capsys.readouterr().out
+    assert "hedged by the second stage (doubt.json) on " in out
+    assert "'denies'" in out.split("hedged by the second stage", 1)[1].splitlines()[0]
