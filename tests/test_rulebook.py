@@ -127,6 +127,34 @@ def test_a_garbage_file_is_rejected_naming_it(folder: Path) -> None:
     assert book.engine.ruleset is before
 
 
+def test_the_second_stage_reloads_with_the_rules_and_a_broken_one_is_rejected(
+    folder: Path,
+) -> None:
+    book = Rulebook(folder, T0)
+    shipped = book.engine.ruleset
+    assert shipped.doubt is not None  # the copy of rules/default carries doubt.json
+    model = folder / "doubt.json"
+    model.write_text('{"threshold": 0.5, "bias": 0, "weights": {"t:denies": -3}}')
+
+    report = settle(book)
+
+    assert report is not None
+    assert report.ok
+    assert report.changed
+    retrained = book.engine.ruleset
+    assert retrained.doubt is not None
+    assert retrained.doubt.weights == {"t:denies": -3.0}
+    assert retrained.version != shipped.version
+    model.write_text('{"threshold": 0.5, "bias": 0, "weights": [1, 2]}')
+
+    report = settle(book)
+
+    assert report is not None
+    assert not report.ok
+    assert report.problems == (f"{model}:1:1: weights must map feature names to numbers",)
+    assert book.engine.ruleset is retrained
+
+
 def test_a_forced_reload_judges_at_once(folder: Path) -> None:
     book = Rulebook(folder, T0)
     (folder / "h20-ban.yaml").write_bytes(b"")

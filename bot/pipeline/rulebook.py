@@ -44,7 +44,8 @@ def _rule_paths(folder: Path) -> list[Path]:
 
 
 def read_rule_files(folder: Path) -> dict[str, str]:
-    """``{path: text}`` for every ``*.yaml``/``*.yml`` file directly in ``folder``.
+    """``{path: text}`` for every ``*.yaml``/``*.yml`` file directly in ``folder``, and its
+    ``doubt.json`` (the second stage's weights, rules/doubt.py) when there is one.
 
     A file that is not UTF-8 text is a :class:`~rules.yamlsrc.YamlError` naming it and the
     place of its first bad byte (all such files at once).
