@@ -3,8 +3,9 @@
 Rules fire on the words of an event; a near-miss (a denial, an offer, a reaction, a rumour, an
 approval told as background) carries the same words. Trained on the labelled corpora's breaks
 against their near-misses, the model scores how much an item's wording reads like a real break;
-a break it doubts (score under ``threshold``) is hedged, never dropped: the alert still goes out,
-marked unconfirmed. Only unhedged breaks and reversals are reviewed.
+a break it doubts (score under ``threshold``) is hedged, never dropped: it still counts, as half
+evidence that cannot confirm a leg alone (like a rumour). Only unhedged breaks and reversals are
+reviewed.
 
 Pure and deterministic: training is full-batch Adam from zeros over sorted features, so the same
 examples give the same weights. The weights ship with the rules (``doubt.json`` beside the
