@@ -8,6 +8,7 @@ from typing import Literal
 from rules.engine import Engine
 from rules.model import Example, Item, Rule, Signal
 from rules.records import EPOCH
+from rules.scores import POSITIVE
 
 __all__ = ["ExampleFailure", "doubted_examples", "run_examples"]
 
@@ -81,17 +82,18 @@ def run_examples(engine: Engine) -> tuple[ExampleFailure, ...]:
 
 
 def doubted_examples(engine: Engine) -> tuple[ExampleFailure, ...]:
-    """Each ``match`` example, unhedged by its rule, that the second stage would hedge."""
+    """Each ``match`` example, an unhedged break of its rule, that the second stage would hedge."""
     doubt = engine.ruleset.doubt
-    out: list[ExampleFailure] = []
     if doubt is None:
         return ()
+    out: list[ExampleFailure] = []
     for rule in engine.ruleset.rules:
         for n, example in enumerate(rule.should_match):
             signals = _signals(engine, rule, example, n)
-            if signals and not example.hedged and not signals[0].hedged:
-                reviewed = doubt.review(_item(rule, example, n), tuple(signals))
-                if reviewed[0].hedged:
-                    where = example.where or rule.where
-                    out.append(ExampleFailure(rule.id, where, "match", example.title, "doubted"))
+            first = signals[0] if signals else None
+            if first is None or example.hedged or first.hedged or first.effect not in POSITIVE:
+                continue
+            if doubt.doubts(_item(rule, example, n)):
+                where = example.where or rule.where
+                out.append(ExampleFailure(rule.id, where, "match", example.title, "doubted"))
     return tuple(out)

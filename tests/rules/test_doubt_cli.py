@@ -68,16 +68,22 @@ def test_breaks_alone_cannot_train_a_doubt(
     assert "need both breaks and near-misses" in capsys.readouterr().err
 
 
+def _eval_probe(folder: Path, tmp_path: Path, title: str, positive: bool, *flags: str) -> list[str]:
+    """``rules eval`` on one labelled headline, with ``flags``; its argv, ready to run."""
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text(_line(title, "", positive) + "\n")
+    return ["rules", "eval", *flags, "--rules", str(folder), str(probe)]
+
+
 def test_eval_scores_with_the_model_unless_told_not_to(
     folder: Path, labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["rules", "doubt", str(labelled), "--rules", str(folder)]) == 0
-    probe = tmp_path / "probe.jsonl"
-    probe.write_text(_line("China denies it lifts ban on Nvidia chips", "", False) + "\n")
+    title = "China denies it lifts ban on Nvidia chips"
     capsys.readouterr()
-    assert run(["rules", "eval", "--json", "--rules", str(folder), str(probe)]) == 0
+    assert run(_eval_probe(folder, tmp_path, title, False, "--json")) == 0
     assert json.loads(capsys.readouterr().out)["traps_fired"] == 0
-    assert run(["rules", "eval", "--json", "--no-doubt", "--rules", str(folder), str(probe)]) == 0
+    assert run(_eval_probe(folder, tmp_path, title, False, "--json", "--no-doubt")) == 0
     assert json.loads(capsys.readouterr().out)["traps_fired"] == 1
 
 
@@ -102,10 +108,9 @@ def test_eval_says_a_miss_was_hedged_by_the_second_stage_and_on_which_words(
     folder: Path, labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["rules", "doubt", str(labelled), "--rules", str(folder)]) == 0
-    probe = tmp_path / "probe.jsonl"
-    probe.write_text(_line("China denies it lifts ban on Nvidia chips", "", True) + "\n")
     capsys.readouterr()
-    assert run(["rules", "eval", "--rules", str(folder), str(probe)]) == 0
+    title = "China denies it lifts ban on Nvidia chips"
+    assert run(_eval_probe(folder, tmp_path, title, True)) == 0
     out = capsys.readouterr().out
     assert "hedged by the second stage (doubt.json) on " in out
     assert "'denies'" in out.split("hedged by the second stage", 1)[1].splitlines()[0]
