@@ -39,6 +39,15 @@ def make_engine() -> MakeEngine:
     return create
 
 
+def rules_folder(parent: Path, rules_yaml: str) -> Path:
+    """A rules folder on disk, as traders keep one: THESIS and ``rules_yaml``."""
+    folder = parent / "rules"
+    folder.mkdir()
+    (folder / "thesis.yaml").write_text(THESIS)
+    (folder / "rules.yaml").write_text(rules_yaml)
+    return folder
+
+
 def item(title: str, summary: str = "", *, tier: Tier = "wire", key: str = "k1") -> Item:
     return Item(key, title, summary, "Example Wire", tier, "https://example.com/a", NOW)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.pipeline.rulebook import read_rule_files
+from tests.rules.conftest import rules_folder
 from tests.rules.test_doubt import EXAMPLES, RULES
-from tests.rules.test_rules_cli import THESIS, run
+from tests.rules.test_rules_cli import run
 
 
 def _line(title: str, summary: str, positive: bool) -> str:
@@ -23,11 +24,7 @@ def _line(title: str, summary: str, positive: bool) -> str:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "thesis.yaml").write_text(THESIS)
-    (rules / "rules.yaml").write_text(RULES)
-    return rules
+    return rules_folder(tmp_path, RULES)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli.rules import register
 from rules import Engine, evaluate_labelled, labelled_from_record
-from tests.rules.conftest import THESIS, MakeEngine, item
+from tests.rules.conftest import MakeEngine, item, rules_folder
 
 RULES = """\
 vocabularies:
@@ -107,11 +107,7 @@ def write(path: Path, records: list[dict[str, Any]]) -> Path:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "thesis.yaml").write_text(THESIS)
-    (rules / "rules.yaml").write_text(RULES)
-    return rules
+    return rules_folder(tmp_path, RULES)
 
 
 @pytest.fixture
