@@ -59,7 +59,10 @@ class Floor:
 #   fresh3 0.97 (28/29), 0.88 (28/32), legs 1.00 (28/28), tickers 1.00 (109/109), 0.8 traps/100
 #   tune5 1.00 (39/39), 0.87 (39/45), legs 1.00 (39/39), tickers 0.99 (161/163), 0 traps
 #   (tune5 unseen, before the fixes: 0.86 (36/42), 0.80 (36/45), 4.2 traps/100)
+#   fresh4 (blind, scored at the round's start and end only) 0.91 (41/45), 0.87 (41/47), legs
+#   0.98 (40/41), tickers 0.98 (180/184), 3.3 traps/100; fresh, fresh2, test as above
 FLOORS = {
+    "fresh4": Floor(ROOT / "corpus" / "fresh4.jsonl", 0.88, 0.84, 0.95, 0.95, 3.5),
     "fresh3": Floor(ROOT / "corpus" / "fresh3.jsonl", 0.94, 0.84, 0.97, 0.97, 1.0),
     "tune5": Floor(ROOT / "corpus" / "tune5.jsonl", 0.97, 0.84, 0.97, 0.96, 0.0),
     "tune3": Floor(ROOT / "corpus" / "tune3.jsonl", 0.97, 0.84, 0.97, 0.95, 0.0),
