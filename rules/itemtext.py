@@ -130,8 +130,9 @@ def new_text(
     display: tuple[str, str], folded: tuple[str, str], words: tuple[list[str], list[str]]
 ) -> Text:
     """``Text(display, folded, words)``, built without the dataclass ``__init__`` (a call
-    through the type costs a frame of its own; this is once per item)."""
-    text = object.__new__(Text)
+    through the type costs a frame of its own; this is once per item). ``Text.__new__`` is
+    ``object.__new__`` here, and what a mypyc-compiled ``Text`` accepts (bench/ab_mypyc.py)."""
+    text = Text.__new__(Text)
     text.display, text.folded, text.words = display, folded, words
     text.occ, text.literals, text.present, text.in_title = {}, set(), set(), set()
     text._canon = text._lead = text.bounds = text._units = text._views = None

@@ -122,8 +122,9 @@ class PhraseIndex:
                 hits = compress(self._literal_atoms, map(joined.__contains__, self._literal_keys))
                 text.literals.update(chain.from_iterable(hits))
             else:
-                for _, found in self._automaton.iter(joined):
-                    text.literals.update(found)
+                # Not ``found``: that name holds this scan's list, and a compiled build checks.
+                for _, hit in self._automaton.iter(joined):
+                    text.literals.update(hit)
         text.present = occ.keys() | text.literals
 
 
