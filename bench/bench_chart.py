@@ -49,6 +49,8 @@ from storage.outbox import add_alert, recent_alerts  # noqa: E402
 from storage.signals import add_transition  # noqa: E402
 
 BASELINE = "7b15641"  # main before issue 11
+# Every row belongs to a thesis (several theses share one database).
+THESIS = "chip-for-rare-earth"
 LEGS = ["h20-ban", "wfe-controls", "rare-earth-leverage", "no-trade-deal"]
 STATES = ["intact", "challenged", "broken", "reversed"]
 NOW = datetime(2025, 11, 10, 12, 0, tzinfo=UTC)
@@ -116,7 +118,15 @@ def _fill(engine: Engine, moves: int, alerts: int, seed: int = 7) -> None:
             leg = rng.choice(LEGS)
             new = rng.choice([x for x in STATES if x != state[leg]])
             add_transition(
-                s, leg=leg, old=state[leg], new=new, at=at, reason="r", version="v", evidence=[]
+                s,
+                thesis=THESIS,
+                leg=leg,
+                old=state[leg],
+                new=new,
+                at=at,
+                reason="r",
+                version="v",
+                evidence=[],
             )
             state[leg] = new
         for n in range(alerts):
@@ -132,6 +142,7 @@ def _fill(engine: Engine, moves: int, alerts: int, seed: int = 7) -> None:
                 created_at=at,
                 payload={"n": n},
                 targets=[],
+                thesis=THESIS,
             )
 
 
@@ -154,10 +165,10 @@ def _old_path(engine: Engine, old: types.ModuleType) -> bytes:
 def _new_path(engine: Engine) -> bytes:
     start = NOW - timedelta(days=30)
     with Session(engine) as session:
-        moves = chart_moves(session, start, NOW)
+        moves = chart_moves(session, start, NOW, THESIS)
         marks = [
             Marker(a.at, a.leg, f"#{a.id} {a.new_state or 'early'}")
-            for a in alerts_between(session, start, NOW)
+            for a in alerts_between(session, start, NOW, THESIS)
         ]
         data_from = first_seen_at(session)
     return draw_states(
