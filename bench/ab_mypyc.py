@@ -98,11 +98,19 @@ def _rules_workload(tree: Path, workload: str) -> tuple[Any, list[Any]]:
     return rules, br.seeded(batch, rules)
 
 
+def _upsert_feeds(corpus: str) -> list[Any]:
+    """The upsert section's 50 feeds of 200 entries (bench/ must already be on sys.path)."""
+    from feeds_gen import generate_feeds, generate_topical_feeds
+
+    if corpus == "topical":
+        return list(generate_topical_feeds(50, seed=2, entries=200))
+    return list(generate_feeds(50, seed=2, min_entries=200, max_entries=200))
+
+
 def _store_workload(tree: Path, corpus: str) -> tuple[Callable[[Any, Any], None], list[Any]]:
     sys.path[:0] = [str(tree), str(tree / "bench")]
     from datetime import UTC, datetime
 
-    from feeds_gen import generate_feeds, generate_topical_feeds
     from ingest_store import new_entry
     from sqlmodel import Session
 
@@ -110,10 +118,7 @@ def _store_workload(tree: Path, corpus: str) -> tuple[Callable[[Any, Any], None]
     from storage.feeds import FeedDef, sync_feeds
     from storage.items import StoryCache, store_entries
 
-    if corpus == "topical":
-        gen = generate_topical_feeds(50, seed=2, entries=200)
-    else:
-        gen = generate_feeds(50, seed=2, min_entries=200, max_entries=200)
+    gen = _upsert_feeds(corpus)
     batches = [[new_entry(e, f"upsert-{f.index}") for e in f.entries] for f in gen]
     engine = open_database(f"sqlite:///{tempfile.mkdtemp()}/bench.db")
     defs = [FeedDef(f"u-{i}", f"https://x.invalid/{i}", "press", 300) for i in range(50)]
@@ -132,15 +137,11 @@ def _store_workload(tree: Path, corpus: str) -> tuple[Callable[[Any, Any], None]
 
 def _group_workload(tree: Path, corpus: str) -> tuple[Callable[[Any, Any], None], list[Any]]:
     sys.path[:0] = [str(tree), str(tree / "bench")]
-    from feeds_gen import generate_feeds, generate_topical_feeds
     from ingest_store import new_entry
 
     from storage.stories import StoryIndex, micros
 
-    if corpus == "topical":
-        gen = generate_topical_feeds(50, seed=2, entries=200)
-    else:
-        gen = generate_feeds(50, seed=2, min_entries=200, max_entries=200)
+    gen = _upsert_feeds(corpus)
     entries = [new_entry(e, "x") for f in gen for e in f.entries]
     index = StoryIndex()
 
