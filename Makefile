@@ -23,7 +23,7 @@ demo: $(VENV)/.app
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot rules storage
+	$(BIN)/mypy bot rules storage bench
 
 test: lint
 	$(BIN)/pytest -n 2 --durations=10

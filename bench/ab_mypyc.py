@@ -88,13 +88,14 @@ def _rules_workload(tree: Path, workload: str) -> tuple[Any, list[Any]]:
     sys.path[:0] = [str(tree), str(tree / "bench")]
     import bench_rules as br
 
+    # The copy's rules, as bench_rules imported it (bench_rules exports only main).
+    from rules import load_ruleset
+
     batch = br.items()
     if workload == "shipped":
         files = {p.name: p.read_text() for p in sorted(br.SHIPPED.glob("*.yaml"))}
-        return br.load_ruleset(files), batch
-    rules = br.load_ruleset(
-        {"thesis.yaml": br.THESIS, **br.rules_files(int(workload), topical=True)}
-    )
+        return load_ruleset(files), batch
+    rules = load_ruleset({"thesis.yaml": br.THESIS, **br.rules_files(int(workload), topical=True)})
     return rules, br.seeded(batch, rules)
 
 
@@ -115,8 +116,9 @@ def _store_workload(tree: Path, corpus: str) -> tuple[Callable[[Any, Any], None]
     from sqlmodel import Session
 
     from storage.db import open_database
-    from storage.feeds import FeedDef, sync_feeds
+    from storage.feeds import sync_feeds
     from storage.items import StoryCache, store_entries
+    from storage.records import FeedDef
 
     gen = _upsert_feeds(corpus)
     batches = [[new_entry(e, f"upsert-{f.index}") for e in f.entries] for f in gen]
@@ -158,6 +160,8 @@ def _group_workload(tree: Path, corpus: str) -> tuple[Callable[[Any, Any], None]
 
 def _child(kind: str, tree: Path, what: str, passes: int) -> None:
     """One workload in this copy: ``passes`` timed passes (0: one pass under callgrind)."""
+    step: Callable[[Any, Any], None]
+    work: list[Any]
     if kind == "rules":
         ruleset, items = _rules_workload(tree, what)
         from rules import compile_ruleset
@@ -165,10 +169,10 @@ def _child(kind: str, tree: Path, what: str, passes: int) -> None:
         engine = compile_ruleset(ruleset)
         signals = repr([engine.evaluate(i) for i in items])  # warm, and what both must agree on
 
-        def step(_: Any, item: Any) -> None:
+        def evaluate_one(_: Any, item: Any) -> None:
             engine.evaluate(item)
 
-        work: list[Any] = items
+        step, work = evaluate_one, items
         digest = hashlib.sha256(signals.encode()).hexdigest()[:16]
     else:
         step, work = (_store_workload if kind == "store" else _group_workload)(tree, what)

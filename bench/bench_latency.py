@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -136,7 +137,7 @@ async def one_run(folder: Path, mode: str, items: int, seed: int) -> Run:
                 now = datetime.now(UTC)
                 e = entry(f"China lifts H20 ban {tag}", f"https://gov.example/{i}", at=now)
                 stored_at[tag] = time.monotonic()
-                await poller.in_db(lambda e=e, now=now: store(db, gov, e, tier="official", now=now))
+                await poller.in_db(functools.partial(store, db, gov, e, tier="official", now=now))
                 stored = committed_at[tag] = time.monotonic()
                 await pipeline.evaluate()  # as Pipeline.poll does after a poll with news
                 evaluated_at[tag] = time.monotonic()

@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.helpers.refrules, main's engine
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))  # when imported from elsewhere (tests)
 from benchlib import Samples, load_average, log, timed  # noqa: E402
 from rules_icount import instructions_per_item  # noqa: E402
 
-from rules import Item, RuleSet, compile_ruleset, load_ruleset  # noqa: E402
+from rules import Item, RuleSet, Signal, compile_ruleset, load_ruleset  # noqa: E402
 from rules.model import Expr, Term  # noqa: E402
 from rules.records import item_from_record  # noqa: E402
 from tests.helpers.refrules import Engine as Reference  # noqa: E402
@@ -169,11 +170,17 @@ def workloads(batch: list[Item], worst: bool) -> dict[str, tuple[RuleSet, list[I
     return out
 
 
+class _Engine(Protocol):
+    """What this branch's engine and main's (tests/helpers/refrules) have in common."""
+
+    def evaluate(self, item: Item) -> tuple[Signal, ...]: ...
+
+
 def measure(
     name: str, ruleset: RuleSet, batch: list[Item], rounds: int
 ) -> tuple[Samples, Samples, float]:
     """Both engines over ``batch``, alternating, ``rounds`` times; and signals per item."""
-    engines = {"new": compile_ruleset(ruleset), "main": Reference(ruleset)}
+    engines: dict[str, _Engine] = {"new": compile_ruleset(ruleset), "main": Reference(ruleset)}
     signals = 0
     for subject in batch:  # warm, and check they agree (tests/rules/test_engine_identity.py)
         got = engines["new"].evaluate(subject)

