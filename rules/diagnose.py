@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
+from rules.itemtext import in_clause
 from rules.matchers import GAP, ExprMatcher, GuardMatcher, Matcher, Occ, Text, window
 from rules.model import Expr, Field, Guard, Node, Rule, Term, Tier, Vocabulary
 from rules.text import canonical
@@ -147,10 +148,18 @@ def _parts(expr: Expr, matcher: ExprMatcher, text: Text) -> tuple[int, int, list
 
 
 def _held(
-    guards: tuple[Guard, ...], compiled: tuple[GuardMatcher, ...], text: Text, match: list[Occ]
+    guards: tuple[Guard, ...],
+    compiled: tuple[GuardMatcher, ...],
+    text: Text,
+    match: list[Occ],
+    *,
+    clause: bool = False,
 ) -> str:
+    # ``clause``: hedges count only in the match's clause, as the engine reads them.
     for guard, matcher in zip(guards, compiled, strict=True):
         found = matcher.holds(text, match)
+        if found is not None and clause:
+            found = in_clause(text, match, found) or None
         if found is not None:
             return f"{describe(guard)} on {_words(text, found)}"
     return ""
@@ -197,7 +206,7 @@ def _trace(
     vetoed = _held(rule.veto, veto, text, match)
     if vetoed:
         return Trace(rule.id, "vetoed", matched, parts, (), vetoed)
-    hedged = _held(rule.hedge, hedge, text, match)
+    hedged = _held(rule.hedge, hedge, text, match, clause=True)
     if hedged or rule.hedged:
         detail = hedged or "the rule (hedged: true)"
         return Trace(rule.id, "hedged", matched, parts, (), detail)

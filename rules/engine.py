@@ -13,7 +13,7 @@ from functools import partial
 from rules.build import make_signal
 from rules.diagnose import Trace, describe, trace_rule
 from rules.groups import GroupNumbers, groups_found, title_groups
-from rules.itemtext import new_text
+from rules.itemtext import in_clause, new_text
 from rules.matchers import (
     AS_HEADLINE,
     GAP,
@@ -387,8 +387,9 @@ class Engine:
             return None
         if any(g.holds(text, match) is not None for g in compiled.veto):
             return None
-        hedges = [got for g in compiled.hedge if (got := g.holds(text, match)) is not None]
-        evidence = match + [o for got in hedges for o in got]
+        held = [o for g in compiled.hedge if (got := g.holds(text, match)) is not None for o in got]
+        hedges = in_clause(text, match, held)
+        evidence = match + hedges
         hedged = bool(hedges) or rule.hedged
         severity = _downgrade(rule.severity) if hedged else rule.severity
         return self._signal(item, spans_of, rule, severity, evidence, hedged)

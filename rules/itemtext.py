@@ -10,7 +10,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["GAP", "Occ", "Text", "new_text"]
+__all__ = ["GAP", "Occ", "Text", "in_clause", "new_text"]
 
 # Word positions in the summary are offset by this much so no "within"/"near" window can join
 # a title word to a summary word.
@@ -37,6 +37,8 @@ class Text:
     bounds: tuple[int, int] | None = None
     _units: list[tuple[int, int]] | None = None
     _views: dict[int, Text] | None = None
+    # The word count before each of the title's semicolons (see :meth:`clause_of`).
+    _semis: list[int] | None = None
 
     @property
     def units(self) -> list[tuple[int, int]]:
@@ -80,6 +82,12 @@ class Text:
             )
         return views[number]
 
+    def clause_of(self, pos: int) -> int:
+        """The semicolon-bounded clause of the title holding word position ``pos``."""
+        if self._semis is None:
+            self._semis = _semicolons(self.display[0], self.folded[0])
+        return bisect.bisect_right(self._semis, pos)
+
     @property
     def lead(self) -> int:
         """Words in the summary's first sentence (found only for rules that read the lead)."""
@@ -101,6 +109,26 @@ class Text:
 _SENTENCE_END = re.compile(
     r"[.!?](?<!\b[A-Z].)(?<!\b[A-Z][a-z].)(?<!\b[A-Z][a-z]{2}.)(?=\s+[\"'A-Z]|\s*$)"
 )
+
+
+def _semicolons(display: str, folded: str) -> list[int]:
+    """The word count before each semicolon (the mark folds to a space, as a sentence's does)."""
+    if ";" not in display:
+        return []
+    return [len(folded[:at].split()) for at, char in enumerate(display) if char == ";"]
+
+
+def in_clause(text: Text, match: list[Occ], hedges: list[Occ]) -> list[Occ]:
+    """The hedge words that qualify the match: a hedge in the headline's other semicolon clause
+    speaks of another act ("Nvidia says H20 China sales approved; Samsung HBM supply expected
+    to resume"). Only the headline is split so: a summary's clauses often share one subject
+    ("experts call for a ban; the US has suspended controls"), and its hedges stay whole."""
+    if not hedges or ";" not in text.display[0]:
+        return hedges
+    clauses = {text.clause_of(start) for start, _ in match if start < GAP}
+    if not clauses:
+        return hedges
+    return [o for o in hedges if o[0] >= GAP or text.clause_of(o[0]) in clauses]
 
 
 def _lead_words(display: str, folded: str) -> int:
@@ -135,5 +163,5 @@ def new_text(
     text = Text.__new__(Text)
     text.display, text.folded, text.words = display, folded, words
     text.occ, text.literals, text.present, text.in_title = {}, set(), set(), set()
-    text._canon = text._lead = text.bounds = text._units = text._views = None
+    text._canon = text._lead = text.bounds = text._units = text._views = text._semis = None
     return text

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from rules.itemtext import in_clause
 from rules.matchers import GuardMatcher, Matcher, Occ, Text
 from rules.model import Signal
 
@@ -161,6 +162,7 @@ def read_once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | 
         if guard.holds(view, match) is not None:
             return VETOED
     hedges = [o for g in reader.hedge if (got := g.holds(view, match)) is not None for o in got]
+    hedges = in_clause(view, match, hedges)
     return Fired(view, match, hedges, bool(hedges) or always_hedged)
 
 

@@ -36,6 +36,7 @@ from tests.helpers.refrules.matchers import (
     Occ,
     Text,
     compile_expr,
+    own_clause,
     required_groups,
 )
 from tests.helpers.refrules.scan import PhraseIndex, SpanMaker
@@ -273,8 +274,9 @@ class Engine:
             return None
         if any(g.holds(text, match) is not None for g in compiled.veto):
             return None
-        hedges = [got for g in compiled.hedge if (got := g.holds(text, match)) is not None]
-        evidence = match + [o for got in hedges for o in got]
+        held = [o for g in compiled.hedge if (got := g.holds(text, match)) is not None for o in got]
+        hedges = own_clause(text, match, held)
+        evidence = match + hedges
         hedged = bool(hedges) or rule.hedged
         severity = _downgrade(rule.severity) if hedged else rule.severity
         return self._signal(item, spans_of, rule, severity, evidence, hedged)

@@ -349,3 +349,19 @@ def compile_expr(
         field = _field(where, retarget)
         regex = _RegexM(re.compile(expr.regex.pattern), literal, field)
     return ExprMatcher(parts(expr.all), parts(expr.any), parts(expr.none), regex, expr.within)
+
+
+def own_clause(text: Text, match: list[Occ], hedges: list[Occ]) -> list[Occ]:
+    """The hedge words in a semicolon clause of the title that holds a match word; a hedge in
+    the summary, or any hedge when the match has no title word, is kept (rules/itemtext.py's
+    ``in_clause``, written plainly)."""
+    title, folded = text.display[0], text.folded[0]
+    cuts = [len(folded[:at].split()) for at, char in enumerate(title) if char == ";"]
+
+    def clause(pos: int) -> int:
+        return sum(1 for cut in cuts if cut <= pos)
+
+    mine = {clause(start) for start, _ in match if start < GAP}
+    if not mine:
+        return hedges
+    return [o for o in hedges if o[0] >= GAP or clause(o[0]) in mine]

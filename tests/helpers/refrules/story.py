@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rules.model import Signal
-from tests.helpers.refrules.matchers import GuardMatcher, Matcher, Occ, Text
+from tests.helpers.refrules.matchers import GuardMatcher, Matcher, Occ, Text, own_clause
 
 __all__ = [
     "LEAD_UNIT",
@@ -158,6 +158,7 @@ def _once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | None
     if any(g.holds(view, match) is not None for g in reader.veto):
         return VETOED
     hedges = [o for g in reader.hedge if (got := g.holds(view, match)) is not None for o in got]
+    hedges = own_clause(view, match, hedges)
     return Fired(view, match, hedges, bool(hedges) or always_hedged)
 
 
