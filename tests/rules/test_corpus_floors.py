@@ -68,8 +68,27 @@ class Floor:
 #   (tune6 unseen at the round's start: 0.94 (30/32), 0.60 (30/50), 1.6 traps/100)
 #   fresh5 (blind, scored at the round's start and end only, the same both times) 0.85 (41/48),
 #   0.84 (41/49), legs 0.98 (40/41), tickers 0.95 (161/169), 4.7 traps/100
+# Eighth round (fresh6 and fresh7 frozen blind; fresh5 demoted to tuning; fixes by class from
+# fresh5, tune7, tune8, tune9 and tune10; "expected to" no hedge in a lead), rules at 6839bf4:
+#   fresh5 0.98 (43/44), 0.88 (43/49), legs 1.00, tickers 1.00 (179/179), 0.8 traps/100
+#   tune7 1.00 (46/46), 0.90 (46/51), legs 1.00, tickers 0.98 (190/194), 0 traps
+#   tune8 0.98 (43/44), 0.91 (43/47), legs 1.00, tickers 0.97 (150/154), 0.9 traps/100
+#   tune9 0.97 (31/32), 0.76 (31/41), legs 1.00, tickers 1.00 (112/112), 0.9 traps/100
+#   tune10 0.96 (43/45), 0.75 (43/57), legs 0.95 (41/43), tickers 0.94 (193/205), 0 traps
+#   (unseen at the round's start, 46011cc: tune8 0.84/0.81/6.0, tune9 0.75/0.66/7.8, tune10
+#   0.93/0.70/0.8)
+#   fresh6 (blind, scored at the round's start and end only, the same both times) 0.90 (38/42),
+#   0.81 (38/47), legs 1.00 (38/38), tickers 0.96 (156/162), 3.2 traps/100
+#   fresh7 (blind, start 0.90 (27/30), 0.73 (27/37), 2.6 traps/100; end) 0.93 (26/28), 0.70
+#   (26/37), legs 1.00 (26/26), tickers 1.00 (123/123), 1.7 traps/100
 FLOORS = {
-    "fresh5": Floor(ROOT / "corpus" / "fresh5.jsonl", 0.82, 0.80, 0.95, 0.93, 5.5),
+    "fresh7": Floor(ROOT / "corpus" / "fresh7.jsonl", 0.90, 0.67, 0.97, 0.97, 2.6),
+    "fresh6": Floor(ROOT / "corpus" / "fresh6.jsonl", 0.87, 0.78, 0.97, 0.93, 4.0),
+    "tune10": Floor(ROOT / "corpus" / "tune10.jsonl", 0.93, 0.72, 0.92, 0.91, 1.0),
+    "tune9": Floor(ROOT / "corpus" / "tune9.jsonl", 0.94, 0.73, 0.97, 0.97, 1.0),
+    "tune8": Floor(ROOT / "corpus" / "tune8.jsonl", 0.95, 0.88, 0.97, 0.94, 1.0),
+    "tune7": Floor(ROOT / "corpus" / "tune7.jsonl", 0.97, 0.87, 0.97, 0.95, 1.0),
+    "fresh5": Floor(ROOT / "corpus" / "fresh5.jsonl", 0.95, 0.85, 0.97, 0.97, 1.0),
     "tune6": Floor(ROOT / "corpus" / "tune6.jsonl", 0.95, 0.86, 0.97, 0.95, 1.0),
     "fresh4": Floor(ROOT / "corpus" / "fresh4.jsonl", 0.97, 0.92, 0.95, 0.95, 1.0),
     "fresh3": Floor(ROOT / "corpus" / "fresh3.jsonl", 0.94, 0.84, 0.97, 0.97, 1.0),
