@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
-from rules.itemtext import in_clause
+from rules.itemtext import in_clause, spare_reported
 from rules.matchers import GAP, ExprMatcher, GuardMatcher, Matcher, Occ, Text, window
 from rules.model import Expr, Field, Guard, Node, Rule, Term, Tier, Vocabulary
 from rules.text import canonical
@@ -154,12 +154,14 @@ def _held(
     match: list[Occ],
     *,
     clause: bool = False,
+    spare: frozenset[str] = frozenset(),
 ) -> str:
-    # ``clause``: hedges count only in the match's clause, as the engine reads them.
+    # ``clause``: hedges count only in the match's clause, and not on ``spare`` words in the
+    # summary, as the engine reads them.
     for guard, matcher in zip(guards, compiled, strict=True):
         found = matcher.holds(text, match)
         if found is not None and clause:
-            found = in_clause(text, match, found) or None
+            found = in_clause(text, match, spare_reported(text, found, spare)) or None
         if found is not None:
             return f"{describe(guard)} on {_words(text, found)}"
     return ""
@@ -173,10 +175,12 @@ def trace_rule(
     text: Text,
     tier: Tier,
     read: str = "",
+    spare: frozenset[str] = frozenset(),
 ) -> Trace:
     """How far ``rule`` (compiled as ``matcher``, ``veto``, ``hedge``) got on ``text``;
-    ``read`` names where, for a rule read more than one way."""
-    return replace(_trace(rule, matcher, veto, hedge, text, tier), read=read)
+    ``read`` names where, for a rule read more than one way; ``spare``: summary words that
+    hedge nothing (the lead pass's reported modals)."""
+    return replace(_trace(rule, matcher, veto, hedge, text, tier, spare), read=read)
 
 
 def _trace(
@@ -186,6 +190,7 @@ def _trace(
     hedge: tuple[GuardMatcher, ...],
     text: Text,
     tier: Tier,
+    spare: frozenset[str],
 ) -> Trace:
     assert isinstance(matcher, ExprMatcher)  # a rule's match is always an expression
     matched, parts, missing = _parts(rule.match, matcher, text)
@@ -206,7 +211,7 @@ def _trace(
     vetoed = _held(rule.veto, veto, text, match)
     if vetoed:
         return Trace(rule.id, "vetoed", matched, parts, (), vetoed)
-    hedged = _held(rule.hedge, hedge, text, match, clause=True)
+    hedged = _held(rule.hedge, hedge, text, match, clause=True, spare=spare)
     if hedged or rule.hedged:
         detail = hedged or "the rule (hedged: true)"
         return Trace(rule.id, "hedged", matched, parts, (), detail)

@@ -13,7 +13,7 @@ from functools import partial
 from rules.build import make_signal
 from rules.diagnose import Trace, describe, trace_rule
 from rules.groups import GroupNumbers, groups_found, title_groups
-from rules.itemtext import in_clause, new_text
+from rules.itemtext import REPORTED_MODALS, in_clause, new_text
 from rules.matchers import (
     AS_HEADLINE,
     GAP,
@@ -111,6 +111,9 @@ class Engine:
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
+        self._reported = frozenset(
+            p for v in ruleset.vocabularies if v.name == REPORTED_MODALS for p in v.phrases
+        )
         atoms = Atoms()
         compiled: list[_CompiledRule] = []
         required: list[tuple[frozenset[int], ...]] = []
@@ -225,8 +228,9 @@ class Engine:
         if compiled.lead is not None:
             ways.append((compiled.lead, text, unit_name(LEAD_UNIT)))
         traced = [
-            (trace_rule(rule, r.matcher, r.veto, r.hedge, view, tier, read), r, view)
+            (trace_rule(rule, r.matcher, r.veto, r.hedge, view, tier, read, spare), r, view)
             for r, view, read in ways
+            for spare in [self._reported if r is compiled.lead else frozenset()]
         ]
         best, reader, view = max(traced, key=lambda t: t[0].rank)
         missed_part = part >= 0 and reader.parts[part].eval(view) is None
@@ -306,7 +310,7 @@ class Engine:
         for number in leads:
             compiled = self._rules[number]
             assert compiled.lead is not None
-            got = read_once(compiled.lead, text, compiled.rule.hedged)
+            got = read_once(compiled.lead, text, compiled.rule.hedged, self._reported)
             if isinstance(got, Fired):
                 readings += self._readings(compiled, number, got, item, spans_of, lead=True)
         return resolve(readings, vetoed, text.unit_of)

@@ -10,7 +10,7 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["GAP", "Occ", "Text", "in_clause", "new_text"]
+__all__ = ["GAP", "REPORTED_MODALS", "Occ", "Text", "in_clause", "new_text", "spare_reported"]
 
 # Word positions in the summary are offset by this much so no "within"/"near" window can join
 # a title word to a summary word.
@@ -129,6 +129,21 @@ def in_clause(text: Text, match: list[Occ], hedges: list[Occ]) -> list[Occ]:
     if not clauses:
         return hedges
     return [o for o in hedges if o[0] >= GAP or text.clause_of(o[0]) in clauses]
+
+
+# The vocabulary of words that doubt a headline but only report in a lead ("officials said China
+# is expected to postpone its controls"): a rule read in the lead pass is not hedged by them.
+REPORTED_MODALS = "reported-modals"
+
+
+def spare_reported(text: Text, hedges: list[Occ], phrases: frozenset[str]) -> list[Occ]:
+    """``hedges`` less those in the summary that are one of ``phrases`` (for the lead pass)."""
+    if not phrases or not hedges:
+        return hedges
+    words = text.words[1]
+    return [
+        o for o in hedges if o[0] < GAP or " ".join(words[o[0] - GAP : o[1] - GAP]) not in phrases
+    ]
 
 
 def _lead_words(display: str, folded: str) -> int:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from rules.itemtext import in_clause
+from rules.itemtext import in_clause, spare_reported
 from rules.matchers import GuardMatcher, Matcher, Occ, Text
 from rules.model import Signal
 
@@ -153,8 +153,11 @@ class Fired:
 VETOED = "vetoed"  # what :func:`attempt` returns for a rule that matched and was vetoed
 
 
-def read_once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | None:
-    """Read a rule once on ``view``: :func:`attempt` for a rule not read by sentence."""
+def read_once(
+    reader: Reader, view: Text, always_hedged: bool, spare: frozenset[str] = frozenset()
+) -> Fired | str | None:
+    """Read a rule once on ``view``: :func:`attempt` for a rule not read by sentence.
+    ``spare``: phrases that hedge no reading in the summary (the lead pass's reported modals)."""
     match = reader.matcher.eval(view)
     if match is None:
         return None
@@ -162,7 +165,7 @@ def read_once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | 
         if guard.holds(view, match) is not None:
             return VETOED
     hedges = [o for g in reader.hedge if (got := g.holds(view, match)) is not None for o in got]
-    hedges = in_clause(view, match, hedges)
+    hedges = in_clause(view, match, spare_reported(view, hedges, spare))
     return Fired(view, match, hedges, bool(hedges) or always_hedged)
 
 

@@ -97,6 +97,10 @@ class Engine:
 
     def __init__(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
+        # Summary words that hedge no lead-pass reading (the ``reported-modals`` vocabulary).
+        self._spare = frozenset(
+            p for v in ruleset.vocabularies if v.name == "reported-modals" for p in v.phrases
+        )
         atoms = Atoms()
         compiled: list[_CompiledRule] = []
         required: list[tuple[frozenset[int], ...]] = []
@@ -192,7 +196,13 @@ class Engine:
         for number in leads:
             compiled = self._rules[number]
             assert compiled.lead is not None
-            got = attempt(compiled.lead, text, sentence=False, always_hedged=compiled.rule.hedged)
+            got = attempt(
+                compiled.lead,
+                text,
+                sentence=False,
+                always_hedged=compiled.rule.hedged,
+                spare=self._spare,
+            )
             if isinstance(got, Fired):
                 readings += self._readings(compiled, number, got, item, spans_of, lead=True)
         return resolve(readings, vetoed, text.unit_of)

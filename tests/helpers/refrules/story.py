@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from rules.model import Signal
-from tests.helpers.refrules.matchers import GuardMatcher, Matcher, Occ, Text, own_clause
+from tests.helpers.refrules.matchers import GAP, GuardMatcher, Matcher, Occ, Text, own_clause
 
 __all__ = [
     "LEAD_UNIT",
@@ -151,27 +151,40 @@ class Fired:
 VETOED = "vetoed"  # what :func:`attempt` returns for a rule that matched and was vetoed
 
 
-def _once(reader: Reader, view: Text, always_hedged: bool) -> Fired | str | None:
+def _once(
+    reader: Reader, view: Text, always_hedged: bool, spare: frozenset[str]
+) -> Fired | str | None:
     match = reader.matcher.eval(view)
     if match is None:
         return None
     if any(g.holds(view, match) is not None for g in reader.veto):
         return VETOED
     hedges = [o for g in reader.hedge if (got := g.holds(view, match)) is not None for o in got]
+    # A spared phrase in the summary hedges nothing (rules/itemtext.py's ``spare_reported``).
+    hedges = [
+        o
+        for o in hedges
+        if o[0] < GAP or " ".join(view.words[1][o[0] - GAP : o[1] - GAP]) not in spare
+    ]
     hedges = own_clause(view, match, hedges)
     return Fired(view, match, hedges, bool(hedges) or always_hedged)
 
 
 def attempt(
-    reader: Reader, text: Text, *, sentence: bool, always_hedged: bool
+    reader: Reader,
+    text: Text,
+    *,
+    sentence: bool,
+    always_hedged: bool,
+    spare: frozenset[str] = frozenset(),
 ) -> Fired | str | None:
     """Read a rule on ``text`` (each sentence on its own if ``sentence``): the first unhedged
     firing, else the first hedged one, else :data:`VETOED` if a match was vetoed, else None."""
     if not sentence:
-        return _once(reader, text, always_hedged)
+        return _once(reader, text, always_hedged, spare)
     found: Fired | str | None = None
     for number in range(len(text.units)):
-        got = _once(reader, text.unit(number), always_hedged)
+        got = _once(reader, text.unit(number), always_hedged, spare)
         if isinstance(got, Fired) and not got.hedged:
             return got
         if isinstance(got, Fired):
