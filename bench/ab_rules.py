@@ -5,9 +5,9 @@
 What a round of rule edits costs (issue 9: "the shipped rules cost no more per item than
 today"). BASE_FOLDER is typically the round's starting rules, checked out with
 ``git archive <commit> rules/default | tar -x -C /tmp/base``; NEW_FOLDER defaults to
-rules/default. The items are the shipped-rules workload of bench_rules.py (dev-events, train,
-test). Each round times both rule sets once, alternating, in this process; the ratio printed is
-the median of the per-round ratios (the machine is shared: only in-run ratios compare).
+rules/default. The items are bench_rules.py's (dev-events, train, test). Each round times both
+rule sets once, alternating, in this process; the ratio printed is the median of the per-round
+ratios (the machine is shared: only in-run ratios compare).
 ``--icount`` also counts instructions per item under callgrind (bench/rules_icount.py), which a
 noisy machine does not move. No timing is asserted.
 """
@@ -15,7 +15,6 @@ noisy machine does not move. No timing is asserted.
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import statistics
 import sys
@@ -27,29 +26,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_rules import SHIPPED, items  # noqa: E402
 from benchlib import load_average  # noqa: E402
 from rules_icount import instructions_per_item  # noqa: E402
 
-from rules import Engine, Item, RuleSet, compile_ruleset, item_from_record, load_ruleset  # noqa: E402
-
-ITEMS = (
-    ROOT.parent / "shared" / "corpora" / "dev-events.jsonl",
-    ROOT / "corpus" / "train.jsonl",
-    ROOT / "corpus" / "test.jsonl",
-)
+from bot.pipeline.rulebook import read_rule_files  # noqa: E402
+from rules import Engine, Item, RuleSet, compile_ruleset, load_ruleset  # noqa: E402
 
 
 def ruleset(folder: Path) -> RuleSet:
-    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.iterdir())}
-    return load_ruleset({n: t for n, t in files.items() if n.endswith((".yaml", ".yml", ".json"))})
-
-
-def items() -> list[Item]:
-    out: list[Item] = []
-    for path in ITEMS:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        out += [item_from_record(json.loads(line)) for line in lines if line.strip()]
-    return out
+    """The folder's rules as the bot loads them, its doubt.json included."""
+    return load_ruleset(read_rule_files(folder))
 
 
 def cpu_per_item(engine: Engine, workload: list[Item]) -> float:
@@ -62,7 +49,7 @@ def cpu_per_item(engine: Engine, workload: list[Item]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("base", type=Path)
-    parser.add_argument("new", type=Path, nargs="?", default=ROOT / "rules" / "default")
+    parser.add_argument("new", type=Path, nargs="?", default=SHIPPED)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--icount", action="store_true")
     args = parser.parse_args()
