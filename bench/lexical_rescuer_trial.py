@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ class Row:
     fired: bool  # the split's rules fired an unhedged break
     fired_legs: frozenset[str]
     spoke: bool  # the split's rules gave any signal at all (hedged, confirming, ...)
+    hedged_break: bool  # ... a hedged break among them
     arguable: bool  # the label's note calls it arguable (corpus/GUIDE.md's debatable cases)
 
 
@@ -96,6 +98,7 @@ def load(split: str, path: Path, engine: Any) -> list[Row]:
                 fired=any(s.effect in POSITIVE and not s.hedged for s in sig),
                 fired_legs=frozenset(s.leg for s in sig if s.effect in POSITIVE and not s.hedged),
                 spoke=bool(sig),
+                hedged_break=any(s.effect in POSITIVE and s.hedged for s in sig),
                 arguable="arguable" in lab.note.lower(),
             )
         )
@@ -261,6 +264,24 @@ def main() -> None:
     ):
         n, fired = len(pick_rows), sum(r.fired for r in pick_rows)
         print(f"  {kind:28} {n:4}: unseen rules fired {fired} ({fired / n:.2f})")
+    # Where the misses are: what the unseen rules said about the breaks they did not fire on.
+    missed = [r for r in unseen if r.legs and not r.fired]
+    said = Counter(
+        "a hedged break" if r.hedged_break else "another signal" if r.spoke else "nothing"
+        for r in missed
+    )
+    print(f"  the {len(missed)} missed breaks, the unseen rules said: {dict(said)}")
+    silent = Counter(leg for r in missed if not r.spoke for leg in r.legs)
+    print(f"  legs of the missed breaks the rules said nothing about: {dict(silent)}")
+    for leg in LEGS:
+        labelled = [r for r in unseen if leg in r.legs]
+        on_leg = [r for r in unseen if leg in r.fired_legs]
+        hit = sum(leg in r.legs for r in on_leg)
+        caught = sum(r.fired for r in labelled)
+        print(
+            f"  {leg:20} precision {hit / len(on_leg):.2f} ({hit}/{len(on_leg)})"
+            f"  recall (a break fired) {caught / len(labelled):.2f} ({caught}/{len(labelled)})"
+        )
     pooled = {"rules": Tally(), **{f"{g} {th}": Tally() for g in GATES for th in THRESHOLDS}}
     pooled.update({f"nested {g}": Tally() for g in GATES})
     with ProcessPoolExecutor(args.workers) as pool:
