@@ -18,13 +18,16 @@ splits and fresh3-5), each scored with the rules as they stood before that split
 ``fresh.jsonl``, ``fresh2.jsonl``, ``fresh6.jsonl``, ``fresh7.jsonl``) are never read.
 Thresholds are picked by an inner leave-one-split-out on the training splits (nested): the
 lowest threshold whose inner rescues are right at least ``--min-precision`` of the time and
-fire no more than ``--max-traps`` traps per 100 items; "off" when none qualifies.
+fire no more than ``--max-traps`` traps per 100 items; "off" when none qualifies. "per-leg"
+picks one threshold a leg the same way (at least 3 inner rescues on the leg). The last table,
+rescues by leg at fixed thresholds, is hindsight: no deployment could pick from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -197,14 +200,18 @@ class Tally:
         )
 
 
-def tally(rows: Sequence[Row], p: np.ndarray | None, threshold: float, gate: str) -> Tally:
+def tally(
+    rows: Sequence[Row], p: np.ndarray | None, threshold: float | Sequence[float], gate: str
+) -> Tally:
+    """``threshold``: one for every leg, or one a leg (``math.inf``: that leg never rescues)."""
     t = Tally(items=len(rows))
+    per_leg = [threshold] * len(LEGS) if isinstance(threshold, float | int) else list(threshold)
     for n, r in enumerate(rows):
         fired = r.fired
         if not fired and p is not None and (gate != "some-signal" or r.spoke):
             best = int(np.argmax(p[n][: len(LEGS)]))
             doubted = gate == "not-doubted" and p[n][len(LEGS)] < DOUBT
-            if p[n][best] >= threshold and not doubted:
+            if p[n][best] >= per_leg[best] and not doubted:
                 fired = True
                 t.rescued += 1
                 t.rescued_right += bool(r.legs)
@@ -215,6 +222,17 @@ def tally(rows: Sequence[Row], p: np.ndarray | None, threshold: float, gate: str
         t.fn += positive and not fired
         t.traps += fired and r.trap
     return t
+
+
+def rescues_by_leg(rows: Sequence[Row], p: np.ndarray, threshold: float) -> Counter[str]:
+    """With the ``no-break`` gate: ``leg`` -> rescues on it, ``leg right`` -> those labelled so."""
+    out: Counter[str] = Counter()
+    for n, r in enumerate(rows):
+        best = int(np.argmax(p[n][: len(LEGS)]))
+        if not r.fired and p[n][best] >= threshold:
+            out[LEGS[best]] += 1
+            out[f"{LEGS[best]} right"] += LEGS[best] in r.legs
+    return out
 
 
 def _inner(args: tuple[list[Row], str, float, int]) -> tuple[list[Row], np.ndarray]:
@@ -238,6 +256,31 @@ def pick(
         if rescued and right / rescued >= min_p and 100 * traps / items <= max_traps:
             return th
     return None
+
+
+def pick_per_leg(
+    scored: list[tuple[list[Row], np.ndarray]], min_p: float, max_traps: float
+) -> tuple[float, ...]:
+    """A threshold a leg: the lowest whose inner rescues on that leg (at least 3) named a
+    labelled leg often enough and fired few enough traps; ``math.inf`` (off) when none does."""
+    picked = []
+    for k in range(len(LEGS)):
+        chosen = math.inf
+        for th in THRESHOLDS:
+            only = [math.inf] * len(LEGS)
+            only[k] = th
+            rescued = right = traps = items = 0
+            for test, p in scored:
+                base, got = tally(test, None, 1.0, "no-break"), tally(test, p, only, "no-break")
+                rescued += got.rescued
+                right += got.rescued_leg
+                traps += got.traps - base.traps
+                items += got.items
+            if rescued >= 3 and right / rescued >= min_p and 100 * traps / items <= max_traps:
+                chosen = th
+                break
+        picked.append(chosen)
+    return tuple(picked)
 
 
 def main() -> None:
@@ -284,6 +327,8 @@ def main() -> None:
         )
     pooled = {"rules": Tally(), **{f"{g} {th}": Tally() for g in GATES for th in THRESHOLDS}}
     pooled.update({f"nested {g}": Tally() for g in GATES})
+    pooled["nested per-leg"] = Tally()
+    by_leg: dict[float, Counter[str]] = {th: Counter() for th in THRESHOLDS}
     with ProcessPoolExecutor(args.workers) as pool:
         for split in held:
             train = [r for r in rows if r.split != split]
@@ -298,14 +343,24 @@ def main() -> None:
             for g in GATES:
                 for th in THRESHOLDS:
                     pooled[f"{g} {th}"].add(tally(test, p, th, g))
+                    if g == "no-break":
+                        by_leg[th] += rescues_by_leg(test, p, th)
                 th_pick = pick(scored, g, args.min_precision, args.max_traps)
                 got = tally(test, p, th_pick, g) if th_pick is not None else base
                 pooled[f"nested {g}"].add(got)
                 print(f"{'':13}nested {g:11} at {th_pick}: {got.line()}")
+            legs_pick = pick_per_leg(scored, args.min_precision, args.max_traps)
+            got = tally(test, p, legs_pick, "no-break")
+            pooled["nested per-leg"].add(got)
+            print(f"{'':13}nested per-leg at {legs_pick}: {got.line()}")
             sys.stdout.flush()
     print("pooled:")
     for name, t in pooled.items():
         print(f"  {name:20} {t.line()}")
+    print("rescues by leg (no-break gate), in hindsight: rescued / on a labelled leg")
+    for th in THRESHOLDS:
+        cells = (f"{leg} {by_leg[th][leg]}/{by_leg[th][leg + ' right']}" for leg in LEGS)
+        print(f"  {th:<5} " + "  ".join(cells))
 
 
 if __name__ == "__main__":
