@@ -27,7 +27,6 @@ rescues by leg at fixed thresholds, is hindsight: no deployment could pick from 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections import Counter
@@ -43,12 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from veto_trial import CORPUS, TRAIN_ONLY, _engine_at, _engine_now  # noqa: E402
+from veto_trial import CORPUS, TRAIN_ONLY, _engine_at, _engine_now, scored  # noqa: E402
 
 from bot.pipeline.rulebook import read_rule_files  # noqa: E402
 from rules import compile_ruleset, load_ruleset  # noqa: E402
 from rules.doubt import features  # noqa: E402
-from rules.records import labelled_from_record  # noqa: E402
 from rules.scores import POSITIVE  # noqa: E402
 
 # Held-out split -> the commit that added it (``git log --diff-filter=A -- corpus/<split>``).
@@ -89,11 +87,7 @@ class Row:
 
 def load(split: str, path: Path, engine: Any) -> list[Row]:
     rows = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        lab = labelled_from_record(json.loads(line))
-        sig = engine.evaluate(lab.item)
+    for lab, sig in scored(path, engine):
         rows.append(
             Row(
                 split=split,

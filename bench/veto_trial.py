@@ -22,6 +22,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from rules import compile_ruleset, load_ruleset  # noqa: E402
 from rules.doubt import Doubt, train_doubt  # noqa: E402
-from rules.records import labelled_from_record  # noqa: E402
+from rules.model import Signal  # noqa: E402
+from rules.records import LabelledItem, labelled_from_record  # noqa: E402
 from rules.scores import POSITIVE  # noqa: E402
 
 CORPUS = ROOT / "corpus"
@@ -87,13 +89,17 @@ def _engine_now() -> Any:
     return compile_ruleset(load_ruleset(files))
 
 
+def scored(path: Path, engine: Any) -> Iterator[tuple[LabelledItem, tuple[Signal, ...]]]:
+    """Each labelled line of ``path`` with what ``engine`` said about it."""
+    for line in path.read_text().splitlines():
+        if line.strip():
+            lab = labelled_from_record(json.loads(line))
+            yield lab, engine.evaluate(lab.item)
+
+
 def load(split: str, path: Path, engine: Any) -> list[Row]:
     rows = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        lab = labelled_from_record(json.loads(line))
-        sig = engine.evaluate(lab.item)
+    for lab, sig in scored(path, engine):
         rows.append(
             Row(
                 split=split,
