@@ -111,8 +111,8 @@ def load(split: str, path: Path, engine: Any) -> list[Row]:
 @dataclass(frozen=True, slots=True)
 class Model:
     index: dict[str, int]
-    w: np.ndarray  # (features, legs)
-    b: np.ndarray  # (legs,)
+    w: np.ndarray  # (features, legs + 1): a column a leg, then the doubt column
+    b: np.ndarray  # (legs + 1,)
 
     def scores(self, rows: Sequence[Row]) -> np.ndarray:
         out = np.tile(self.b, (len(rows), 1))
