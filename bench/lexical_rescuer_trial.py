@@ -238,26 +238,34 @@ def _inner(args: tuple[list[Row], str, float, int]) -> tuple[list[Row], np.ndarr
     return test, fit([r for r in rows if r.split != split], l2, steps).scores(test)
 
 
-def pick(
-    scored: list[tuple[list[Row], np.ndarray]], gate: str, min_p: float, max_traps: float
-) -> float | None:
+Scored = list[tuple[list[Row], np.ndarray]]
+
+
+def _inner_rescues(
+    scored: Scored, threshold: float | Sequence[float], gate: str, on_leg: bool
+) -> tuple[int, int, float]:
+    """Over the inner folds: rescues, those right (on a labelled leg if ``on_leg``, else on
+    a labelled break), and the traps they added per 100 items."""
+    rescued = right = traps = items = 0
+    for test, p in scored:
+        base, got = tally(test, None, 1.0, gate), tally(test, p, threshold, gate)
+        rescued += got.rescued
+        right += got.rescued_leg if on_leg else got.rescued_right
+        traps += got.traps - base.traps
+        items += got.items
+    return rescued, right, 100 * traps / items
+
+
+def pick(scored: Scored, gate: str, min_p: float, max_traps: float) -> float | None:
     """The lowest threshold whose inner rescues were right often enough and few enough traps."""
     for th in THRESHOLDS:
-        rescued = right = traps = items = 0
-        for test, p in scored:
-            base, got = tally(test, None, th, gate), tally(test, p, th, gate)
-            rescued += got.rescued
-            right += got.rescued_right
-            traps += got.traps - base.traps
-            items += got.items
-        if rescued and right / rescued >= min_p and 100 * traps / items <= max_traps:
+        rescued, right, traps = _inner_rescues(scored, th, gate, on_leg=False)
+        if rescued and right / rescued >= min_p and traps <= max_traps:
             return th
     return None
 
 
-def pick_per_leg(
-    scored: list[tuple[list[Row], np.ndarray]], min_p: float, max_traps: float
-) -> tuple[float, ...]:
+def pick_per_leg(scored: Scored, min_p: float, max_traps: float) -> tuple[float, ...]:
     """A threshold a leg: the lowest whose inner rescues on that leg (at least 3) named a
     labelled leg often enough and fired few enough traps; ``math.inf`` (off) when none does."""
     picked = []
@@ -266,14 +274,8 @@ def pick_per_leg(
         for th in THRESHOLDS:
             only = [math.inf] * len(LEGS)
             only[k] = th
-            rescued = right = traps = items = 0
-            for test, p in scored:
-                base, got = tally(test, None, 1.0, "no-break"), tally(test, p, only, "no-break")
-                rescued += got.rescued
-                right += got.rescued_leg
-                traps += got.traps - base.traps
-                items += got.items
-            if rescued >= 3 and right / rescued >= min_p and 100 * traps / items <= max_traps:
+            rescued, right, traps = _inner_rescues(scored, only, "no-break", on_leg=True)
+            if rescued >= 3 and right / rescued >= min_p and traps <= max_traps:
                 chosen = th
                 break
         picked.append(chosen)
